@@ -250,3 +250,27 @@ mod tests {
         assert!(Severity::Critical > Severity::Major && Severity::Major > Severity::Warning);
     }
 }
+
+/// An event as it is broadcast to WebSocket clients: serialized once, with what filters need.
+#[derive(Debug, Clone)]
+pub struct WireEvent {
+    pub seq: u64,
+    pub mine: Arc<str>,
+    pub severity: Severity,
+    pub kind: Kind,
+    /// The event serialized as JSON (`{"type":…,"seq":…,"at":…,"alert":{…}}`).
+    pub json: Arc<str>,
+}
+
+impl WireEvent {
+    /// Serializes an event for broadcast.
+    pub fn new(event: &Event) -> Self {
+        WireEvent {
+            seq: event.seq,
+            mine: Arc::from(event.alert.mine.as_str()),
+            severity: event.alert.severity,
+            kind: event.alert.kind,
+            json: Arc::from(serde_json::to_string(event).unwrap_or_default()),
+        }
+    }
+}

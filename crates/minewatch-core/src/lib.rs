@@ -21,6 +21,6 @@ pub mod payload;
 pub mod registry;
 pub mod time;
 
-pub use alert::{Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity};
+pub use alert::{Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent};
 pub use config::ConfigError;
 pub use registry::{MineDef, Registry};
