@@ -83,7 +83,12 @@ pub enum Severity {
 
 impl Severity {
     /// Every severity, least severe first.
-    pub const ALL: [Severity; 4] = [Severity::Info, Severity::Warning, Severity::Major, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Info,
+        Severity::Warning,
+        Severity::Major,
+        Severity::Critical,
+    ];
 
     /// As written in JSON and labels.
     pub fn as_str(self) -> &'static str {
@@ -167,7 +172,12 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 4] = [EventType::Raised, EventType::Updated, EventType::Resolved, EventType::Acked];
+    pub const ALL: [EventType; 4] = [
+        EventType::Raised,
+        EventType::Updated,
+        EventType::Resolved,
+        EventType::Acked,
+    ];
 
     /// As written in JSON and labels.
     pub fn as_str(self) -> &'static str {
@@ -208,7 +218,11 @@ pub enum ChangeOp {
     /// The condition cleared.
     Resolve,
     /// An operator acknowledged the alert with this id.
-    Ack { id: String, by: String, note: String },
+    Ack {
+        id: String,
+        by: String,
+        note: String,
+    },
 }
 
 /// A transition emitted by the rules engine for the alert writer.

@@ -17,7 +17,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error at a byte offset of `source` (turned into a line number).
-    pub fn at(path: &Path, source: &str, offset: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn at(
+        path: &Path,
+        source: &str,
+        offset: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         ConfigError {
             path: path.to_path_buf(),
             line: offset.map(|o| line_of(source, o)),
@@ -36,7 +41,12 @@ impl ConfigError {
 
     /// A TOML syntax or schema error, with the line toml reports.
     pub fn from_toml(path: &Path, source: &str, err: &toml::de::Error) -> Self {
-        Self::at(path, source, err.span().map(|s| s.start), err.message().trim())
+        Self::at(
+            path,
+            source,
+            err.span().map(|s| s.start),
+            err.message().trim(),
+        )
     }
 }
 
@@ -54,11 +64,17 @@ impl std::error::Error for ConfigError {}
 /// The 1-based line of a byte offset.
 pub fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
-    source.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    source.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses a TOML file strictly into `T` (which should use `deny_unknown_fields`).
-pub fn parse_toml_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), ConfigError> {
+pub fn parse_toml_file<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<(T, String), ConfigError> {
     let source = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
     let value = toml::from_str(&source).map_err(|e| ConfigError::from_toml(path, &source, &e))?;

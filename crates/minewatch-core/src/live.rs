@@ -77,7 +77,11 @@ impl MineLive {
     }
 
     fn ts(ms: Millis) -> Value {
-        if ms == 0 { Value::Null } else { Value::String(format_rfc3339(ms)) }
+        if ms == 0 {
+            Value::Null
+        } else {
+            Value::String(format_rfc3339(ms))
+        }
     }
 
     /// The one-line summary used by `GET /api/mines`.
@@ -133,12 +137,21 @@ impl MineLive {
             .meters
             .iter()
             .zip(&self.meters)
-            .map(|(m, l)| json!({"id": &*m.id, "area": area_id(m.area), "load": m.load, "idle_kw": m.idle_kw,
-                "kw": if l.ts == 0 { Value::Null } else { json!(l.kw) }, "ts": Self::ts(l.ts)}))
+            .map(|(m, l)| {
+                json!({"id": &*m.id, "area": area_id(m.area), "load": m.load, "idle_kw": m.idle_kw,
+                "kw": if l.ts == 0 { Value::Null } else { json!(l.kw) }, "ts": Self::ts(l.ts)})
+            })
             .collect();
         let systems: serde_json::Map<String, Value> = crate::payload::System::ALL
             .iter()
-            .map(|s| (s.as_str().to_string(), self.systems_seen[s.index()].map(format_rfc3339).map_or(Value::Null, Value::String)))
+            .map(|s| {
+                (
+                    s.as_str().to_string(),
+                    self.systems_seen[s.index()]
+                        .map(format_rfc3339)
+                        .map_or(Value::Null, Value::String),
+                )
+            })
             .collect();
         json!({
             "id": &*d.id, "name": d.name, "registered": d.registered, "status": self.status.as_str(),
@@ -178,8 +191,18 @@ impl LiveView {
 
     /// Active alerts matching `keep`, most severe and newest first.
     pub fn active_alerts(&self, keep: impl Fn(&Alert) -> bool) -> Vec<Arc<Alert>> {
-        let mut v: Vec<Arc<Alert>> = self.alerts.iter().filter(|a| keep(a.value())).map(|a| a.value().clone()).collect();
-        v.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.started_at.cmp(&a.started_at)).then(b.id.cmp(&a.id)));
+        let mut v: Vec<Arc<Alert>> = self
+            .alerts
+            .iter()
+            .filter(|a| keep(a.value()))
+            .map(|a| a.value().clone())
+            .collect();
+        v.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.started_at.cmp(&a.started_at))
+                .then(b.id.cmp(&a.id))
+        });
         v
     }
 }

@@ -80,17 +80,22 @@ impl Metrics {
         let rejected = Family::<Labels, Counter>::default();
         for s in System::ALL {
             for reason in Reason::ALL {
-                let _ = rejected.get_or_create(&labels(&[("system", s.as_str()), ("reason", reason.as_str())]));
+                let _ = rejected.get_or_create(&labels(&[
+                    ("system", s.as_str()),
+                    ("reason", reason.as_str()),
+                ]));
             }
         }
         let alerts_active = Family::<Labels, Gauge>::default();
         let alert_events = Family::<Labels, Counter>::default();
         for &k in Kind::ALL {
             for sev in Severity::ALL {
-                let _ = alerts_active.get_or_create(&labels(&[("kind", k.as_str()), ("severity", sev.as_str())]));
+                let _ = alerts_active
+                    .get_or_create(&labels(&[("kind", k.as_str()), ("severity", sev.as_str())]));
             }
             for t in EventType::ALL {
-                let _ = alert_events.get_or_create(&labels(&[("kind", k.as_str()), ("type", t.as_str())]));
+                let _ = alert_events
+                    .get_or_create(&labels(&[("kind", k.as_str()), ("type", t.as_str())]));
             }
         }
         let m = Metrics {
@@ -116,28 +121,96 @@ impl Metrics {
             dead_letters: Counter::default(),
         };
         r.register("messages", "MQTT messages received, by system", messages_f);
-        r.register("elements", "Batch elements accepted (readings, tags, cameras, meters, issues), by system", elements_f);
-        r.register("rejected", "Messages or batch elements rejected, by system and reason", m.rejected.clone());
-        r.register("rejected_topic", "Messages rejected because the topic is not {prefix}/{mine}/{system}", m.rejected_topic.clone());
-        r.register("queue_depth", "Items waiting in each bounded queue", m.queue_depth.clone());
-        r.register("rule_eval_seconds", "Time to evaluate the rules over one message", m.rule_eval_seconds.clone());
-        r.register("alerts_active", "Active alerts by kind and severity", m.alerts_active.clone());
-        r.register("alert_events", "Alert events by kind and type", m.alert_events.clone());
+        r.register(
+            "elements",
+            "Batch elements accepted (readings, tags, cameras, meters, issues), by system",
+            elements_f,
+        );
+        r.register(
+            "rejected",
+            "Messages or batch elements rejected, by system and reason",
+            m.rejected.clone(),
+        );
+        r.register(
+            "rejected_topic",
+            "Messages rejected because the topic is not {prefix}/{mine}/{system}",
+            m.rejected_topic.clone(),
+        );
+        r.register(
+            "queue_depth",
+            "Items waiting in each bounded queue",
+            m.queue_depth.clone(),
+        );
+        r.register(
+            "rule_eval_seconds",
+            "Time to evaluate the rules over one message",
+            m.rule_eval_seconds.clone(),
+        );
+        r.register(
+            "alerts_active",
+            "Active alerts by kind and severity",
+            m.alerts_active.clone(),
+        );
+        r.register(
+            "alert_events",
+            "Alert events by kind and type",
+            m.alert_events.clone(),
+        );
         r.register(
             "alert_latency_seconds",
             "From a message's arrival to its alert event being stored and published",
             m.alert_latency_seconds.clone(),
         );
-        r.register("ws_clients", "Connected WebSocket clients", m.ws_clients.clone());
-        r.register("ws_resyncs", "Fresh snapshots sent to WebSocket clients that fell behind", m.ws_resyncs.clone());
-        r.register("store_commit_seconds", "Time to commit one batch of events to the store", m.store_commit_seconds.clone());
-        r.register("store_errors", "Store commits that failed and were retried", m.store_errors.clone());
-        r.register("mqtt_connected", "1 while connected to the MQTT broker", m.mqtt_connected.clone());
-        r.register("mqtt_reconnects", "MQTT connections lost or failed", m.mqtt_reconnects.clone());
-        r.register("registry_errors", "Registry files that failed at the last (re)load", m.registry_errors.clone());
-        r.register("registry_mines", "Mines in the registry", m.registry_mines.clone());
-        r.register("registry_points", "Safety points in the registry", m.registry_points.clone());
-        r.register("dead_letters", "Rejected messages or elements written to the dead-letter record", m.dead_letters.clone());
+        r.register(
+            "ws_clients",
+            "Connected WebSocket clients",
+            m.ws_clients.clone(),
+        );
+        r.register(
+            "ws_resyncs",
+            "Fresh snapshots sent to WebSocket clients that fell behind",
+            m.ws_resyncs.clone(),
+        );
+        r.register(
+            "store_commit_seconds",
+            "Time to commit one batch of events to the store",
+            m.store_commit_seconds.clone(),
+        );
+        r.register(
+            "store_errors",
+            "Store commits that failed and were retried",
+            m.store_errors.clone(),
+        );
+        r.register(
+            "mqtt_connected",
+            "1 while connected to the MQTT broker",
+            m.mqtt_connected.clone(),
+        );
+        r.register(
+            "mqtt_reconnects",
+            "MQTT connections lost or failed",
+            m.mqtt_reconnects.clone(),
+        );
+        r.register(
+            "registry_errors",
+            "Registry files that failed at the last (re)load",
+            m.registry_errors.clone(),
+        );
+        r.register(
+            "registry_mines",
+            "Mines in the registry",
+            m.registry_mines.clone(),
+        );
+        r.register(
+            "registry_points",
+            "Safety points in the registry",
+            m.registry_points.clone(),
+        );
+        r.register(
+            "dead_letters",
+            "Rejected messages or elements written to the dead-letter record",
+            m.dead_letters.clone(),
+        );
         if let Ok(mut reg) = m.registry.lock() {
             *reg = r;
         }
@@ -147,29 +220,44 @@ impl Metrics {
     /// Counts a rejection.
     pub fn reject(&self, system: System, reason: Reason) {
         self.rejected
-            .get_or_create(&labels(&[("system", system.as_str()), ("reason", reason.as_str())]))
+            .get_or_create(&labels(&[
+                ("system", system.as_str()),
+                ("reason", reason.as_str()),
+            ]))
             .inc();
     }
 
     /// The gauge of one queue.
     pub fn queue(&self, name: &str) -> Gauge {
-        self.queue_depth.get_or_create(&labels(&[("queue", name)])).clone()
+        self.queue_depth
+            .get_or_create(&labels(&[("queue", name)]))
+            .clone()
     }
 
     /// The active-alert gauge of a kind and severity.
     pub fn active(&self, kind: Kind, severity: Severity) -> Gauge {
         self.alerts_active
-            .get_or_create(&labels(&[("kind", kind.as_str()), ("severity", severity.as_str())]))
+            .get_or_create(&labels(&[
+                ("kind", kind.as_str()),
+                ("severity", severity.as_str()),
+            ]))
             .clone()
     }
 
     /// Counts an alert event.
     pub fn alert_event(&self, kind: Kind, t: EventType) {
-        self.alert_events.get_or_create(&labels(&[("kind", kind.as_str()), ("type", t.as_str())])).inc();
+        self.alert_events
+            .get_or_create(&labels(&[("kind", kind.as_str()), ("type", t.as_str())]))
+            .inc();
     }
 
     /// Registers an extra metric (for components added later).
-    pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
         if let Ok(mut r) = self.registry.lock() {
             r.register(name, help, metric);
         }
@@ -195,8 +283,17 @@ mod tests {
         m.messages[System::Safety.index()].inc();
         m.reject(System::Safety, Reason::BadId);
         let text = m.encode();
-        assert!(text.contains("minewatch_messages_total{system=\"safety\"} 1"), "{text}");
-        assert!(text.contains("minewatch_rejected_total{system=\"safety\",reason=\"bad_id\"} 1"), "{text}");
-        assert!(text.contains("minewatch_alerts_active{kind=\"over_limit\",severity=\"critical\"} 0"), "{text}");
+        assert!(
+            text.contains("minewatch_messages_total{system=\"safety\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("minewatch_rejected_total{system=\"safety\",reason=\"bad_id\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("minewatch_alerts_active{kind=\"over_limit\",severity=\"critical\"} 0"),
+            "{text}"
+        );
     }
 }

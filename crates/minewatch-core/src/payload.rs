@@ -319,12 +319,18 @@ pub struct DecodeCtx {
 impl DecodeCtx {
     fn ts(&self, s: &str, what: &str) -> Result<Millis, (Reason, String)> {
         let t = parse_rfc3339(s).ok_or_else(|| {
-            (Reason::BadTimestamp, format!("{what} {s:?} is not RFC 3339 with offset"))
+            (
+                Reason::BadTimestamp,
+                format!("{what} {s:?} is not RFC 3339 with offset"),
+            )
         })?;
         if t > self.now.saturating_add(self.max_skew) {
             return Err((
                 Reason::ClockSkew,
-                format!("{what} {s:?} is {}s ahead of the wall clock", (t - self.now) / 1000),
+                format!(
+                    "{what} {s:?} is {}s ahead of the wall clock",
+                    (t - self.now) / 1000
+                ),
             ));
         }
         Ok(t)
@@ -342,7 +348,13 @@ fn check_id<'a>(s: &'a str, what: &str) -> Result<&'a str, (Reason, String)> {
     if id::is_valid(s) {
         Ok(s)
     } else {
-        Err((Reason::BadId, format!("{what} id {:?} is not 1-64 characters of A-Z a-z 0-9 _ - .", excerpt(s))))
+        Err((
+            Reason::BadId,
+            format!(
+                "{what} id {:?} is not 1-64 characters of A-Z a-z 0-9 _ - .",
+                excerpt(s)
+            ),
+        ))
     }
 }
 
@@ -364,7 +376,11 @@ fn each<'a, T>(
     for raw in raws {
         match f(raw.get()) {
             Ok(v) => out.push(v),
-            Err((reason, detail)) => rejected.push(Rejected { reason, detail, excerpt: excerpt(raw.get()) }),
+            Err((reason, detail)) => rejected.push(Rejected {
+                reason,
+                detail,
+                excerpt: excerpt(raw.get()),
+            }),
         }
     }
     out
@@ -376,14 +392,23 @@ fn element<'a, T: Deserialize<'a>>(s: &'a str) -> Result<T, (Reason, String)> {
 
 /// Decodes one message of `system`. `Err` rejects the whole message (not JSON, no `ts`, no array
 /// for the system, `ts` too far ahead); otherwise every element is accepted or rejected on its own.
-pub fn decode<'a>(system: System, payload: &'a [u8], ctx: DecodeCtx) -> Result<Batch<'a>, Rejected> {
+pub fn decode<'a>(
+    system: System,
+    payload: &'a [u8],
+    ctx: DecodeCtx,
+) -> Result<Batch<'a>, Rejected> {
     let whole = |reason, detail: String| Rejected {
         reason,
         detail,
-        excerpt: excerpt(&String::from_utf8_lossy(&payload[..payload.len().min(EXCERPT_LEN + 4)])),
+        excerpt: excerpt(&String::from_utf8_lossy(
+            &payload[..payload.len().min(EXCERPT_LEN + 4)],
+        )),
     };
-    let env: Envelope<'a> = serde_json::from_slice(payload).map_err(|e| whole(Reason::BadJson, e.to_string()))?;
-    let ts_text = env.ts.ok_or_else(|| whole(Reason::BadTimestamp, "the batch has no ts".into()))?;
+    let env: Envelope<'a> =
+        serde_json::from_slice(payload).map_err(|e| whole(Reason::BadJson, e.to_string()))?;
+    let ts_text = env
+        .ts
+        .ok_or_else(|| whole(Reason::BadTimestamp, "the batch has no ts".into()))?;
     let ts = ctx.ts(ts_text, "batch ts").map_err(|(r, d)| whole(r, d))?;
     let field = match system {
         System::Safety => ("readings", env.readings),
@@ -392,9 +417,12 @@ pub fn decode<'a>(system: System, payload: &'a [u8], ctx: DecodeCtx) -> Result<B
         System::Power => ("meters", env.meters),
         System::Explosives => ("issues", env.issues),
     };
-    let raws = field
-        .1
-        .ok_or_else(|| whole(Reason::BadJson, format!("a {} batch needs a `{}` array", system.as_str(), field.0)))?;
+    let raws = field.1.ok_or_else(|| {
+        whole(
+            Reason::BadJson,
+            format!("a {} batch needs a `{}` array", system.as_str(), field.0),
+        )
+    })?;
     let mut rejected = Vec::new();
     let items = match system {
         System::Safety => Items::Safety(each(raws, &mut rejected, |s| {
@@ -410,7 +438,10 @@ pub fn decode<'a>(system: System, payload: &'a [u8], ctx: DecodeCtx) -> Result<B
             let r: TagRaw = element(s)?;
             let down_at = match r.down_at {
                 None => None,
-                Some(d) => Some(parse_rfc3339(d).ok_or((Reason::BadTimestamp, format!("down_at {d:?} is not RFC 3339")))?),
+                Some(d) => Some(parse_rfc3339(d).ok_or((
+                    Reason::BadTimestamp,
+                    format!("down_at {d:?} is not RFC 3339"),
+                ))?),
             };
             Ok(TagObs {
                 tag: check_id(r.tag, "tag")?,
@@ -438,7 +469,11 @@ pub fn decode<'a>(system: System, payload: &'a [u8], ctx: DecodeCtx) -> Result<B
             if kw < 0.0 {
                 return Err((Reason::BadValue, format!("kw {kw} is negative")));
             }
-            Ok(MeterObs { meter: check_id(r.meter, "meter")?, kw, ts: ctx.elem_ts(r.ts, ts)? })
+            Ok(MeterObs {
+                meter: check_id(r.meter, "meter")?,
+                kw,
+                ts: ctx.elem_ts(r.ts, ts)?,
+            })
         })),
         System::Explosives => Items::Explosives(each(raws, &mut rejected, |s| {
             let r: IssueRaw = element(s)?;
@@ -446,10 +481,19 @@ pub fn decode<'a>(system: System, payload: &'a [u8], ctx: DecodeCtx) -> Result<B
             if kg < 0.0 {
                 return Err((Reason::BadValue, format!("kg {kg} is negative")));
             }
-            Ok(IssueObs { area: check_id(r.area, "area")?, kg, detonators: r.detonators, ts: ctx.elem_ts(r.ts, ts)? })
+            Ok(IssueObs {
+                area: check_id(r.area, "area")?,
+                kg,
+                detonators: r.detonators,
+                ts: ctx.elem_ts(r.ts, ts)?,
+            })
         })),
     };
-    Ok(Batch { ts, items, rejected })
+    Ok(Batch {
+        ts,
+        items,
+        rejected,
+    })
 }
 
 #[cfg(test)]
@@ -457,16 +501,25 @@ mod tests {
     use super::*;
 
     fn ctx() -> DecodeCtx {
-        DecodeCtx { now: parse_rfc3339("2026-11-23T08:10:00+08:00").unwrap_or(0), max_skew: 300_000 }
+        DecodeCtx {
+            now: parse_rfc3339("2026-11-23T08:10:00+08:00").unwrap_or(0),
+            max_skew: 300_000,
+        }
     }
 
     #[test]
     fn topics_split_into_mine_and_system() {
-        assert_eq!(parse_topic("mines", "mines/140100001/safety"), Some(("140100001", System::Safety)));
+        assert_eq!(
+            parse_topic("mines", "mines/140100001/safety"),
+            Some(("140100001", System::Safety))
+        );
         assert_eq!(parse_topic("mines", "mines/140100001/weather"), None);
         assert_eq!(parse_topic("mines", "other/140100001/safety"), None);
         assert_eq!(parse_topic("mines", "mines/bad mine/safety"), None);
-        assert_eq!(parse_topic("a/b", "a/b/M1/video"), Some(("M1", System::Video)));
+        assert_eq!(
+            parse_topic("a/b", "a/b/M1/video"),
+            Some(("M1", System::Video))
+        );
     }
 
     #[test]
@@ -475,7 +528,9 @@ mod tests {
             {"point":"P0101","value":0.42},{"point":"P0102","value":0.0,"status":4},{"point":"F0150","value":1}]}"#;
         let b = decode(System::Safety, p, ctx()).expect("decodes");
         assert!(b.rejected.is_empty());
-        let Items::Safety(r) = b.items else { panic!("safety") };
+        let Items::Safety(r) = b.items else {
+            panic!("safety")
+        };
         assert_eq!(r.len(), 3);
         assert_eq!(r[1].status, 4);
         assert_eq!(r[2].value, 1.0);
@@ -490,21 +545,55 @@ mod tests {
         let b = decode(System::Safety, p, ctx()).expect("decodes");
         assert_eq!(b.items.len(), 2);
         let reasons: Vec<_> = b.rejected.iter().map(|r| r.reason).collect();
-        assert_eq!(reasons, vec![Reason::BadElement, Reason::BadId, Reason::BadElement, Reason::ClockSkew]);
+        assert_eq!(
+            reasons,
+            vec![
+                Reason::BadElement,
+                Reason::BadId,
+                Reason::BadElement,
+                Reason::ClockSkew
+            ]
+        );
         assert!(b.rejected[0].excerpt.contains("high"));
     }
 
     #[test]
     fn whole_message_rejections_say_why() {
         let c = ctx();
-        assert_eq!(decode(System::Safety, b"not json", c).map(|_| ()).expect_err("json").reason, Reason::BadJson);
-        assert_eq!(decode(System::Safety, br#"{"readings":[]}"#, c).map(|_| ()).expect_err("ts").reason, Reason::BadTimestamp);
         assert_eq!(
-            decode(System::Safety, br#"{"ts":"2026-11-23T09:00:00+08:00","readings":[]}"#, c).map(|_| ()).expect_err("skew").reason,
+            decode(System::Safety, b"not json", c)
+                .map(|_| ())
+                .expect_err("json")
+                .reason,
+            Reason::BadJson
+        );
+        assert_eq!(
+            decode(System::Safety, br#"{"readings":[]}"#, c)
+                .map(|_| ())
+                .expect_err("ts")
+                .reason,
+            Reason::BadTimestamp
+        );
+        assert_eq!(
+            decode(
+                System::Safety,
+                br#"{"ts":"2026-11-23T09:00:00+08:00","readings":[]}"#,
+                c
+            )
+            .map(|_| ())
+            .expect_err("skew")
+            .reason,
             Reason::ClockSkew
         );
         assert_eq!(
-            decode(System::Video, br#"{"ts":"2026-11-23T08:00:00+08:00","readings":[]}"#, c).map(|_| ()).expect_err("shape").reason,
+            decode(
+                System::Video,
+                br#"{"ts":"2026-11-23T08:00:00+08:00","readings":[]}"#,
+                c
+            )
+            .map(|_| ())
+            .expect_err("shape")
+            .reason,
             Reason::BadJson
         );
     }
@@ -513,7 +602,9 @@ mod tests {
     fn other_systems_decode_with_defaults() {
         let c = ctx();
         let p = br#"{"ts":"2026-11-23T08:00:00+08:00","tags":[{"tag":"T1","area":"A1","down_at":"2026-11-23T06:10:00+08:00"}],"extra":1}"#;
-        let Items::Personnel(t) = decode(System::Personnel, p, c).expect("tags").items else { panic!() };
+        let Items::Personnel(t) = decode(System::Personnel, p, c).expect("tags").items else {
+            panic!()
+        };
         assert!(t[0].underground && !t[0].leader && !t[0].distress);
         let p = br#"{"ts":"2026-11-23T08:00:00+08:00","cameras":[{"camera":"C01","state":"occluded","events":["no_helmet"]},{"camera":"C02","state":"melted"}]}"#;
         let b = decode(System::Video, p, c).expect("video");
@@ -523,6 +614,12 @@ mod tests {
         let b = decode(System::Power, p, c).expect("power");
         assert_eq!((b.items.len(), b.rejected[0].reason), (1, Reason::BadValue));
         let p = br#"{"ts":"2026-11-23T08:00:00+08:00","issues":[{"area":"A1201","kg":24.0,"detonators":60}]}"#;
-        assert_eq!(decode(System::Explosives, p, c).expect("explosives").items.len(), 1);
+        assert_eq!(
+            decode(System::Explosives, p, c)
+                .expect("explosives")
+                .items
+                .len(),
+            1
+        );
     }
 }

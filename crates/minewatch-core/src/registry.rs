@@ -86,7 +86,10 @@ pub enum PointKind {
 impl PointKind {
     /// Switch points read 0 or 1; the rest are analog.
     pub fn is_switch(self) -> bool {
-        matches!(self, PointKind::Feed | PointKind::Fan | PointKind::Door | PointKind::Smoke)
+        matches!(
+            self,
+            PointKind::Feed | PointKind::Fan | PointKind::Door | PointKind::Smoke
+        )
     }
 
     /// A short label for messages.
@@ -434,20 +437,28 @@ impl MineDef {
 }
 
 fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> {
-    let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, src, Some(span.start), msg);
+    let err = |span: std::ops::Range<usize>, msg: String| {
+        ConfigError::at(path, src, Some(span.start), msg)
+    };
     let check_id = |s: &Spanned<String>, what: &str| -> Result<Arc<str>, ConfigError> {
         if id::is_valid(s.get_ref()) {
             Ok(Arc::from(s.get_ref().as_str()))
         } else {
             Err(err(
                 s.span(),
-                format!("{what} id {:?} is not 1-64 characters of A-Z a-z 0-9 _ - .", s.get_ref()),
+                format!(
+                    "{what} id {:?} is not 1-64 characters of A-Z a-z 0-9 _ - .",
+                    s.get_ref()
+                ),
             ))
         }
     };
     let mine_id = check_id(&f.id, "mine")?;
     if !(f.shift_hours > 0.0 && f.shift_hours <= 24.0) {
-        return Err(ConfigError::file(path, format!("shift_hours {} must be within (0, 24]", f.shift_hours)));
+        return Err(ConfigError::file(
+            path,
+            format!("shift_hours {} must be within (0, 24]", f.shift_hours),
+        ));
     }
 
     let mut area_index = HashMap::new();
@@ -466,16 +477,28 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
         });
     }
     let area_ref = |s: &Spanned<String>, owner: &str| -> Result<Idx, ConfigError> {
-        area_index.get(s.get_ref().as_str()).copied().ok_or_else(|| {
-            err(s.span(), format!("{owner} names area {:?}, which is not defined in this file", s.get_ref()))
-        })
+        area_index
+            .get(s.get_ref().as_str())
+            .copied()
+            .ok_or_else(|| {
+                err(
+                    s.span(),
+                    format!(
+                        "{owner} names area {:?}, which is not defined in this file",
+                        s.get_ref()
+                    ),
+                )
+            })
     };
 
     let mut point_index = HashMap::new();
     for p in &f.point {
         let id = check_id(&p.id, "point")?;
         if point_index.insert(id, point_index.len() as Idx).is_some() {
-            return Err(err(p.id.span(), format!("duplicate point id {:?}", p.id.get_ref())));
+            return Err(err(
+                p.id.span(),
+                format!("duplicate point id {:?}", p.id.get_ref()),
+            ));
         }
     }
     let mut points = Vec::with_capacity(f.point.len());
@@ -485,20 +508,40 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
         let area = area_ref(&p.area, &owner)?;
         let location = p.location.as_ref().map(|l| *l.get_ref());
         if p.kind == PointKind::Ch4 && location.is_none() && p.alarm.is_none() {
-            return Err(err(p.id.span(), format!("ch4 point {id} needs a `location` (its methane location class) or an explicit `alarm`")));
+            return Err(err(
+                p.id.span(),
+                format!(
+                    "ch4 point {id} needs a `location` (its methane location class) or an explicit `alarm`"
+                ),
+            ));
         }
         if let (Some(l), true) = (&p.location, p.kind != PointKind::Ch4) {
-            return Err(err(l.span(), format!("`location` is a methane location class; point {id} is not ch4")));
+            return Err(err(
+                l.span(),
+                format!("`location` is a methane location class; point {id} is not ch4"),
+            ));
         }
         let limits = resolve_limits(p, location, areas[area as usize].kind)
             .map_err(|m| err(p.id.span(), format!("point {id}: {m}")))?;
         let mut feeds = Vec::with_capacity(p.feeds.len());
         for fd in &p.feeds {
             let Some(&i) = point_index.get(fd.get_ref().as_str()) else {
-                return Err(err(fd.span(), format!("point {id} lists feed {:?}, which is not a defined point", fd.get_ref())));
+                return Err(err(
+                    fd.span(),
+                    format!(
+                        "point {id} lists feed {:?}, which is not a defined point",
+                        fd.get_ref()
+                    ),
+                ));
             };
             if f.point[i as usize].kind != PointKind::Feed {
-                return Err(err(fd.span(), format!("point {id} lists {:?} among its feeds, but that point is not of kind feed", fd.get_ref())));
+                return Err(err(
+                    fd.span(),
+                    format!(
+                        "point {id} lists {:?} among its feeds, but that point is not of kind feed",
+                        fd.get_ref()
+                    ),
+                ));
             }
             feeds.push(i);
         }
@@ -506,43 +549,84 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
             None => None,
             Some(u) => {
                 let Some(&i) = point_index.get(u.get_ref().as_str()) else {
-                    return Err(err(u.span(), format!("point {id} names upwind {:?}, which is not a defined point", u.get_ref())));
+                    return Err(err(
+                        u.span(),
+                        format!(
+                            "point {id} names upwind {:?}, which is not a defined point",
+                            u.get_ref()
+                        ),
+                    ));
                 };
                 if u.get_ref().as_str() == &*id {
-                    return Err(err(u.span(), format!("point {id} names itself as its upwind")));
+                    return Err(err(
+                        u.span(),
+                        format!("point {id} names itself as its upwind"),
+                    ));
                 }
                 if f.point[i as usize].kind != p.kind {
-                    return Err(err(u.span(), format!("point {id} and its upwind {:?} measure different things", u.get_ref())));
+                    return Err(err(
+                        u.span(),
+                        format!(
+                            "point {id} and its upwind {:?} measure different things",
+                            u.get_ref()
+                        ),
+                    ));
                 }
                 Some(i)
             }
         };
-        points.push(Point { id, area, kind: p.kind, location, limits, feeds, upwind });
+        points.push(Point {
+            id,
+            area,
+            kind: p.kind,
+            location,
+            limits,
+            feeds,
+            upwind,
+        });
     }
 
     let mut camera_index = HashMap::new();
     let mut cameras = Vec::with_capacity(f.camera.len());
     for c in &f.camera {
         let id = check_id(&c.id, "camera")?;
-        if camera_index.insert(id.clone(), cameras.len() as Idx).is_some() {
+        if camera_index
+            .insert(id.clone(), cameras.len() as Idx)
+            .is_some()
+        {
             return Err(err(c.id.span(), format!("duplicate camera id {id:?}")));
         }
         let area = area_ref(&c.area, &format!("camera {id}"))?;
-        cameras.push(Camera { id, area, watches: c.watches });
+        cameras.push(Camera {
+            id,
+            area,
+            watches: c.watches,
+        });
     }
 
     let mut meter_index = HashMap::new();
     let mut meters = Vec::with_capacity(f.meter.len());
     for m in &f.meter {
         let id = check_id(&m.id, "meter")?;
-        if meter_index.insert(id.clone(), meters.len() as Idx).is_some() {
+        if meter_index
+            .insert(id.clone(), meters.len() as Idx)
+            .is_some()
+        {
             return Err(err(m.id.span(), format!("duplicate meter id {id:?}")));
         }
         if !(m.idle_kw.is_finite() && m.idle_kw >= 0.0) {
-            return Err(err(m.id.span(), format!("meter {id}: idle_kw must be a number >= 0")));
+            return Err(err(
+                m.id.span(),
+                format!("meter {id}: idle_kw must be a number >= 0"),
+            ));
         }
         let area = area_ref(&m.area, &format!("meter {id}"))?;
-        meters.push(Meter { id, area, load: m.load, idle_kw: m.idle_kw });
+        meters.push(Meter {
+            id,
+            area,
+            load: m.load,
+            idle_kw: m.idle_kw,
+        });
     }
 
     let mut feed_dependents = vec![Vec::new(); points.len()];
@@ -579,7 +663,11 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
 }
 
 /// Class defaults by kind (and methane location), then the point's own overrides; then sanity.
-fn resolve_limits(p: &PointFile, location: Option<Location>, area: AreaKind) -> Result<Limits, String> {
+fn resolve_limits(
+    p: &PointFile,
+    location: Option<Location>,
+    area: AreaKind,
+) -> Result<Limits, String> {
     let mut l = Limits::default();
     match p.kind {
         PointKind::Ch4 => {
@@ -656,7 +744,9 @@ fn resolve_limits(p: &PointFile, location: Option<Location>, area: AreaKind) -> 
     }
     if let (Some(a), Some(r)) = (l.alarm, l.restore) {
         if r > a {
-            return Err(format!("restore {r} is above alarm {a}; it must be at or below it"));
+            return Err(format!(
+                "restore {r} is above alarm {a}; it must be at or below it"
+            ));
         }
     }
     if let (Some(a), Some(po)) = (l.alarm, l.power_off) {
@@ -666,7 +756,9 @@ fn resolve_limits(p: &PointFile, location: Option<Location>, area: AreaKind) -> 
     }
     if let (Some(a), Some(r)) = (l.alarm_low, l.restore_low) {
         if r < a {
-            return Err(format!("restore_low {r} is below alarm_low {a}; it must be at or above it"));
+            return Err(format!(
+                "restore_low {r} is below alarm_low {a}; it must be at or above it"
+            ));
         }
     }
     if p.power_off.is_some() && l.alarm.is_none() {
@@ -724,7 +816,10 @@ impl Registry {
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
                 .collect::<Vec<_>>(),
             Err(e) => {
-                report.errors.push(ConfigError::file(dir, format!("cannot read registry directory: {e}")));
+                report.errors.push(ConfigError::file(
+                    dir,
+                    format!("cannot read registry directory: {e}"),
+                ));
                 return report;
             }
         };
@@ -748,7 +843,11 @@ impl Registry {
                 }
             };
             if let Some(other) = mines.get(&def.id) {
-                let first = other.source.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+                let first = other
+                    .source
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 let src = std::fs::read_to_string(&path).unwrap_or_default();
                 let line = src.find("id").map(|o| line_of(&src, o));
                 report.errors.push(ConfigError {
@@ -834,7 +933,10 @@ kind = "feed"
         let m = parse(GOOD).expect("valid");
         let p1 = m.point("P1").expect("P1");
         let l = m.points[p1 as usize].limits;
-        assert_eq!((l.alarm, l.power_off, l.restore), (Some(1.0), Some(1.5), Some(1.0)));
+        assert_eq!(
+            (l.alarm, l.power_off, l.restore),
+            (Some(1.0), Some(1.5), Some(1.0))
+        );
         let f1 = m.point("F1").expect("F1");
         assert_eq!(m.feed_dependents[f1 as usize], vec![p1]);
         let p0 = m.point("P0").expect("P0");
@@ -861,8 +963,16 @@ kind = "feed"
     #[test]
     fn duplicate_ids_and_missing_areas_are_refused() {
         let dup = GOOD.replace("id = \"P0\"", "id = \"P1\"");
-        assert!(parse(&dup).expect_err("dup").message.contains("duplicate point id"));
-        let bad_area = GOOD.replace("area = \"A1\"\nkind = \"feed\"", "area = \"A7\"\nkind = \"feed\"");
+        assert!(
+            parse(&dup)
+                .expect_err("dup")
+                .message
+                .contains("duplicate point id")
+        );
+        let bad_area = GOOD.replace(
+            "area = \"A1\"\nkind = \"feed\"",
+            "area = \"A7\"\nkind = \"feed\"",
+        );
         let e = parse(&bad_area).expect_err("area");
         assert!(e.message.contains("A7"), "{e}");
     }
@@ -870,17 +980,36 @@ kind = "feed"
     #[test]
     fn a_feed_that_is_not_a_feed_point_is_refused() {
         let src = GOOD.replace("feeds = [\"F1\"]", "feeds = [\"P0\"]");
-        assert!(parse(&src).expect_err("kind").message.contains("not of kind feed"));
+        assert!(
+            parse(&src)
+                .expect_err("kind")
+                .message
+                .contains("not of kind feed")
+        );
     }
 
     #[test]
     fn overrides_replace_class_defaults_and_impossible_limits_are_refused() {
-        let src = GOOD.replace("location = \"coal_face\"", "location = \"coal_face\"\nalarm = 0.8");
+        let src = GOOD.replace(
+            "location = \"coal_face\"",
+            "location = \"coal_face\"\nalarm = 0.8",
+        );
         let m = parse(&src).expect("valid");
         let l = m.points[m.point("P1").expect("P1") as usize].limits;
-        assert_eq!((l.alarm, l.power_off, l.restore), (Some(0.8), Some(1.5), Some(0.8)));
-        let bad = GOOD.replace("location = \"coal_face\"", "location = \"coal_face\"\nrestore = 1.2");
-        assert!(parse(&bad).expect_err("restore").message.contains("restore"));
+        assert_eq!(
+            (l.alarm, l.power_off, l.restore),
+            (Some(0.8), Some(1.5), Some(0.8))
+        );
+        let bad = GOOD.replace(
+            "location = \"coal_face\"",
+            "location = \"coal_face\"\nrestore = 1.2",
+        );
+        assert!(
+            parse(&bad)
+                .expect_err("restore")
+                .message
+                .contains("restore")
+        );
     }
 
     #[test]
@@ -893,7 +1022,11 @@ kind = "feed"
         let (mut reg, report) = Registry::load_dir(&dir);
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_eq!(report.changed.len(), 1);
-        std::fs::write(&file, GOOD.replace("max_underground = 100", "max_underground = \"lots\"")).expect("write");
+        std::fs::write(
+            &file,
+            GOOD.replace("max_underground = 100", "max_underground = \"lots\""),
+        )
+        .expect("write");
         let report = reg.reload(&dir);
         assert_eq!(report.errors.len(), 1);
         assert_eq!(report.errors[0].line, Some(5), "{}", report.errors[0]);

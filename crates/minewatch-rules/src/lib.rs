@@ -1,1 +1,22 @@
-//! minewatch-rules
+//! The rules engine: I/O-free, on event time, one [`MineState`] per mine.
+//!
+//! A mine's state plus an input (a decoded batch with its event time, a wall-clock tick, an
+//! operator's ack, a registry change) gives the alert transitions ([`minewatch_core::Change`]) —
+//! no sockets, clocks or locks inside, so a day of telemetry replays in a test in a second.
+//!
+//! - [`config`]: the `[rules]` section; every parameter with its contract default.
+//! - [`engine`]: [`Engine`] (the mines of one shard) and [`MineState`] (one mine: its clock, point
+//!   states, tags, cameras, meters, and which alerts it holds active).
+//! - [`kinds`]: one module per alert kind — its parameters, its evaluation, its tests.
+//!
+//! Durations are measured on the mine's clock (the latest `ts` seen from it) and fire when that
+//! clock passes them, even if the point in question sends nothing more: every pending deadline
+//! lowers the mine's `next_due`, and a sweep runs when the clock reaches it.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod engine;
+pub mod kinds;
+
+pub use config::RulesConfig;
+pub use engine::{Engine, MineState};

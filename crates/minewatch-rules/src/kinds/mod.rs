@@ -1,0 +1,49 @@
+//! One module per alert kind: its parameters with their defaults, its evaluation, its tests.
+
+pub mod over_limit;
+pub mod point_silent;
+pub mod power_off_failure;
+pub mod sensor_fault;
+pub mod system_silent;
+pub mod unregistered_device;
+
+#[cfg(test)]
+pub(crate) mod testkit;
+
+use minewatch_core::time::format_rfc3339;
+
+/// Status bit: the point is being calibrated (test gas); its value is not a reading of the air.
+pub const STATUS_CALIBRATION: u32 = 4;
+/// Status bits that mean the reading cannot be trusted: over-range, substation fault, not polled,
+/// sensor fault.
+pub const STATUS_FAULT: u32 = 8 | 16 | 32 | 128;
+
+/// Names of the set status bits, for messages and evidence.
+pub fn status_names(status: u32) -> Vec<&'static str> {
+    [
+        (1, "alarm"),
+        (2, "power-off"),
+        (4, "calibration"),
+        (8, "over-range"),
+        (16, "substation fault"),
+        (32, "not polled"),
+        (64, "paused"),
+        (128, "sensor fault"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| status & bit != 0)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+/// A value with its unit, trimmed of float noise.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    let s = format!("{:.3}", v);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{unit}")
+}
+
+/// Event time as RFC 3339, for evidence.
+pub fn ts(ms: i64) -> String {
+    format_rfc3339(ms)
+}
