@@ -47,6 +47,8 @@ pub struct Metrics {
     pub mqtt_connected: Gauge,
     /// Connection attempts that failed or connections lost.
     pub mqtt_reconnects: Counter,
+    /// PUBACKs that could not be queued to the MQTT client.
+    pub mqtt_ack_failures: Counter,
     /// Registry files that failed to load at the last (re)load.
     pub registry_errors: Gauge,
     /// Mines and points in the registry.
@@ -115,6 +117,7 @@ impl Metrics {
             store_errors: Counter::default(),
             mqtt_connected: Gauge::default(),
             mqtt_reconnects: Counter::default(),
+            mqtt_ack_failures: Counter::default(),
             registry_errors: Gauge::default(),
             registry_mines: Gauge::default(),
             registry_points: Gauge::default(),
@@ -190,6 +193,11 @@ impl Metrics {
             "mqtt_reconnects",
             "MQTT connections lost or failed",
             m.mqtt_reconnects.clone(),
+        );
+        r.register(
+            "mqtt_ack_failures",
+            "PUBACKs that could not be queued (the broker redelivers)",
+            m.mqtt_ack_failures.clone(),
         );
         r.register(
             "registry_errors",

@@ -1,0 +1,220 @@
+//! The MQTT connection. One task owns the rumqttc event loop: it connects with a persistent session
+//! (fixed client id, clean_session = false) and manual acks, subscribes with QoS 1, re-subscribes
+//! whenever the broker says the session is not present, reconnects with jittered exponential
+//! backoff, and hands each publish to its mine's shard through a bounded queue (waiting when the
+//! queue is full, so the broker holds the backlog, not our memory).
+
+use crate::acks::{AckToken, MqttAcker};
+use crate::config::MqttConfig;
+use crate::pipeline::Router;
+use crate::shard::Inbound;
+use minewatch_core::metrics::Metrics;
+use minewatch_core::payload::System;
+use minewatch_core::time::now_millis;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The topic filters this instance subscribes to.
+pub fn filters(cfg: &MqttConfig) -> Vec<String> {
+    let mines: Vec<&str> = if cfg.mines.is_empty() {
+        vec!["+"]
+    } else {
+        cfg.mines.iter().map(String::as_str).collect()
+    };
+    mines
+        .iter()
+        .flat_map(|m| {
+            System::ALL
+                .iter()
+                .map(move |s| format!("{}/{m}/{}", cfg.prefix, s.as_str()))
+        })
+        .collect()
+}
+
+/// Jittered exponential backoff between a floor and a ceiling.
+#[derive(Debug)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    /// A backoff starting at `min`.
+    pub fn new(min: Duration, max: Duration) -> Self {
+        let seed = now_millis() as u64 | 1;
+        Backoff {
+            min,
+            max: max.max(min),
+            current: min,
+            seed,
+        }
+    }
+
+    /// The next wait: uniformly in [current/2, current], then the ceiling doubles.
+    pub fn next_delay(&mut self) -> Duration {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let frac = 0.5 + (self.seed % 1000) as f64 / 2000.0;
+        let d = self.current.mul_f64(frac).max(self.min);
+        self.current = (self.current * 2).min(self.max);
+        d
+    }
+
+    /// Back to the floor after a good connection.
+    pub fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+/// Builds the client and its event loop. `queue_room` is how many messages the pipeline can hold:
+/// the request channel must take that many PUBACKs without blocking.
+pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) {
+    let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    o.set_clean_session(false);
+    o.set_manual_acks(true);
+    o.set_keep_alive(cfg.keep_alive.max(Duration::from_secs(5)));
+    o.set_max_packet_size(cfg.max_packet_bytes, cfg.max_packet_bytes);
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        o.set_credentials(u.clone(), p.clone());
+    }
+    AsyncClient::new(o, queue_room + 1024)
+}
+
+/// The acker for this client.
+pub fn acker(client: AsyncClient, generation: Arc<AtomicU64>, metrics: Arc<Metrics>) -> MqttAcker {
+    MqttAcker {
+        client,
+        generation,
+        metrics,
+    }
+}
+
+/// Runs the connection until `shutdown` resolves.
+pub async fn run(
+    cfg: MqttConfig,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    generation: Arc<AtomicU64>,
+    router: Router,
+    metrics: Arc<Metrics>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let filters = filters(&cfg);
+    let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
+    let mut subscribed_once = false;
+    let mut n: u64 = 0;
+    loop {
+        let event = tokio::select! {
+            e = eventloop.poll() => e,
+            _ = shutdown.changed() => break,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                let g = generation.fetch_add(1, Ordering::AcqRel) + 1;
+                n = 0;
+                metrics.mqtt_connected.set(1);
+                backoff.reset();
+                tracing::info!(host = %cfg.host, port = cfg.port, session_present = ack.session_present, generation = g, "connected to broker");
+                if !ack.session_present || !subscribed_once {
+                    let subs = filters
+                        .iter()
+                        .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                    if let Err(e) = client.try_subscribe_many(subs) {
+                        tracing::error!(error = %e, "could not queue the subscription");
+                    } else {
+                        subscribed_once = true;
+                        tracing::info!(filters = ?filters, "subscribed");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let token = (p.qos != QoS::AtMostOnce).then(|| {
+                    let t = AckToken {
+                        generation: generation.load(Ordering::Acquire),
+                        n,
+                        pkid: p.pkid,
+                    };
+                    n += 1;
+                    t
+                });
+                let inbound = Inbound {
+                    topic: Arc::from(p.topic.as_str()),
+                    payload: p.payload,
+                    token,
+                    arrived: Instant::now(),
+                    wall: now_millis(),
+                };
+                let routed = tokio::select! {
+                    r = router.route(inbound) => r,
+                    _ = shutdown.changed() => break,
+                };
+                if routed.is_err() {
+                    break;
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(s))) => {
+                if s.return_codes
+                    .iter()
+                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                {
+                    tracing::error!(codes = ?s.return_codes, "the broker refused a subscription");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                generation.fetch_add(1, Ordering::AcqRel);
+                metrics.mqtt_connected.set(0);
+                metrics.mqtt_reconnects.inc();
+                let wait = backoff.next_delay();
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker connection lost");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+        }
+    }
+    metrics.mqtt_connected.set(0);
+    // Leave the session in place: the broker keeps queueing for us while we are away.
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
+    tracing::info!("MQTT reader stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_between_floor_and_ceiling() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let delays: Vec<_> = (0..10).map(|_| b.next_delay()).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= Duration::from_millis(100) && *d <= Duration::from_secs(2)),
+            "{delays:?}"
+        );
+        assert!(delays[6] > delays[0], "{delays:?}");
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn filters_cover_every_system_for_all_or_listed_mines() {
+        let cfg = MqttConfig::default();
+        let f = filters(&cfg);
+        assert_eq!(f.len(), 5);
+        assert!(f.contains(&"mines/+/safety".to_string()));
+        let cfg = MqttConfig {
+            mines: vec!["A".into(), "B".into()],
+            ..MqttConfig::default()
+        };
+        assert!(filters(&cfg).contains(&"mines/B/explosives".to_string()));
+        assert_eq!(filters(&cfg).len(), 10);
+    }
+}

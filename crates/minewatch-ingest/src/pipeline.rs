@@ -1,0 +1,486 @@
+//! Starting the pipeline, routing messages to shards, and operator commands.
+
+use crate::acks::{Acker, NoAcks};
+use crate::config::{EngineConfig, MqttConfig};
+use crate::mqtt;
+use crate::shard::{self, Inbound, ShardCtx, ShardMsg};
+pub use crate::writer::AckError;
+use crate::writer::{Writer, WriterMsg};
+use minewatch_core::alert::{Alert, WireEvent};
+use minewatch_core::live::{LiveView, MineLive};
+use minewatch_core::metrics::Metrics;
+use minewatch_core::payload::{Reason, Rejected, parse_topic};
+use minewatch_core::registry::{MineDef, MineStatus, Registry};
+use minewatch_core::time::{millis, now_millis, to_datetime};
+use minewatch_rules::{Engine, RulesConfig};
+use minewatch_store::{StatusOrder, Store, StoreError};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The shard that owns `mine`: a stable hash, so a mine always lands on the same shard.
+pub fn shard_of(mine: &str, shards: usize) -> usize {
+    // FNV-1a: stable across runs and processes (std's hasher is randomly keyed).
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    mine.hash(&mut h);
+    (h.finish() % shards.max(1) as u64) as usize
+}
+
+struct Fnv(u64);
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+/// Hands messages to the shard of their mine.
+#[derive(Clone)]
+pub struct Router {
+    prefix: Arc<str>,
+    shards: Vec<mpsc::Sender<ShardMsg>>,
+    writer: mpsc::Sender<WriterMsg>,
+    metrics: Arc<Metrics>,
+}
+
+/// The pipeline has stopped.
+#[derive(Debug)]
+pub struct Closed;
+
+impl Router {
+    /// Routes one message, waiting while its shard's queue is full.
+    pub async fn route(&self, inbound: Inbound) -> Result<(), Closed> {
+        let Some((mine, system)) = parse_topic(&self.prefix, &inbound.topic) else {
+            self.metrics.rejected_topic.inc();
+            let r = Rejected {
+                reason: Reason::BadTopic,
+                detail: format!("topic is not {}/{{mine}}/{{system}}", self.prefix),
+                excerpt: minewatch_core::payload::excerpt(&String::from_utf8_lossy(
+                    &inbound.payload,
+                )),
+            };
+            let dl = shard::dead_letter(&inbound.topic, None, None, r, inbound.wall);
+            let msg = WriterMsg {
+                dead_letters: vec![dl],
+                token: inbound.token,
+                ..WriterMsg::default()
+            };
+            return self.writer.send(msg).await.map_err(|_| Closed);
+        };
+        let mine: Arc<str> = Arc::from(mine);
+        let i = shard_of(&mine, self.shards.len());
+        self.shards[i]
+            .send(ShardMsg::Publish {
+                mine,
+                system,
+                inbound,
+            })
+            .await
+            .map_err(|_| Closed)
+    }
+}
+
+/// What a registry reload did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReloadOutcome {
+    pub mines: usize,
+    pub changed: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The running pipeline.
+pub struct Pipeline {
+    router: Router,
+    live: Arc<LiveView>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    registry: Mutex<Registry>,
+    registry_dir: PathBuf,
+    shards: usize,
+    command_timeout: Duration,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Flipped to true to stop the MQTT reader and the tick.
+    stop: watch::Sender<bool>,
+}
+
+/// Everything the pipeline is built from.
+pub struct PipelineParts {
+    pub engine: EngineConfig,
+    pub rules: RulesConfig,
+    /// Where telemetry comes from; `None` feeds the pipeline only through [`Pipeline::submit`].
+    pub mqtt: Option<MqttConfig>,
+    /// Prefix used to parse topics when `mqtt` is `None`.
+    pub prefix: String,
+    pub registry_dir: PathBuf,
+    pub store: Store,
+    pub dead_letter_keep: u64,
+    pub live: Arc<LiveView>,
+    pub metrics: Arc<Metrics>,
+    pub events: broadcast::Sender<WireEvent>,
+}
+
+impl Pipeline {
+    /// Loads the registry, restores alerts and seq from the store, and starts the shards, the
+    /// writer, the tick and (when configured) the MQTT reader.
+    pub async fn start(parts: PipelineParts) -> Result<Arc<Pipeline>, StoreError> {
+        let (registry, report) = Registry::load_dir(&parts.registry_dir);
+        for e in &report.errors {
+            tracing::error!(error = %e, "registry file refused; fix it and reload");
+        }
+        let metrics = parts.metrics.clone();
+        metrics.registry_errors.set(report.errors.len() as i64);
+        metrics.registry_mines.set(registry.mines.len() as i64);
+        metrics.registry_points.set(registry.point_count() as i64);
+        let store = parts.store.clone();
+        let statuses: HashMap<String, MineStatus> = store
+            .mine_statuses()
+            .await?
+            .into_iter()
+            .map(|o| (o.mine, o.status))
+            .collect();
+        let active = store.active_alerts().await?;
+        let seq = store.last_seq().await?;
+        tracing::info!(
+            mines = registry.mines.len(),
+            points = registry.point_count(),
+            active = active.len(),
+            seq,
+            "restoring state"
+        );
+
+        let n = parts.engine.shard_count();
+        let params = minewatch_rules::config::Params::from(&parts.rules);
+        let queue_room = n * parts.engine.shard_queue + parts.engine.writer_queue;
+        let (writer_tx, writer_rx) = mpsc::channel(parts.engine.writer_queue.max(1));
+        let mut per_shard: Vec<Vec<Arc<MineDef>>> = vec![Vec::new(); n];
+        for def in registry.mines.values() {
+            per_shard[shard_of(&def.id, n)].push(def.clone());
+            let status = statuses.get(&*def.id).copied().unwrap_or(def.status);
+            parts
+                .live
+                .mines
+                .insert(def.id.clone(), MineLive::new(def.clone(), status));
+        }
+        let mut restore: Vec<Vec<Alert>> = vec![Vec::new(); n];
+        for a in &active {
+            restore[shard_of(&a.mine, n)].push(a.clone());
+        }
+
+        let generation = Arc::new(AtomicU64::new(0));
+        let (acker, mqtt): (Box<dyn Acker>, _) = match &parts.mqtt {
+            Some(cfg) => {
+                let (client, eventloop) = mqtt::connect(cfg, queue_room);
+                let acker = mqtt::acker(client.clone(), generation.clone(), metrics.clone());
+                (Box::new(acker), Some((cfg.clone(), client, eventloop)))
+            }
+            None => (Box::new(NoAcks), None),
+        };
+        let writer = Writer::new(
+            store.clone(),
+            parts.live.clone(),
+            metrics.clone(),
+            parts.events.clone(),
+            acker,
+            active,
+            seq,
+            parts.engine.writer_batch,
+            parts.dead_letter_keep,
+        );
+        let mut tasks = vec![tokio::spawn(writer.run(writer_rx))];
+        let mut shard_txs = Vec::with_capacity(n);
+        for (i, defs) in per_shard.into_iter().enumerate() {
+            let mut engine = Engine::new(params, defs);
+            for (id, m) in engine.mines.iter_mut() {
+                if let Some(s) = statuses.get(&**id) {
+                    m.status = *s;
+                }
+            }
+            let (tx, rx) = mpsc::channel(parts.engine.shard_queue.max(2));
+            // Restore before anything else reaches the shard (the queue is empty, so this fits).
+            let _ = tx.try_send(ShardMsg::Restore(std::mem::take(&mut restore[i])));
+            let ctx = ShardCtx {
+                index: i,
+                max_skew: millis(parts.engine.max_clock_skew),
+            };
+            tasks.push(tokio::spawn(shard::run(
+                ctx,
+                engine,
+                rx,
+                writer_tx.clone(),
+                parts.live.clone(),
+                metrics.clone(),
+            )));
+            shard_txs.push(tx);
+        }
+        let prefix = parts
+            .mqtt
+            .as_ref()
+            .map_or(parts.prefix.clone(), |m| m.prefix.clone());
+        let router = Router {
+            prefix: Arc::from(prefix.as_str()),
+            shards: shard_txs,
+            writer: writer_tx,
+            metrics: metrics.clone(),
+        };
+        let (stop, _) = watch::channel(false);
+        tasks.push(tokio::spawn(tick(
+            router.shards.clone(),
+            parts.engine.tick,
+            stop.subscribe(),
+        )));
+        if let Some((cfg, client, eventloop)) = mqtt {
+            tasks.push(tokio::spawn(mqtt::run(
+                cfg,
+                client,
+                eventloop,
+                generation,
+                router.clone(),
+                metrics.clone(),
+                stop.subscribe(),
+            )));
+        }
+        Ok(Arc::new(Pipeline {
+            router,
+            live: parts.live,
+            store,
+            metrics,
+            registry: Mutex::new(registry),
+            registry_dir: parts.registry_dir,
+            shards: n,
+            command_timeout: parts.engine.command_timeout,
+            tasks: Mutex::new(tasks),
+            stop,
+        }))
+    }
+
+    /// Feeds one message as if it came from the broker (no ack).
+    pub async fn submit(&self, topic: &str, payload: bytes::Bytes) -> Result<(), Closed> {
+        let inbound = Inbound {
+            topic: Arc::from(topic),
+            payload,
+            token: None,
+            arrived: std::time::Instant::now(),
+            wall: now_millis(),
+        };
+        self.router.route(inbound).await
+    }
+
+    /// Waits until everything submitted so far is stored and published.
+    pub async fn flush(&self) -> Result<(), Closed> {
+        let mut waits = Vec::new();
+        for s in &self.router.shards {
+            let (tx, rx) = oneshot::channel();
+            s.send(ShardMsg::Flush(tx)).await.map_err(|_| Closed)?;
+            waits.push(rx);
+        }
+        for w in waits {
+            w.await.map_err(|_| Closed)?;
+        }
+        Ok(())
+    }
+
+    fn shard(&self, mine: &str) -> &mpsc::Sender<ShardMsg> {
+        &self.router.shards[shard_of(mine, self.shards)]
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, AckError>>,
+    ) -> Result<T, AckError> {
+        tokio::time::timeout(self.command_timeout, f)
+            .await
+            .unwrap_or_else(|_| {
+                Err(AckError::Unavailable(
+                    "the pipeline did not answer in time".into(),
+                ))
+            })
+    }
+
+    /// An operator acknowledges alert `id`.
+    pub async fn ack(&self, id: &str, by: &str, note: &str) -> Result<Alert, AckError> {
+        let alert = match self
+            .live
+            .alerts
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| (**a.value()).clone())
+        {
+            Some(a) => a,
+            None => match self.store.alert(id).await {
+                Ok(Some((a, _))) => a,
+                Ok(None) => return Err(AckError::NotFound(id.to_string())),
+                Err(e) => return Err(AckError::Unavailable(e.to_string())),
+            },
+        };
+        if alert.ack.is_some() {
+            return Err(AckError::Conflict(id.to_string()));
+        }
+        let (reply, rx) = oneshot::channel();
+        let msg = ShardMsg::Ack {
+            alert: Box::new(alert.clone()),
+            by: by.to_string(),
+            note: note.to_string(),
+            reply,
+        };
+        self.with_timeout(async {
+            self.shard(&alert.mine)
+                .send(msg)
+                .await
+                .map_err(|_| AckError::Unavailable("shutting down".into()))?;
+            rx.await
+                .map_err(|_| AckError::Unavailable("shutting down".into()))?
+        })
+        .await
+    }
+
+    /// A regulator's status order for `mine`, stored, outranking the registry file.
+    pub async fn set_status(
+        &self,
+        mine: &str,
+        status: MineStatus,
+        by: &str,
+        note: &str,
+    ) -> Result<(), AckError> {
+        if !self.live.mines.contains_key(mine) {
+            return Err(AckError::NotFound(mine.to_string()));
+        }
+        let order = StatusOrder {
+            mine: mine.to_string(),
+            status,
+            by: by.to_string(),
+            at: to_datetime(now_millis()),
+            note: note.to_string(),
+        };
+        self.store
+            .set_mine_status(&order)
+            .await
+            .map_err(|e| AckError::Unavailable(e.to_string()))?;
+        let msg = ShardMsg::Status {
+            mine: Arc::from(mine),
+            status,
+        };
+        self.with_timeout(async {
+            self.shard(mine)
+                .send(msg)
+                .await
+                .map_err(|_| AckError::Unavailable("shutting down".into()))
+        })
+        .await
+    }
+
+    /// Re-reads the registry directory: good files replace their mines, a bad file keeps its
+    /// mine's old definition and is reported.
+    pub async fn reload(&self) -> ReloadOutcome {
+        let dir = self.registry_dir.clone();
+        let mut current = match self.registry.lock() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let (reg, report) = match tokio::task::spawn_blocking(move || {
+            let report = current.reload(&dir);
+            (current, report)
+        })
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => {
+                return ReloadOutcome {
+                    errors: vec![format!("reload failed: {e}")],
+                    ..ReloadOutcome::default()
+                };
+            }
+        };
+        for e in &report.errors {
+            tracing::error!(error = %e, "registry file refused on reload; its previous definition stays");
+        }
+        for id in &report.changed {
+            let def = reg.mines.get(id).cloned();
+            let msg = ShardMsg::Define {
+                id: id.clone(),
+                def,
+            };
+            if tokio::time::timeout(self.command_timeout, self.shard(id).send(msg))
+                .await
+                .is_err()
+            {
+                tracing::error!(mine = %id, "shard did not take the new definition in time");
+            }
+        }
+        self.metrics.registry_errors.set(report.errors.len() as i64);
+        self.metrics.registry_mines.set(reg.mines.len() as i64);
+        self.metrics.registry_points.set(reg.point_count() as i64);
+        let outcome = ReloadOutcome {
+            mines: reg.mines.len(),
+            changed: report.changed.iter().map(|s| s.to_string()).collect(),
+            errors: report.errors.iter().map(|e| e.to_string()).collect(),
+        };
+        if let Ok(mut r) = self.registry.lock() {
+            *r = reg;
+        }
+        tracing::info!(mines = outcome.mines, changed = ?outcome.changed, errors = outcome.errors.len(), "registry reloaded");
+        outcome
+    }
+
+    /// Stops MQTT and the tick, lets the shards and the writer finish what they hold, and waits.
+    pub async fn shutdown(self: Arc<Self>) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<JoinHandle<()>> = match self.tasks.lock() {
+            Ok(mut t) => t.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        // Dropping the last router closes the shard queues, which closes the writer's.
+        drop(self);
+        for t in tasks {
+            if tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a pipeline task did not stop within 10 s");
+            }
+        }
+    }
+}
+
+/// Sends a wall-clock tick to every shard; a full queue skips a tick (the next one will do).
+async fn tick(
+    shards: Vec<mpsc::Sender<ShardMsg>>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(every.max(Duration::from_millis(10)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let wall = now_millis();
+        for s in &shards {
+            let _ = s.try_send(ShardMsg::Tick(wall));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mine_always_lands_on_the_same_shard() {
+        assert_eq!(shard_of("140100001", 4), shard_of("140100001", 4));
+        let spread: std::collections::HashSet<_> = (0..100)
+            .map(|i| shard_of(&format!("1401{i:05}"), 4))
+            .collect();
+        assert_eq!(spread.len(), 4);
+    }
+}

@@ -1,0 +1,394 @@
+//! The alert writer: the one place where alerts change. It turns the shards' [`Change`]s into
+//! alerts and events with a global, gap-free `seq`, stores each batch in one transaction, and only
+//! then updates the live view, broadcasts to WebSocket clients, answers operators and acks MQTT.
+//! A store failure is retried (with backoff) until it succeeds: nothing is dropped, nothing is
+//! published before it is stored, and the seq never skips.
+
+use crate::acks::{AckSequencer, AckToken, Acker};
+use crate::ulid::ulid;
+use minewatch_core::alert::{
+    Ack, Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent,
+};
+use minewatch_core::live::LiveView;
+use minewatch_core::metrics::Metrics;
+use minewatch_core::time::{now_millis, to_datetime};
+use minewatch_store::{DeadLetter, Store, WriteBatch};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Why an operator's ack was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    /// No alert has this id.
+    #[error("no alert {0}")]
+    NotFound(String),
+    /// The alert was acknowledged already.
+    #[error("alert {0} is already acknowledged")]
+    Conflict(String),
+    /// The pipeline did not answer in time or is shutting down.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// One shard output (or operator command) for the writer.
+#[derive(Debug, Default)]
+pub struct WriterMsg {
+    pub changes: Vec<Change>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// The MQTT message to ack once this is stored.
+    pub token: Option<AckToken>,
+    /// When the message arrived, for the latency metric.
+    pub arrived: Option<Instant>,
+    /// An operator waiting for the result of an ack.
+    pub reply: Option<oneshot::Sender<Result<Alert, AckError>>>,
+    /// Someone waiting until everything sent before this is stored and published.
+    pub flushed: Option<oneshot::Sender<()>>,
+}
+
+/// The writer's state.
+pub struct Writer {
+    store: Store,
+    live: Arc<LiveView>,
+    metrics: Arc<Metrics>,
+    events: broadcast::Sender<WireEvent>,
+    acker: Box<dyn Acker>,
+    /// Active alerts by key (the writer's own authoritative copy).
+    active: HashMap<String, Alert>,
+    /// Active alert keys by id, for operator acks.
+    by_id: HashMap<String, String>,
+    seq: u64,
+    sequencer: AckSequencer,
+    batch: usize,
+    dead_letter_keep: u64,
+    last_prune: Instant,
+}
+
+/// What to do after a commit, per event.
+struct Post {
+    event: Event,
+    gauge: Option<(Kind, Severity, i64)>,
+    gauge_old: Option<(Kind, Severity)>,
+    arrived: Option<Instant>,
+}
+
+impl Writer {
+    /// A writer that continues from the store's state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        live: Arc<LiveView>,
+        metrics: Arc<Metrics>,
+        events: broadcast::Sender<WireEvent>,
+        acker: Box<dyn Acker>,
+        active: Vec<Alert>,
+        seq: u64,
+        batch: usize,
+        dead_letter_keep: u64,
+    ) -> Self {
+        let mut w = Writer {
+            store,
+            live,
+            metrics,
+            events,
+            acker,
+            active: HashMap::new(),
+            by_id: HashMap::new(),
+            seq,
+            sequencer: AckSequencer::default(),
+            batch: batch.max(1),
+            dead_letter_keep,
+            last_prune: Instant::now(),
+        };
+        for a in active {
+            w.metrics.active(a.kind, a.severity).inc();
+            w.live.alerts.insert(a.key.clone(), Arc::new(a.clone()));
+            w.by_id.insert(a.id.clone(), a.key.clone());
+            w.active.insert(a.key.clone(), a);
+        }
+        w.live.set_seq(seq);
+        w
+    }
+
+    /// Runs until every sender is gone, then returns after storing what it has.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
+        let depth = self.metrics.queue("writer");
+        let mut msgs = Vec::with_capacity(self.batch);
+        loop {
+            msgs.clear();
+            let n = rx.recv_many(&mut msgs, self.batch).await;
+            if n == 0 {
+                break;
+            }
+            depth.set(rx.len() as i64);
+            self.process(&mut msgs).await;
+            if self.last_prune.elapsed() > Duration::from_secs(60) {
+                self.last_prune = Instant::now();
+                if let Err(e) = self.store.prune_dead_letters(self.dead_letter_keep).await {
+                    tracing::warn!(error = %e, "pruning dead letters failed");
+                }
+            }
+        }
+        tracing::info!(seq = self.seq, "alert writer stopped");
+    }
+
+    async fn process(&mut self, msgs: &mut [WriterMsg]) {
+        let wall = now_millis();
+        let mut posts: Vec<Post> = Vec::new();
+        let mut dead = Vec::new();
+        let mut replies = Vec::new();
+        for m in msgs.iter_mut() {
+            let first = posts.len();
+            for c in m.changes.drain(..) {
+                match self.apply(c, wall).await {
+                    Ok(Some(mut p)) => {
+                        p.arrived = m.arrived;
+                        posts.push(p);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        if let Some(r) = m.reply.take() {
+                            replies.push((r, Err(e)));
+                        }
+                    }
+                }
+            }
+            if let Some(r) = m.reply.take() {
+                // The operator's answer is the alert as its last event left it.
+                match posts[first..].iter().rev().find(|p| {
+                    p.event.kind == EventType::Acked || p.event.kind == EventType::Resolved
+                }) {
+                    Some(p) => replies.push((r, Ok(p.event.alert.clone()))),
+                    None => replies.push((
+                        r,
+                        Err(AckError::Unavailable("the ack produced no event".into())),
+                    )),
+                }
+            }
+            dead.append(&mut m.dead_letters);
+        }
+        if !posts.is_empty() || !dead.is_empty() {
+            let batch = WriteBatch {
+                events: posts.iter().map(|p| p.event.clone()).collect(),
+                dead_letters: dead,
+            };
+            self.commit(&batch).await;
+            self.metrics
+                .dead_letters
+                .inc_by(batch.dead_letters.len() as u64);
+        }
+        for p in posts {
+            self.publish(p);
+        }
+        for (r, res) in replies {
+            let _ = r.send(res);
+        }
+        let mut ready = Vec::new();
+        for m in msgs.iter_mut() {
+            if let Some(t) = m.token.take() {
+                self.sequencer.complete(t, &mut ready);
+            }
+            if let Some(f) = m.flushed.take() {
+                let _ = f.send(());
+            }
+        }
+        for t in ready {
+            self.acker.ack(t);
+        }
+    }
+
+    /// Stores `batch`, retrying with backoff until it succeeds.
+    async fn commit(&mut self, batch: &WriteBatch) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let t0 = Instant::now();
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    self.metrics
+                        .store_commit_seconds
+                        .observe(t0.elapsed().as_secs_f64());
+                    return;
+                }
+                Err(e) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(error = %e, events = batch.events.len(), retry_in_ms = backoff.as_millis() as u64,
+                        "storing alert events failed; nothing is published or acked until it succeeds");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn next_event(&mut self, kind: EventType, alert: Alert, wall: i64) -> Event {
+        self.seq += 1;
+        Event {
+            kind,
+            seq: self.seq,
+            at: to_datetime(wall),
+            alert,
+        }
+    }
+
+    /// Turns one change into an event (or nothing, when it changes nothing).
+    async fn apply(&mut self, c: Change, wall: i64) -> Result<Option<Post>, AckError> {
+        let key = c.key();
+        let at = to_datetime(c.at);
+        let op = match (&c.op, self.active.contains_key(&key)) {
+            // The engine and the store disagree (e.g. state restored differently): keep one alert.
+            (ChangeOp::Raise, true) => ChangeOp::Update,
+            (ChangeOp::Update, false) => ChangeOp::Raise,
+            (op, _) => op.clone(),
+        };
+        match op {
+            ChangeOp::Raise => {
+                let alert = Alert {
+                    id: ulid(wall, self.seq + 1),
+                    key: key.clone(),
+                    mine: c.mine.to_string(),
+                    kind: c.kind,
+                    severity: c.severity,
+                    state: AlertState::Active,
+                    subject: c.subject.to_string(),
+                    area: c.area.as_deref().map(str::to_string),
+                    message: c.message,
+                    value: c.value,
+                    limit: c.limit,
+                    started_at: at,
+                    updated_at: at,
+                    resolved_at: None,
+                    ack: None,
+                    evidence: c.evidence,
+                };
+                self.by_id.insert(alert.id.clone(), key.clone());
+                self.active.insert(key, alert.clone());
+                let gauge = Some((alert.kind, alert.severity, 1));
+                let event = self.next_event(EventType::Raised, alert, wall);
+                Ok(Some(Post {
+                    event,
+                    gauge,
+                    gauge_old: None,
+                    arrived: None,
+                }))
+            }
+            ChangeOp::Update => {
+                let Some(a) = self.active.get_mut(&key) else {
+                    return Ok(None);
+                };
+                let old = a.severity;
+                a.severity = c.severity;
+                a.message = c.message;
+                a.value = c.value;
+                a.limit = c.limit;
+                a.evidence = c.evidence;
+                a.updated_at = at;
+                let alert = a.clone();
+                let (gauge, gauge_old) = if old != alert.severity {
+                    (
+                        Some((alert.kind, alert.severity, 1)),
+                        Some((alert.kind, old)),
+                    )
+                } else {
+                    (None, None)
+                };
+                let event = self.next_event(EventType::Updated, alert, wall);
+                Ok(Some(Post {
+                    event,
+                    gauge,
+                    gauge_old,
+                    arrived: None,
+                }))
+            }
+            ChangeOp::Resolve => {
+                let Some(mut a) = self.active.remove(&key) else {
+                    return Ok(None);
+                };
+                self.by_id.remove(&a.id);
+                a.state = AlertState::Resolved;
+                a.resolved_at = Some(at);
+                a.updated_at = at;
+                if let Value::Object(ev) = &mut a.evidence {
+                    ev.insert("resolution".into(), serde_json::json!({"message": c.message, "value": c.value, "detail": c.evidence}));
+                }
+                let gauge = Some((a.kind, a.severity, -1));
+                let event = self.next_event(EventType::Resolved, a, wall);
+                Ok(Some(Post {
+                    event,
+                    gauge,
+                    gauge_old: None,
+                    arrived: None,
+                }))
+            }
+            ChangeOp::Ack { id, by, note } => {
+                let ack = Ack {
+                    by,
+                    at: to_datetime(wall),
+                    note,
+                };
+                let alert = match self.by_id.get(&id).and_then(|k| self.active.get_mut(k)) {
+                    Some(a) => {
+                        if a.ack.is_some() {
+                            return Err(AckError::Conflict(id));
+                        }
+                        a.ack = Some(ack);
+                        a.clone()
+                    }
+                    None => {
+                        let stored = self
+                            .store
+                            .alert(&id)
+                            .await
+                            .map_err(|e| AckError::Unavailable(e.to_string()))?;
+                        let Some((mut a, _)) = stored else {
+                            return Err(AckError::NotFound(id));
+                        };
+                        if a.ack.is_some() {
+                            return Err(AckError::Conflict(id));
+                        }
+                        a.ack = Some(ack);
+                        a
+                    }
+                };
+                let event = self.next_event(EventType::Acked, alert, wall);
+                Ok(Some(Post {
+                    event,
+                    gauge: None,
+                    gauge_old: None,
+                    arrived: None,
+                }))
+            }
+        }
+    }
+
+    /// After the commit: live view, metrics, broadcast.
+    fn publish(&mut self, p: Post) {
+        let e = &p.event;
+        match (e.kind, e.alert.state) {
+            (EventType::Resolved, _) => {
+                self.live.alerts.remove(&e.alert.key);
+            }
+            (_, AlertState::Active) => {
+                self.live
+                    .alerts
+                    .insert(e.alert.key.clone(), Arc::new(e.alert.clone()));
+            }
+            _ => {}
+        }
+        if let Some((k, s)) = p.gauge_old {
+            self.metrics.active(k, s).dec();
+        }
+        if let Some((k, s, d)) = p.gauge {
+            self.metrics.active(k, s).inc_by(d);
+        }
+        self.metrics.alert_event(e.alert.kind, e.kind);
+        self.live.set_seq(e.seq);
+        let _ = self.events.send(WireEvent::new(e));
+        if let Some(t) = p.arrived {
+            self.metrics
+                .alert_latency_seconds
+                .observe(t.elapsed().as_secs_f64());
+        }
+    }
+}
