@@ -1,1 +1,36 @@
-//! minewatch-store
+//! The durable store of minewatch: alerts and their events, dead letters, regulators' status
+//! orders and engine snapshots, in SQLite (PostgreSQL to follow behind the same [`Store`]).
+//!
+//! The alert writer assigns each event its global, gap-free seq, then hands the batch to
+//! [`Store::commit`], one transaction, and publishes only after it returns; the HTTP API and the
+//! WebSocket gateway read back through the other [`Store`] methods.
+//!
+//! Modules:
+//! - `store`: [`Store`] itself: opening a URL, the transactional commit, every query.
+//! - `model`: what goes in and out besides core's `Alert` and `Event`: [`WriteBatch`],
+//!   [`DeadLetter`], [`AlertQuery`], [`DeadLetterQuery`], [`StatusOrder`].
+//! - `migrate`: the migration runner over the SQL files in `migrations/`, embedded in the binary.
+//! - `codec`: timestamps as fixed-width RFC 3339 UTC text, seqs as SQL integers.
+//! - `config`: the `[store]` config section, [`StoreConfig`].
+//! - `error`: [`StoreError`].
+//!
+//! SQL is kept portable: `$n` placeholders, INTEGER / REAL / TEXT columns, JSON as TEXT. An alert
+//! is stored as its JSON plus the columns queries filter and sort on; reads return the JSON.
+#![forbid(unsafe_code)]
+
+mod codec;
+mod config;
+mod error;
+mod migrate;
+mod model;
+mod store;
+
+pub use config::StoreConfig;
+pub use error::StoreError;
+pub use model::{
+    AlertQuery, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, MAX_LIMIT, StatusOrder, WriteBatch,
+};
+pub use store::Store;
+
+#[cfg(test)]
+mod tests;

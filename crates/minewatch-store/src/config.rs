@@ -1,0 +1,35 @@
+//! The `[store]` config section.
+
+use serde::Deserialize;
+
+/// Config section `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (created with its parent directories if missing) or `sqlite::memory:`.
+    /// Default `"sqlite://minewatch.db"`.
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// How many dead letters to keep (oldest pruned). Default 10000.
+    #[serde(default = "default_dead_letter_keep")]
+    pub dead_letter_keep: u64,
+}
+
+/// The database file `minewatch.db` in the working directory.
+fn default_url() -> String {
+    "sqlite://minewatch.db".to_owned()
+}
+
+/// Enough dead letters to diagnose a misbehaving feed, few enough to stay small.
+fn default_dead_letter_keep() -> u64 {
+    10_000
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: default_url(),
+            dead_letter_keep: default_dead_letter_keep(),
+        }
+    }
+}

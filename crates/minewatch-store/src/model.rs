@@ -1,0 +1,95 @@
+//! What goes in and out of the store besides the core [`Alert`](minewatch_core::Alert) and
+//! [`Event`]: write batches, dead letters, queries and regulators' status orders.
+
+use chrono::{DateTime, Utc};
+use minewatch_core::registry::MineStatus;
+use minewatch_core::{AlertState, Event, Kind, Severity};
+use serde::{Deserialize, Serialize};
+
+/// Rows a query returns when it asks for none in particular (`limit: 0`).
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The most rows one query returns, whatever it asks for.
+pub const MAX_LIMIT: u32 = 10_000;
+
+/// Everything the alert writer stores in one transaction, before it publishes any of it.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    /// Sequenced events; each also updates its alert's row. Any order; seqs must be new.
+    pub events: Vec<Event>,
+    /// Rejected input to keep; their `id`s are ignored and assigned by the store.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// One rejected input element or message, kept for operators (contract §1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    /// 0 when new; assigned by the store, increasing with insertion order.
+    pub id: i64,
+    /// Wall-clock time the input arrived.
+    pub received_at: DateTime<Utc>,
+    /// The MQTT topic it came on.
+    pub topic: String,
+    /// The mine, when the topic named a valid one.
+    pub mine: Option<String>,
+    /// The system, when the topic named a valid one.
+    pub system: Option<String>,
+    /// Machine-readable reason (a `payload::Reason` name).
+    pub reason: String,
+    /// Human-readable detail.
+    pub detail: String,
+    /// The start of the offending input.
+    pub excerpt: String,
+}
+
+/// Filters for [`Store::alerts`](crate::Store::alerts); every `Some` narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// Only alerts in this state; `None` = all.
+    pub state: Option<AlertState>,
+    /// Only this mine.
+    pub mine: Option<String>,
+    /// Restrict to these mines (what a token may see); `None` = any, `Some(vec![])` = none.
+    pub mines: Option<Vec<String>>,
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only exactly this severity.
+    pub severity: Option<Severity>,
+    /// At most this many; 0 means [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
+    pub limit: u32,
+}
+
+/// Filters and paging for [`Store::dead_letters`](crate::Store::dead_letters).
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterQuery {
+    /// Only this mine.
+    pub mine: Option<String>,
+    /// Restrict to these mines (what a token may see); `None` = any, `Some(vec![])` = none.
+    pub mines: Option<Vec<String>>,
+    /// Only ids below this one: pass the last id of a page to get the next (older) page.
+    pub before_id: Option<i64>,
+    /// At most this many; 0 means [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
+    pub limit: u32,
+}
+
+/// A regulator's order on a mine's status, outranking the registry file until cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusOrder {
+    /// The mine ordered.
+    pub mine: String,
+    /// The status ordered.
+    pub status: MineStatus,
+    /// Who gave the order (the token's name or the operator).
+    pub by: String,
+    /// When the order was given.
+    pub at: DateTime<Utc>,
+    /// Free text: the order's reference, the reason.
+    pub note: String,
+}
+
+/// A query's `limit` as rows to fetch: 0 is the default, anything is capped.
+pub(crate) fn effective_limit(limit: u32) -> i64 {
+    match limit {
+        0 => i64::from(DEFAULT_LIMIT),
+        n => i64::from(n.min(MAX_LIMIT)),
+    }
+}

@@ -1,0 +1,606 @@
+//! [`Store`]: opening the database, the alert writer's transactional [`Store::commit`], and the
+//! reads behind the HTTP API, the WebSocket catch-up and the engine's restart.
+
+use crate::codec::{now_text, parse_time, seq_from_sql, seq_to_sql, time_text};
+use crate::model::effective_limit;
+use crate::{
+    AlertQuery, DeadLetter, DeadLetterQuery, StatusOrder, StoreError, WriteBatch, migrate,
+};
+use minewatch_core::registry::MineStatus;
+use minewatch_core::{Alert, AlertState, Event, EventType};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Arguments, Encode, Sqlite, SqlitePool, Type};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use tracing::debug;
+
+/// Connections to a database file: one writer at a time (SQLite's rule) plus readers for the API.
+const POOL_SIZE: u32 = 4;
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for a free pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The durable store of alerts, their events, dead letters, status orders and engine state.
+///
+/// Cheap to clone: clones share one connection pool. The pool type stays private so a PostgreSQL
+/// backend can be added behind the same methods.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// Every query goes through this pool; for `sqlite::memory:` it holds exactly one connection,
+    /// which must never close, since the database lives and dies with it.
+    pub(crate) pool: SqlitePool,
+}
+
+/// Where a store URL points.
+#[derive(Debug, PartialEq)]
+enum Target {
+    /// `sqlite::memory:`: gone when the store is dropped.
+    Memory,
+    /// `sqlite://PATH`.
+    File(PathBuf),
+}
+
+/// Reads `sqlite://PATH` or `sqlite::memory:`.
+fn parse_url(url: &str) -> Result<Target, StoreError> {
+    let bad = |reason| StoreError::BadUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    if url == "sqlite::memory:" {
+        return Ok(Target::Memory);
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return Err(bad("PostgreSQL is not supported yet; use sqlite://PATH"));
+    }
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Err(bad("expected sqlite://PATH or sqlite::memory:"));
+    };
+    if path.is_empty() {
+        return Err(bad("no file path after sqlite://"));
+    }
+    if path.contains('?') {
+        return Err(bad("URL parameters are not supported"));
+    }
+    Ok(Target::File(PathBuf::from(path)))
+}
+
+/// An event row: `(seq, type, at, alert json)`.
+type EventRow = (i64, String, String, String);
+
+/// A dead-letter row, in column order.
+type DeadLetterRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+
+/// A status row: `(mine, status, set_by, at, note)`.
+type StatusRow = (String, String, String, String, String);
+
+/// The columns of [`EventRow`], for `SELECT … FROM events`.
+const EVENT_COLUMNS: &str = "seq, type, at, json";
+
+/// Newest first, deterministically: among alerts started at the same instant, the larger id.
+const ALERT_ORDER: &str = "ORDER BY started_at DESC, id DESC";
+
+/// Writes the alert row from an event, unless the row already holds a later event's alert.
+const UPSERT_ALERT: &str = "\
+INSERT INTO alerts (id, key, mine, kind, severity, state, subject, area, started_at, updated_at,
+                    resolved_at, json, last_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (id) DO UPDATE SET
+    key = excluded.key, mine = excluded.mine, kind = excluded.kind,
+    severity = excluded.severity, state = excluded.state, subject = excluded.subject,
+    area = excluded.area, started_at = excluded.started_at, updated_at = excluded.updated_at,
+    resolved_at = excluded.resolved_at, json = excluded.json, last_seq = excluded.last_seq
+WHERE excluded.last_seq > alerts.last_seq";
+
+impl Store {
+    /// Opens (creating if missing, with parent directories) and migrates the database at `url`:
+    /// `sqlite://PATH` or `sqlite::memory:`.
+    ///
+    /// Files are opened in WAL mode with `synchronous=FULL` (a committed batch survives power
+    /// loss), a busy timeout, and foreign keys enforced.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let (options, pool) = match parse_url(url)? {
+            Target::Memory => (
+                SqliteConnectOptions::from_str("sqlite::memory:")?,
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None),
+            ),
+            Target::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(dir).await.map_err(|source| {
+                        StoreError::CreateDir {
+                            path: dir.to_owned(),
+                            source,
+                        }
+                    })?;
+                }
+                (
+                    SqliteConnectOptions::new()
+                        .filename(&path)
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal),
+                    SqlitePoolOptions::new().max_connections(POOL_SIZE),
+                )
+            }
+        };
+        let options = options
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = pool
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        migrate::run(&pool).await?;
+        debug!(url, "store opened");
+        Ok(Store { pool })
+    }
+
+    /// Waits for queries in flight, then closes every connection (checkpointing the WAL).
+    /// Call on shutdown; every clone of this store is closed with it.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// One transaction: insert every event (seq, type, at, alert_id, full alert JSON) and upsert
+    /// the alert row from `event.alert` (the alert row always holds the alert as of its latest
+    /// event), insert the dead letters. All or nothing: a seq already stored fails the whole batch.
+    pub async fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        if batch.events.is_empty() && batch.dead_letters.is_empty() {
+            return Ok(());
+        }
+        // Encode before taking the write lock, so a JSON error costs other writers nothing.
+        let events = batch
+            .events
+            .iter()
+            .map(|e| Ok((e, seq_to_sql(e.seq)?, serde_json::to_string(&e.alert)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+
+        let mut tx = self.pool.begin().await?;
+        for (event, seq, json) in &events {
+            let a = &event.alert;
+            sqlx::query(UPSERT_ALERT)
+                .bind(&a.id)
+                .bind(&a.key)
+                .bind(&a.mine)
+                .bind(a.kind.as_str())
+                .bind(a.severity.as_str())
+                .bind(a.state.as_str())
+                .bind(&a.subject)
+                .bind(a.area.as_deref())
+                .bind(time_text(&a.started_at))
+                .bind(time_text(&a.updated_at))
+                .bind(a.resolved_at.as_ref().map(time_text))
+                .bind(json)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO events (seq, alert_id, type, at, json) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(seq)
+            .bind(&a.id)
+            .bind(event.kind.as_str())
+            .bind(time_text(&event.at))
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for d in &batch.dead_letters {
+            sqlx::query(
+                "INSERT INTO dead_letters (received_at, topic, mine, system, reason, detail, excerpt)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(time_text(&d.received_at))
+            .bind(&d.topic)
+            .bind(d.mine.as_deref())
+            .bind(d.system.as_deref())
+            .bind(&d.reason)
+            .bind(&d.detail)
+            .bind(&d.excerpt)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        debug!(
+            events = batch.events.len(),
+            dead_letters = batch.dead_letters.len(),
+            "store batch committed"
+        );
+        Ok(())
+    }
+
+    /// The highest seq ever committed; 0 when nothing was. The alert writer continues from here.
+    ///
+    /// Also consults the alert rows, so the answer stays right even if old events are pruned.
+    pub async fn last_seq(&self) -> Result<u64, StoreError> {
+        let max: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM events
+                                 UNION ALL SELECT MAX(last_seq) AS m FROM alerts) AS t",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        max.map_or(Ok(0), seq_from_sql)
+    }
+
+    /// The oldest event still stored; `None` when there are none. A client that missed events
+    /// after `S` can catch up from the log only if this is at most `S + 1`.
+    pub async fn first_seq(&self) -> Result<Option<u64>, StoreError> {
+        let min: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        min.map(seq_from_sql).transpose()
+    }
+
+    /// Every active alert, newest first.
+    pub async fn active_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let sql = format!("SELECT json FROM alerts WHERE state = $1 {ALERT_ORDER}");
+        let rows: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(AlertState::Active.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_alerts(&rows)
+    }
+
+    /// Alerts matching every filter of `q`, newest first (`started_at` descending, then id
+    /// descending).
+    pub async fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        let mut w = Where::default();
+        if let Some(state) = q.state {
+            w.eq("state", state.as_str())?;
+        }
+        if let Some(mine) = &q.mine {
+            w.eq("mine", mine.clone())?;
+        }
+        if let Some(mines) = &q.mines {
+            if mines.is_empty() {
+                return Ok(Vec::new());
+            }
+            w.any_of("mine", mines)?;
+        }
+        if let Some(kind) = q.kind {
+            w.eq("kind", kind.as_str())?;
+        }
+        if let Some(severity) = q.severity {
+            w.eq("severity", severity.as_str())?;
+        }
+        let limit = w.param(effective_limit(q.limit))?;
+        let sql = format!(
+            "SELECT json FROM alerts{} {ALERT_ORDER} LIMIT {limit}",
+            w.clause()
+        );
+        let rows: Vec<String> = sqlx::query_scalar_with(&sql, w.args)
+            .fetch_all(&self.pool)
+            .await?;
+        decode_alerts(&rows)
+    }
+
+    /// One alert as it stands, with all its stored events ascending by seq; `None` if unknown.
+    pub async fn alert(&self, id: &str) -> Result<Option<(Alert, Vec<Event>)>, StoreError> {
+        // One read transaction, so the row and the events are the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM alerts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE alert_id = $1 ORDER BY seq");
+        let rows: Vec<EventRow> = sqlx::query_as(&sql).bind(id).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let events = rows
+            .into_iter()
+            .map(decode_event)
+            .collect::<Result<_, _>>()?;
+        Ok(Some((serde_json::from_str(&json)?, events)))
+    }
+
+    /// Events with seq above `after`, ascending, at most `limit` (0 means
+    /// [`DEFAULT_LIMIT`](crate::DEFAULT_LIMIT), capped at [`MAX_LIMIT`](crate::MAX_LIMIT)).
+    pub async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        // Nothing is stored above i64::MAX, so a larger `after` simply finds nothing.
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(after)
+            .bind(effective_limit(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(decode_event).collect()
+    }
+
+    /// Dead letters matching `q`, newest first (by id, which follows insertion order).
+    pub async fn dead_letters(&self, q: &DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut w = Where::default();
+        if let Some(mine) = &q.mine {
+            w.eq("mine", mine.clone())?;
+        }
+        if let Some(mines) = &q.mines {
+            if mines.is_empty() {
+                return Ok(Vec::new());
+            }
+            w.any_of("mine", mines)?;
+        }
+        if let Some(before) = q.before_id {
+            let p = w.param(before)?;
+            w.clauses.push(format!("id < {p}"));
+        }
+        let limit = w.param(effective_limit(q.limit))?;
+        let sql = format!(
+            "SELECT id, received_at, topic, mine, system, reason, detail, excerpt
+             FROM dead_letters{} ORDER BY id DESC LIMIT {limit}",
+            w.clause()
+        );
+        let rows: Vec<DeadLetterRow> = sqlx::query_as_with(&sql, w.args)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(
+                |(id, received_at, topic, mine, system, reason, detail, excerpt)| {
+                    Ok(DeadLetter {
+                        id,
+                        received_at: parse_time(&received_at)?,
+                        topic,
+                        mine,
+                        system,
+                        reason,
+                        detail,
+                        excerpt,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Deletes all but the newest `keep` dead letters; returns how many were deleted.
+    pub async fn prune_dead_letters(&self, keep: u64) -> Result<u64, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let deleted = sqlx::query(
+            "DELETE FROM dead_letters WHERE id <=
+                 (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET $1)",
+        )
+        .bind(keep)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if deleted > 0 {
+            debug!(deleted, keep, "dead letters pruned");
+        }
+        Ok(deleted)
+    }
+
+    /// Records a regulator's order: it replaces the mine's current order and is appended to the
+    /// mine's status history.
+    pub async fn set_mine_status(&self, order: &StatusOrder) -> Result<(), StoreError> {
+        let at = time_text(&order.at);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO mine_status (mine, status, set_by, at, note) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (mine) DO UPDATE SET
+                 status = excluded.status, set_by = excluded.set_by,
+                 at = excluded.at, note = excluded.note",
+        )
+        .bind(&order.mine)
+        .bind(order.status.as_str())
+        .bind(&order.by)
+        .bind(&at)
+        .bind(&order.note)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO status_history (mine, status, set_by, at, note)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&order.mine)
+        .bind(order.status.as_str())
+        .bind(&order.by)
+        .bind(&at)
+        .bind(&order.note)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every mine's current order, by mine id.
+    pub async fn mine_statuses(&self) -> Result<Vec<StatusOrder>, StoreError> {
+        let rows: Vec<StatusRow> =
+            sqlx::query_as("SELECT mine, status, set_by, at, note FROM mine_status ORDER BY mine")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(mine, status, by, at, note)| {
+                Ok(StatusOrder {
+                    status: MineStatus::parse(&status).ok_or_else(|| {
+                        StoreError::Corrupt(format!("mine {mine}: unknown status {status:?}"))
+                    })?,
+                    mine,
+                    by,
+                    at: parse_time(&at)?,
+                    note,
+                })
+            })
+            .collect()
+    }
+
+    /// Lifts the mine's order, so the registry file's status applies again. The lifting is
+    /// recorded in the status history (status NULL, at the wall clock); lifting no order is a
+    /// no-op.
+    pub async fn clear_mine_status(&self, mine: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let cleared = sqlx::query("DELETE FROM mine_status WHERE mine = $1")
+            .bind(mine)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if cleared > 0 {
+            sqlx::query(
+                "INSERT INTO status_history (mine, status, set_by, at, note)
+                 VALUES ($1, NULL, '', $2, 'order lifted')",
+            )
+            .bind(mine)
+            .bind(now_text())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an engine snapshot under `key`, replacing any previous value.
+    pub async fn put_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The snapshot stored under `key`.
+    pub async fn get_state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM engine_state WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Every `(key, value)` whose key starts with `prefix` (exactly, case-sensitive), by key.
+    pub async fn states(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        // substr/length rather than LIKE: LIKE is case-insensitive in SQLite, not in PostgreSQL,
+        // and `_` / `%` in a key would need escaping.
+        Ok(sqlx::query_as(
+            "SELECT key, value FROM engine_state
+             WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Reads stored alert JSON back.
+fn decode_alerts(rows: &[String]) -> Result<Vec<Alert>, StoreError> {
+    rows.iter()
+        .map(|json| Ok(serde_json::from_str(json)?))
+        .collect()
+}
+
+/// Reads an event row back.
+fn decode_event((seq, kind, at, json): EventRow) -> Result<Event, StoreError> {
+    Ok(Event {
+        kind: EventType::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {seq}: unknown type {kind:?}")))?,
+        seq: seq_from_sql(seq)?,
+        at: parse_time(&at)?,
+        alert: serde_json::from_str(&json)?,
+    })
+}
+
+/// A `WHERE` clause built from optional filters, with `$n` placeholders numbered as bound.
+#[derive(Default)]
+struct Where {
+    /// Conditions, joined with `AND`.
+    clauses: Vec<String>,
+    /// The values, in placeholder order.
+    args: SqliteArguments<'static>,
+}
+
+impl Where {
+    /// Binds `value` and returns its placeholder.
+    fn param<T>(&mut self, value: T) -> Result<String, StoreError>
+    where
+        T: 'static + Encode<'static, Sqlite> + Type<Sqlite>,
+    {
+        self.args
+            .add(value)
+            .map_err(|e| StoreError::Sqlx(sqlx::Error::Encode(e)))?;
+        Ok(format!("${}", self.args.len()))
+    }
+
+    /// Adds `column = value`.
+    fn eq<T>(&mut self, column: &str, value: T) -> Result<(), StoreError>
+    where
+        T: 'static + Encode<'static, Sqlite> + Type<Sqlite>,
+    {
+        let p = self.param(value)?;
+        self.clauses.push(format!("{column} = {p}"));
+        Ok(())
+    }
+
+    /// Adds `column IN (values…)`; `values` must not be empty.
+    fn any_of(&mut self, column: &str, values: &[String]) -> Result<(), StoreError> {
+        let ps = values
+            .iter()
+            .map(|v| self.param(v.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.clauses
+            .push(format!("{column} IN ({})", ps.join(", ")));
+        Ok(())
+    }
+
+    /// ` WHERE …`, or nothing when there are no conditions.
+    fn clause(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_name_a_file_or_memory_and_nothing_else() {
+        assert_eq!(
+            parse_url("sqlite::memory:").expect("memory"),
+            Target::Memory
+        );
+        assert_eq!(
+            parse_url("sqlite://data/minewatch.db").expect("relative"),
+            Target::File(PathBuf::from("data/minewatch.db"))
+        );
+        assert_eq!(
+            parse_url("sqlite:///var/lib/minewatch.db").expect("absolute"),
+            Target::File(PathBuf::from("/var/lib/minewatch.db"))
+        );
+        for bad in [
+            "",
+            "minewatch.db",
+            "sqlite://",
+            "sqlite://x.db?mode=ro",
+            "postgres://h/db",
+        ] {
+            assert!(
+                matches!(parse_url(bad), Err(StoreError::BadUrl { .. })),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+}
