@@ -1,1 +1,170 @@
-//! minewatch-gateway
+//! The HTTP API, the WebSocket gateway and the operator page (contract §5).
+//!
+//! The gateway only reads: alerts, events and dead letters from the [`Store`], mines and active
+//! alerts from the [`LiveView`], and the broadcast of [`WireEvent`]s that the pipeline's alert
+//! writer sends after storing each event. Whatever changes state (an ack, a status order, a
+//! registry reload) is asked of the pipeline through [`Control`].
+//!
+//! Modules, in the order a request passes through them:
+//! - [`config`]: the `[http]` config section.
+//! - [`access`]: who is asking and which mines they may see; the seam where bearer tokens go.
+//!   Every handler takes an [`Access`] and filters mines with it; today it allows everything.
+//! - `extract`: query parameters, path ids and JSON bodies, rejected with a 400 naming what was
+//!   wrong.
+//! - `api`: the `/api/…` routes.
+//! - `ws`: `/ws`, one task per client: a snapshot (or a replay from the store), then the live
+//!   events, filtered; a client that falls behind gets a fresh snapshot and is never waited for.
+//! - `ops`: `/metrics`, `/healthz`, `/readyz`.
+//! - `page`: `/`, the operator page (`static/index.html`, embedded in the binary).
+//! - [`control`]: the [`Control`] trait that the binary implements over the pipeline.
+//! - [`error`]: every failed request answers `{"error":"…"}`.
+#![forbid(unsafe_code)]
+
+pub mod access;
+mod api;
+pub mod config;
+pub mod control;
+pub mod error;
+mod extract;
+mod ops;
+mod page;
+mod ws;
+
+pub use access::{Access, Role};
+pub use config::HttpConfig;
+pub use control::{BoxFuture, Control, ControlError, ReloadReport};
+pub use error::ApiError;
+pub use ops::METRICS_CONTENT_TYPE;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::routing::get;
+use minewatch_core::WireEvent;
+use minewatch_core::live::LiveView;
+use minewatch_core::metrics::Metrics;
+use minewatch_store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The live picture: mines, active alerts, the last published seq.
+    pub live: Arc<LiveView>,
+    /// The authoritative record: alerts, events, dead letters, status orders.
+    pub store: Store,
+    /// Read by `/metrics`; the gateway counts its WebSocket clients and resyncs here.
+    pub metrics: Arc<Metrics>,
+    /// Every stored event, in seq order, from the alert writer. Bounded: a WebSocket client that
+    /// falls more than its capacity behind is resynced, so the writer never waits for one.
+    pub events: broadcast::Sender<WireEvent>,
+    /// Acks, status orders and reloads go to the pipeline through this.
+    pub control: Arc<dyn Control>,
+    /// `/readyz` answers 200 only while this is true; the binary sets it.
+    pub ready: Arc<AtomicBool>,
+    /// The `[http]` section.
+    pub config: Arc<HttpConfig>,
+}
+
+/// How WebSocket sessions learn of a shutdown, and how [`serve`] waits for them: an upgraded
+/// connection leaves hyper's graceful shutdown, so the gateway tracks its sessions itself.
+#[derive(Clone)]
+struct Lifecycle {
+    /// Turns true when the server shuts down.
+    closing: watch::Receiver<bool>,
+    /// Held by every session; [`serve`] waits until all clones are dropped.
+    _sessions: mpsc::Sender<()>,
+}
+
+impl Lifecycle {
+    /// For a router served by someone else: never closes, nobody waits.
+    fn detached() -> Self {
+        Lifecycle {
+            closing: watch::channel(false).1,
+            _sessions: mpsc::channel(1).0,
+        }
+    }
+
+    /// Resolves when the server shuts down; never, for a detached router.
+    async fn closing(&mut self) {
+        if self.closing.wait_for(|closing| *closing).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The whole HTTP surface: `/api/…`, `/ws`, `/metrics`, `/healthz`, `/readyz` and `/`.
+///
+/// WebSocket sessions of a router built here are not closed at shutdown; [`serve`] does that.
+pub fn router(state: AppState) -> Router {
+    build(state, Lifecycle::detached())
+}
+
+fn build(state: AppState, life: Lifecycle) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(ops::routes())
+        .route("/ws", get(ws::handler))
+        .route("/", get(page::index))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(axum::Extension(life))
+        .with_state(state)
+}
+
+async fn no_route(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn wrong_method(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish, tells
+/// WebSocket clients the server is going away (close code 1001) and waits for their sessions, at
+/// most a send timeout.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (closing_tx, closing) = watch::channel(false);
+    let (sessions, mut sessions_done) = mpsc::channel::<()>(1);
+    let drain = Duration::from_millis(state.config.ws_send_timeout_ms) + Duration::from_secs(1);
+    let app = build(
+        state,
+        Lifecycle {
+            closing,
+            _sessions: sessions,
+        },
+    );
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("http server shutting down");
+        // No receiver left only means no session to tell.
+        let _ = closing_tx.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await?;
+    // `recv` answers `None` once the last session has dropped its sender.
+    if tokio::time::timeout(drain, sessions_done.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("websocket sessions still open after shutdown");
+    }
+    Ok(())
+}

@@ -108,6 +108,7 @@ pub struct Pipeline {
     registry_dir: PathBuf,
     shards: usize,
     command_timeout: Duration,
+    /// The writer, the shards, then the tick and MQTT reader.
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Flipped to true to stop the MQTT reader and the tick.
     stop: watch::Sender<bool>,

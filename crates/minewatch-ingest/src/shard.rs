@@ -55,8 +55,10 @@ pub enum ShardMsg {
     Status { mine: Arc<str>, status: MineStatus },
     /// Active alerts from the store at start.
     Restore(Vec<Alert>),
-    /// Answer once everything before this has been handed to the writer.
+    /// Answer once everything before this has been handed to the writer and stored.
     Flush(oneshot::Sender<()>),
+    /// Stop after everything queued before this.
+    Stop,
 }
 
 /// A rejected message or element as a dead letter.
@@ -195,6 +197,7 @@ pub async fn run(
                 }
             }
             ShardMsg::Flush(done) => out.flushed = Some(done),
+            ShardMsg::Stop => break,
         }
         out.changes = std::mem::take(&mut changes);
         if out.changes.is_empty()

@@ -46,6 +46,8 @@ pub struct WriterMsg {
     pub reply: Option<oneshot::Sender<Result<Alert, AckError>>>,
     /// Someone waiting until everything sent before this is stored and published.
     pub flushed: Option<oneshot::Sender<()>>,
+    /// Stop after this message (shutdown, once every shard has stopped).
+    pub stop: bool,
 }
 
 /// The writer's state.
@@ -123,7 +125,11 @@ impl Writer {
                 break;
             }
             depth.set(rx.len() as i64);
+            let stop = msgs.iter().any(|m| m.stop);
             self.process(&mut msgs).await;
+            if stop {
+                break;
+            }
             if self.last_prune.elapsed() > Duration::from_secs(60) {
                 self.last_prune = Instant::now();
                 if let Err(e) = self.store.prune_dead_letters(self.dead_letter_keep).await {

@@ -1,1 +1,259 @@
-fn main() {}
+//! `minewatch`: run, demo, sim, check.
+
+use clap::{Parser, Subcommand};
+use minewatch::config::Config;
+use minewatch::demo::{self, DemoOptions};
+use minewatch_core::registry::Registry;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Real-time monitor for coal-mine safety telemetry.
+#[derive(Parser, Debug)]
+#[command(name = "minewatch", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve: ingest MQTT, run the rules, store alerts, serve the API, WebSocket and dashboard.
+    Run {
+        /// The main config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Everything on one machine: embedded broker, simulated mines with anomalies, dashboard.
+    Demo {
+        /// Where the store file and the registry copy live.
+        #[arg(long, default_value = "minewatch-demo")]
+        data_dir: PathBuf,
+        /// Dashboard address (a free port is used when it is taken).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: String,
+        /// Preferred port of the embedded broker (a free one is used when it is taken).
+        #[arg(long, default_value_t = 1883)]
+        broker_port: u16,
+        /// Use this broker (host:port) instead of the embedded one.
+        #[arg(long)]
+        broker: Option<String>,
+        /// No automatic anomalies.
+        #[arg(long)]
+        no_anomalies: bool,
+        /// Minutes between automatic anomalies.
+        #[arg(long, default_value_t = 3)]
+        anomaly_every: u64,
+    },
+    /// Publish realistic telemetry for the registry's mines to a broker.
+    Sim {
+        /// Broker host:port.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        broker: String,
+        /// The registry directory of the mines to simulate.
+        #[arg(long, default_value = "config/registry")]
+        registry: PathBuf,
+        /// Topic prefix.
+        #[arg(long, default_value = "mines")]
+        prefix: String,
+        /// Cadence in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        interval: f64,
+        /// Random seed (same seed, same telemetry).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Schedule anomalies now and then.
+        #[arg(long)]
+        anomalies: bool,
+        /// Inject an anomaly: KIND or KIND:SUBJECT (e.g. power_off_failure:P0101); repeatable.
+        #[arg(long, value_name = "KIND[:SUBJECT]")]
+        inject: Vec<String>,
+        /// The mine injections apply to (default: the first mine).
+        #[arg(long)]
+        mine: Option<String>,
+        /// MQTT client id.
+        #[arg(long, default_value = "minewatch-sim")]
+        client_id: String,
+    },
+    /// Validate a config file and its registry; exits non-zero on the first problem.
+    Check {
+        /// The main config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,rumqttd=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    if let Command::Check { config } = &cli.command {
+        return check(config);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let res = rt.block_on(async move {
+        match cli.command {
+            Command::Run { config } => run(config).await,
+            Command::Demo {
+                data_dir,
+                http,
+                broker_port,
+                broker,
+                no_anomalies,
+                anomaly_every,
+            } => {
+                demo::run(DemoOptions {
+                    data_dir,
+                    http,
+                    broker_port,
+                    broker,
+                    anomalies: !no_anomalies,
+                    anomaly_every_min: anomaly_every,
+                })
+                .await
+            }
+            Command::Sim {
+                broker,
+                registry,
+                prefix,
+                interval,
+                seed,
+                anomalies,
+                inject,
+                mine,
+                client_id,
+            } => {
+                sim(
+                    broker, registry, prefix, interval, seed, anomalies, inject, mine, client_id,
+                )
+                .await
+            }
+            Command::Check { .. } => Ok(()),
+        }
+    });
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let res = Config::load(path)
+        .and_then(|cfg| Registry::load_strict(&cfg.registry.dir).map(|r| (cfg, r)));
+    match res {
+        Ok((cfg, reg)) => {
+            println!(
+                "ok: {} — {} mines, {} points, registry {}",
+                path.display(),
+                reg.mines.len(),
+                reg.point_count(),
+                cfg.registry.dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(path: PathBuf) -> Result<(), String> {
+    let cfg = Config::load(&path).map_err(|e| e.to_string())?;
+    let server = minewatch::Server::start(cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sim(
+    broker: String,
+    registry: PathBuf,
+    prefix: String,
+    interval: f64,
+    seed: u64,
+    anomalies: bool,
+    inject: Vec<String>,
+    mine: Option<String>,
+    client_id: String,
+) -> Result<(), String> {
+    let (host, port) = broker
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--broker {broker:?} must be host:port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("--broker {broker:?}: bad port"))?;
+    let reg = Registry::load_strict(&registry).map_err(|e| e.to_string())?;
+    let mut mines: Vec<_> = reg.mines.values().cloned().collect();
+    mines.sort_by(|a, b| a.id.cmp(&b.id));
+    let inject = inject
+        .iter()
+        .map(|s| minewatch_sim::Anomaly::parse(s).map(|a| (mine.clone(), a)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = minewatch_sim::PublishOptions {
+        host: host.to_string(),
+        port,
+        client_id,
+        sim: minewatch_sim::SimConfig {
+            prefix,
+            interval_ms: (interval * 1000.0) as i64,
+            seed,
+            anomalies,
+            ..minewatch_sim::SimConfig::default()
+        },
+        inject,
+    };
+    println!(
+        "publishing {} mines to {host}:{port} every {interval} s; Ctrl-C stops",
+        mines.len()
+    );
+    minewatch_sim::publish(mines, opts, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

@@ -1,0 +1,324 @@
+//! The `/api/…` routes (contract §5). Alerts, events and dead letters are read from the store,
+//! which is authoritative; mines from the [`LiveView`](minewatch_core::live::LiveView). Anything
+//! that changes state goes to the pipeline through [`Control`](crate::Control), so the rules
+//! engine and the store never disagree.
+
+use crate::AppState;
+use crate::access::{Access, Role};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, Params, PathId, text_field};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use minewatch_core::id;
+use minewatch_core::registry::MineStatus;
+use minewatch_core::{Alert, AlertState, Kind, Severity};
+use minewatch_store::{AlertQuery, DeadLetterQuery, Store, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The longest `by` of an ack or a status order.
+pub const MAX_BY: usize = 128;
+/// The longest `note` of an ack or a status order.
+pub const MAX_NOTE: usize = 1024;
+
+/// The routes under `/api`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/alerts", get(list_alerts))
+        .route("/api/alerts/{id}", get(get_alert))
+        .route("/api/alerts/{id}/ack", post(ack_alert))
+        .route("/api/events", get(list_events))
+        .route("/api/mines", get(list_mines))
+        .route("/api/mines/{id}", get(get_mine))
+        .route("/api/mines/{id}/status", put(set_status))
+        .route("/api/dead-letters", get(list_dead_letters))
+        .route("/api/admin/reload", post(reload))
+}
+
+const SEVERITIES: &str = "critical, major, warning or info";
+
+/// `GET /api/alerts?state=active|resolved|all&mine=&kind=&severity=&limit=`: newest first.
+/// `state` defaults to `active`; `severity` is a minimum, as on `/ws`.
+async fn list_alerts(
+    State(s): State<AppState>,
+    access: Access,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    params.only(&["state", "mine", "kind", "severity", "limit"])?;
+    let state = params
+        .parse("state", "active, resolved or all", |s| match s {
+            "active" => Some(Some(AlertState::Active)),
+            "resolved" => Some(Some(AlertState::Resolved)),
+            "all" => Some(None),
+            _ => None,
+        })?
+        .unwrap_or(Some(AlertState::Active));
+    let min_severity = params.parse("severity", SEVERITIES, Severity::parse)?;
+    let mut query = AlertQuery {
+        state,
+        mine: params.mine("mine")?,
+        mines: None,
+        kind: params.parse("kind", "an alert kind such as over_limit", Kind::parse)?,
+        severity: None,
+        limit: params.limit()?,
+    };
+    match &query.mine {
+        Some(mine) if !access.sees(mine) => return Ok(Json(json!({ "alerts": [] }))),
+        Some(_) => {}
+        None => query.mines = access.mines().map(<[String]>::to_vec),
+    }
+    let alerts = alerts_at_least(&s.store, query, min_severity)
+        .await
+        .map_err(|e| ApiError::store("alerts", e))?;
+    Ok(Json(json!({ "alerts": alerts })))
+}
+
+/// Alerts of `query` at or above `min`. The store filters on one severity, so this asks once per
+/// severity at or above and merges the answers in the store's order (newest first, then id
+/// descending): the first `limit` of the union are among the first `limit` of each.
+async fn alerts_at_least(
+    store: &Store,
+    query: AlertQuery,
+    min: Option<Severity>,
+) -> Result<Vec<Alert>, StoreError> {
+    let Some(min) = min.filter(|&min| min > Severity::Info) else {
+        return store.alerts(&query).await;
+    };
+    let mut alerts = Vec::new();
+    for severity in Severity::ALL.into_iter().filter(|&s| s >= min) {
+        alerts.extend(
+            store
+                .alerts(&AlertQuery {
+                    severity: Some(severity),
+                    ..query.clone()
+                })
+                .await?,
+        );
+    }
+    alerts.sort_by(|a, b| {
+        b.started_at
+            .cmp(&a.started_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    alerts.truncate(query.limit as usize);
+    Ok(alerts)
+}
+
+/// An alert the caller may see, with its events; 404 otherwise.
+async fn visible_alert(
+    s: &AppState,
+    access: &Access,
+    id: &str,
+) -> Result<(Alert, Vec<minewatch_core::Event>), ApiError> {
+    let not_found = || ApiError::not_found(format!("no alert {}", json!(id)));
+    if id.is_empty() || id.len() > id::MAX_ID_LEN {
+        return Err(not_found());
+    }
+    match s
+        .store
+        .alert(id)
+        .await
+        .map_err(|e| ApiError::store("alert", e))?
+    {
+        Some((alert, events)) if access.sees(&alert.mine) => Ok((alert, events)),
+        _ => Err(not_found()),
+    }
+}
+
+/// `GET /api/alerts/{id}`: `{"alert":{…},"events":[…]}`.
+async fn get_alert(
+    State(s): State<AppState>,
+    access: Access,
+    PathId(id): PathId,
+) -> Result<Json<Value>, ApiError> {
+    let (alert, events) = visible_alert(&s, &access, &id).await?;
+    Ok(Json(json!({ "alert": alert, "events": events })))
+}
+
+/// The body of an ack.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    by: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/alerts/{id}/ack` `{"by":"…","note":"…"}`: the alert after the ack.
+async fn ack_alert(
+    State(s): State<AppState>,
+    access: Access,
+    PathId(id): PathId,
+    JsonBody(body): JsonBody<AckBody>,
+) -> Result<Json<Alert>, ApiError> {
+    access.require(Role::Operator)?;
+    let by = text_field("by", &body.by, MAX_BY, true)?;
+    let note = text_field("note", &body.note, MAX_NOTE, false)?;
+    // The store tells whether the caller may see the alert's mine before anything changes.
+    visible_alert(&s, &access, &id).await?;
+    let alert = s.control.ack(id, by, note).await?;
+    tracing::info!(alert = %alert.id, by = %alert.ack.as_ref().map_or("", |a| a.by.as_str()), "alert acknowledged");
+    Ok(Json(alert))
+}
+
+/// `GET /api/events?after=SEQ&limit=`: `{"events":[…],"last_seq":N}`, ascending from `after`.
+async fn list_events(
+    State(s): State<AppState>,
+    access: Access,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    params.only(&["after", "limit"])?;
+    let after = params
+        .parse("after", "a seq number", |s| s.parse::<u64>().ok())?
+        .unwrap_or(0);
+    let limit = params.limit()?;
+    let mut events = s
+        .store
+        .events_after(after, limit)
+        .await
+        .map_err(|e| ApiError::store("events", e))?;
+    // With restricted access a page can come back shorter than `limit`, even empty, although
+    // more follow: when tokens arrive, answer the seq to continue from as well.
+    events.retain(|e| access.sees(&e.alert.mine));
+    // Read after the page, so that `last_seq` is never below a seq in it.
+    let last_seq = s
+        .store
+        .last_seq()
+        .await
+        .map_err(|e| ApiError::store("last seq", e))?;
+    Ok(Json(json!({ "events": events, "last_seq": last_seq })))
+}
+
+/// `GET /api/mines`: `{"mines":[summary…]}`, sorted by id.
+async fn list_mines(State(s): State<AppState>, access: Access) -> Json<Value> {
+    let mut active: HashMap<String, usize> = HashMap::new();
+    for a in s.live.alerts.iter() {
+        *active.entry(a.mine.clone()).or_default() += 1;
+    }
+    let mut mines: Vec<(Arc<str>, Value)> = s
+        .live
+        .mines
+        .iter()
+        .filter(|m| access.sees(m.key()))
+        .map(|m| {
+            (
+                m.key().clone(),
+                m.summary(active.get(&**m.key()).copied().unwrap_or(0)),
+            )
+        })
+        .collect();
+    mines.sort_by(|a, b| a.0.cmp(&b.0));
+    Json(json!({ "mines": mines.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }))
+}
+
+/// `GET /api/mines/{id}`: the mine's whole live picture with its active alerts.
+async fn get_mine(
+    State(s): State<AppState>,
+    access: Access,
+    PathId(id): PathId,
+) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::not_found(format!("no mine {}", json!(id)));
+    if !access.sees(&id) {
+        return Err(not_found());
+    }
+    // Collected before the mine's entry is read, so no two dashmap guards are held at once.
+    let alerts = s.live.active_alerts(|a| a.mine == id);
+    let detail = s.live.mines.get(id.as_str()).map(|m| m.detail(alerts));
+    detail.map(Json).ok_or_else(not_found)
+}
+
+/// The body of a status order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: MineStatus,
+    /// Who gave the order; the caller's name when absent.
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+/// `PUT /api/mines/{id}/status` `{"status":"suspended","by":"…","note":"…"}`: a regulator's order.
+async fn set_status(
+    State(s): State<AppState>,
+    access: Access,
+    PathId(mine): PathId,
+    JsonBody(body): JsonBody<StatusBody>,
+) -> Result<Json<Value>, ApiError> {
+    access.require(Role::Admin)?;
+    if !id::is_valid(&mine) {
+        return Err(ApiError::bad_request(format!(
+            "invalid mine id {}",
+            json!(mine)
+        )));
+    }
+    if !access.sees(&mine) {
+        return Err(ApiError::not_found(format!("no mine {}", json!(mine))));
+    }
+    let by = text_field(
+        "by",
+        body.by.as_deref().unwrap_or(access.who()),
+        MAX_BY,
+        true,
+    )?;
+    let note = text_field("note", &body.note, MAX_NOTE, false)?;
+    s.control
+        .set_status(mine.clone(), body.status, by.clone(), note.clone())
+        .await?;
+    tracing::info!(%mine, status = body.status.as_str(), %by, "mine status order recorded");
+    Ok(Json(
+        json!({ "mine": mine, "status": body.status, "by": by, "note": note }),
+    ))
+}
+
+/// `GET /api/dead-letters?mine=&before=&limit=`: `{"dead_letters":[…]}`, newest first; page
+/// backwards with `before` = the smallest id seen.
+async fn list_dead_letters(
+    State(s): State<AppState>,
+    access: Access,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    params.only(&["mine", "before", "limit"])?;
+    let mut query = DeadLetterQuery {
+        mine: params.mine("mine")?,
+        mines: None,
+        before_id: params.parse("before", "a dead-letter id", |s| {
+            s.parse::<i64>().ok().filter(|n| *n > 0)
+        })?,
+        limit: params.limit()?,
+    };
+    match &query.mine {
+        Some(mine) if !access.sees(mine) => return Ok(Json(json!({ "dead_letters": [] }))),
+        Some(_) => {}
+        None => query.mines = access.mines().map(<[String]>::to_vec),
+    }
+    let letters = s
+        .store
+        .dead_letters(&query)
+        .await
+        .map_err(|e| ApiError::store("dead letters", e))?;
+    Ok(Json(json!({ "dead_letters": letters })))
+}
+
+/// `POST /api/admin/reload`: the report; still 200 when some files failed, which it lists (their
+/// old definitions were kept).
+async fn reload(
+    State(s): State<AppState>,
+    access: Access,
+) -> Result<Json<crate::ReloadReport>, ApiError> {
+    access.require(Role::Admin)?;
+    let report = s.control.reload().await?;
+    tracing::info!(
+        mines = report.mines,
+        changed = report.changed.len(),
+        errors = report.errors.len(),
+        by = access.who(),
+        "registry reloaded"
+    );
+    Ok(Json(report))
+}

@@ -1,0 +1,65 @@
+//! What the gateway asks of the running pipeline: acknowledge an alert, reload the registry, record
+//! a regulator's status order. The binary implements [`Control`] over the pipeline's queues; tests
+//! use a fake.
+
+use minewatch_core::Alert;
+use minewatch_core::registry::MineStatus;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so that [`Control`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the gateway asks of the running pipeline. Every call must answer in bounded time: an
+/// implementation that waits on a queue or a reply gives up with [`ControlError::Unavailable`].
+pub trait Control: Send + Sync + 'static {
+    /// Acknowledges the alert with this id; answers the alert as it stands after the ack.
+    fn ack(
+        &self,
+        id: String,
+        by: String,
+        note: String,
+    ) -> BoxFuture<'_, Result<Alert, ControlError>>;
+
+    /// Re-reads the registry directory. Files that fail are listed in the report and keep their
+    /// old definitions.
+    fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>>;
+
+    /// Records a regulator's order for a mine's status; it outranks the registry file.
+    fn set_status(
+        &self,
+        mine: String,
+        status: MineStatus,
+        by: String,
+        note: String,
+    ) -> BoxFuture<'_, Result<(), ControlError>>;
+}
+
+/// Why the pipeline refused or could not carry out a request; each maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No such alert or mine (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts the current state, e.g. the alert is already acknowledged (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed in a way only the pipeline can tell (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The pipeline did not answer in time or is shutting down (503).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The outcome of a registry reload.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    /// Mines defined after the reload.
+    pub mines: usize,
+    /// Mines whose definition was added, changed or removed.
+    pub changed: Vec<String>,
+    /// Files that failed to load, each with its file and line; their old definitions were kept.
+    pub errors: Vec<String>,
+}

@@ -1,0 +1,441 @@
+//! The harness: the real router served on 127.0.0.1:0 over an in-memory store, a live view, a
+//! broadcast channel and a fake pipeline; a minimal HTTP/1.1 client and a WebSocket client.
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::StreamExt;
+use minewatch_core::alert::{Ack, alert_key};
+use minewatch_core::live::{LiveView, MineLive};
+use minewatch_core::metrics::Metrics;
+use minewatch_core::registry::{MineDef, MineStatus};
+use minewatch_core::{Alert, AlertState, Event, EventType, Kind, Severity, WireEvent};
+use minewatch_gateway::{AppState, BoxFuture, Control, ControlError, HttpConfig, ReloadReport};
+use minewatch_store::{Store, WriteBatch};
+use serde_json::Value;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `f`, failing the test with `what` if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Polls `check` until it holds, failing the test after [`WAIT`].
+pub async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    within(what, async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// A fixed instant plus `secs` seconds.
+pub fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_795_000_000 + secs, 0)
+        .single()
+        .expect("a valid instant")
+}
+
+/// An active alert as the alert writer would raise it.
+pub fn alert(id: &str, mine: &str, kind: Kind, severity: Severity, started: i64) -> Alert {
+    let subject = format!("S-{id}");
+    Alert {
+        id: id.to_owned(),
+        key: alert_key(mine, kind, &subject),
+        mine: mine.to_owned(),
+        kind,
+        severity,
+        state: AlertState::Active,
+        subject,
+        area: Some("A1201".to_owned()),
+        message: format!("{kind} at {id}"),
+        value: Some(1.62),
+        limit: Some(1.5),
+        started_at: t(started),
+        updated_at: t(started),
+        resolved_at: None,
+        ack: None,
+        evidence: serde_json::json!({}),
+    }
+}
+
+/// The same alert, resolved.
+pub fn resolved(a: &Alert) -> Alert {
+    Alert {
+        state: AlertState::Resolved,
+        resolved_at: Some(a.updated_at),
+        ..a.clone()
+    }
+}
+
+/// The same alert at another severity.
+pub fn at(a: &Alert, severity: Severity) -> Alert {
+    Alert {
+        severity,
+        ..a.clone()
+    }
+}
+
+/// A pipeline that records what it is asked and answers from the store.
+pub struct FakeControl {
+    store: Store,
+    /// `(id, by, note)` of every ack asked for.
+    pub acks: Mutex<Vec<(String, String, String)>>,
+    /// `(mine, status, by, note)` of every status order.
+    pub statuses: Mutex<Vec<(String, MineStatus, String, String)>>,
+    /// What `reload` answers.
+    pub report: ReloadReport,
+}
+
+impl Control for FakeControl {
+    fn ack(
+        &self,
+        id: String,
+        by: String,
+        note: String,
+    ) -> BoxFuture<'_, Result<Alert, ControlError>> {
+        Box::pin(async move {
+            let already = {
+                let mut acks = self.acks.lock().expect("acks lock");
+                let already = acks.iter().any(|(i, _, _)| *i == id);
+                acks.push((id.clone(), by.clone(), note.clone()));
+                already
+            };
+            if already {
+                return Err(ControlError::Conflict(format!(
+                    "alert {id} is already acknowledged"
+                )));
+            }
+            let Some((mut alert, _)) = self.store.alert(&id).await.expect("store answers") else {
+                return Err(ControlError::NotFound(format!("no alert {id}")));
+            };
+            alert.ack = Some(Ack {
+                by,
+                at: t(1000),
+                note,
+            });
+            Ok(alert)
+        })
+    }
+
+    fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>> {
+        Box::pin(async move { Ok(self.report.clone()) })
+    }
+
+    fn set_status(
+        &self,
+        mine: String,
+        status: MineStatus,
+        by: String,
+        note: String,
+    ) -> BoxFuture<'_, Result<(), ControlError>> {
+        Box::pin(async move {
+            if mine == "unknown" {
+                return Err(ControlError::NotFound(format!("no mine {mine}")));
+            }
+            self.statuses
+                .lock()
+                .expect("statuses lock")
+                .push((mine, status, by, note));
+            Ok(())
+        })
+    }
+}
+
+/// A running gateway and the pipeline-side handles that feed it.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub control: Arc<FakeControl>,
+    next_seq: AtomicU64,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Gateway {
+    /// A gateway with a roomy broadcast channel and the default config.
+    pub async fn start() -> Self {
+        Self::start_with(1024, HttpConfig::default()).await
+    }
+
+    /// A gateway whose broadcast channel holds `capacity` events.
+    pub async fn start_with(capacity: usize, config: HttpConfig) -> Self {
+        let store = Store::open("sqlite::memory:")
+            .await
+            .expect("in-memory store");
+        let control = Arc::new(FakeControl {
+            store: store.clone(),
+            acks: Mutex::default(),
+            statuses: Mutex::default(),
+            report: ReloadReport {
+                mines: 2,
+                changed: vec!["m2".into()],
+                errors: vec!["registry/m3.toml:4: unknown field `quotta`".into()],
+            },
+        });
+        let state = AppState {
+            live: Arc::new(LiveView::default()),
+            store,
+            metrics: Arc::new(Metrics::new()),
+            events: broadcast::channel(capacity).0,
+            control: control.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+            config: Arc::new(config),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(minewatch_gateway::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Gateway {
+            addr,
+            state,
+            control,
+            next_seq: AtomicU64::new(1),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Adds a mine to the live view.
+    pub fn add_mine(&self, id: &str) {
+        let def = Arc::new(MineDef::unregistered(id));
+        self.state
+            .live
+            .mines
+            .insert(Arc::from(id), MineLive::new(def, MineStatus::Producing));
+    }
+
+    fn next(&self, kind: EventType, alert: Alert) -> Event {
+        Event {
+            kind,
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            at: t(500),
+            alert,
+        }
+    }
+
+    /// Updates the live view and broadcasts, as the alert writer does after storing.
+    fn publish(&self, event: &Event) -> bool {
+        let a = &event.alert;
+        if a.state == AlertState::Active {
+            self.state
+                .live
+                .alerts
+                .insert(a.key.clone(), Arc::new(a.clone()));
+        } else {
+            self.state.live.alerts.remove(&a.key);
+        }
+        self.state.live.set_seq(event.seq);
+        self.state.events.send(WireEvent::new(event)).is_ok()
+    }
+
+    /// Stores an event with the next seq, then updates the live view and broadcasts it.
+    pub async fn emit(&self, kind: EventType, alert: Alert) -> Event {
+        let event = self.next(kind, alert);
+        let batch = WriteBatch {
+            events: vec![event.clone()],
+            dead_letters: Vec::new(),
+        };
+        self.state.store.commit(&batch).await.expect("commit");
+        self.publish(&event);
+        event
+    }
+
+    /// Like [`emit`](Self::emit) without the store and without awaiting: the publisher's side of
+    /// a flood. Answers whether the broadcast had a receiver.
+    pub fn emit_unstored(&self, kind: EventType, alert: Alert) -> bool {
+        let event = self.next(kind, alert);
+        self.publish(&event)
+    }
+
+    /// The current value of the `ws_clients` gauge.
+    pub fn ws_clients(&self) -> i64 {
+        self.state.metrics.ws_clients.get()
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        request(self.addr, "GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        request(self.addr, "POST", path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &str) -> Reply {
+        request(self.addr, "PUT", path, Some(body)).await
+    }
+
+    /// Opens `/ws?{query}`.
+    pub async fn ws(&self, query: &str) -> Ws {
+        let url = format!("ws://{}/ws?{query}", self.addr);
+        let (ws, _) = within("the websocket handshake", connect_async(url))
+            .await
+            .expect("websocket handshake");
+        ws
+    }
+
+    /// Signals shutdown and waits for `serve` to return.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            within("the server to stop", server)
+                .await
+                .expect("server task")
+                .expect("serve returns Ok");
+        }
+    }
+}
+
+/// An HTTP response.
+pub struct Reply {
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// A header's value, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `error` of a JSON error body.
+    pub fn error(&self) -> String {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}",
+            self.body
+        );
+        self.json()["error"]
+            .as_str()
+            .expect("an error message")
+            .to_owned()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection, read until the server closes it.
+pub async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Reply {
+    within(&format!("{method} {path}"), async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        head.push_str(body.unwrap_or(""));
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .expect("write request");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read response");
+        parse_response(&raw)
+    })
+    .await
+}
+
+fn parse_response(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .expect("a complete response head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    out
+}
+
+/// A WebSocket client connection.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The next text message, as JSON; pings and pongs are skipped.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    within("a websocket message", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(text.as_str()).expect("a JSON message");
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    })
+    .await
+}
+
+/// The `id`s of a JSON array of alerts.
+pub fn ids(alerts: &Value) -> Vec<String> {
+    alerts
+        .as_array()
+        .expect("an array of alerts")
+        .iter()
+        .map(|a| a["id"].as_str().expect("an id").to_owned())
+        .collect()
+}

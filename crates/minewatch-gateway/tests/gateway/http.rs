@@ -1,0 +1,429 @@
+//! The HTTP API over real HTTP.
+
+use crate::common::*;
+use minewatch_core::registry::MineStatus;
+use minewatch_core::{EventType, Kind, Severity};
+use minewatch_gateway::METRICS_CONTENT_TYPE;
+use minewatch_store::{DeadLetter, WriteBatch};
+use std::sync::atomic::Ordering;
+
+/// a1 m1 critical over_limit, a2 m1 warning sensor_fault, a3 m2 major over_limit (active);
+/// a4 m2 critical distress (resolved). Started in that order.
+async fn four_alerts(gw: &Gateway) {
+    gw.emit(
+        EventType::Raised,
+        alert("a1", "m1", Kind::OverLimit, Severity::Critical, 1),
+    )
+    .await;
+    gw.emit(
+        EventType::Raised,
+        alert("a2", "m1", Kind::SensorFault, Severity::Warning, 2),
+    )
+    .await;
+    gw.emit(
+        EventType::Raised,
+        alert("a3", "m2", Kind::OverLimit, Severity::Major, 3),
+    )
+    .await;
+    let a4 = alert("a4", "m2", Kind::Distress, Severity::Critical, 4);
+    gw.emit(EventType::Raised, a4.clone()).await;
+    gw.emit(EventType::Resolved, resolved(&a4)).await;
+}
+
+async fn alert_ids(gw: &Gateway, query: &str) -> Vec<String> {
+    let r = gw.get(&format!("/api/alerts?{query}")).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    ids(&r.json()["alerts"])
+}
+
+#[tokio::test]
+async fn alerts_are_listed_newest_first_and_filtered_by_state_mine_kind_and_minimum_severity() {
+    let gw = Gateway::start().await;
+    four_alerts(&gw).await;
+
+    assert_eq!(
+        alert_ids(&gw, "").await,
+        ["a3", "a2", "a1"],
+        "active by default"
+    );
+    assert_eq!(alert_ids(&gw, "state=all").await, ["a4", "a3", "a2", "a1"]);
+    assert_eq!(alert_ids(&gw, "state=resolved").await, ["a4"]);
+    assert_eq!(alert_ids(&gw, "mine=m1").await, ["a2", "a1"]);
+    assert_eq!(alert_ids(&gw, "kind=over_limit").await, ["a3", "a1"]);
+    assert_eq!(alert_ids(&gw, "severity=major").await, ["a3", "a1"]);
+    assert_eq!(
+        alert_ids(&gw, "severity=critical&state=all").await,
+        ["a4", "a1"]
+    );
+    assert_eq!(
+        alert_ids(&gw, "severity=warning&state=all&limit=2").await,
+        ["a4", "a3"]
+    );
+    assert_eq!(alert_ids(&gw, "limit=1").await, ["a3"]);
+    assert_eq!(
+        alert_ids(&gw, "mine=&kind=&severity=").await,
+        ["a3", "a2", "a1"],
+        "empty means any"
+    );
+    assert_eq!(alert_ids(&gw, "mine=m9").await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn bad_alert_parameters_are_rejected_with_400_naming_the_parameter() {
+    let gw = Gateway::start().await;
+    for (query, named) in [
+        ("state=open", "state"),
+        ("severity=huge", "severity"),
+        ("kind=flood", "kind"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("mine=a%2Fb", "mine"),
+        ("sevrity=major", "sevrity"),
+        ("mine=m1&mine=m2", "mine"),
+    ] {
+        let r = gw.get(&format!("/api/alerts?{query}")).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert!(r.error().contains(named), "{query}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn an_alert_is_returned_with_its_events_and_an_unknown_id_is_404() {
+    let gw = Gateway::start().await;
+    let a1 = alert("a1", "m1", Kind::OverLimit, Severity::Major, 1);
+    gw.emit(EventType::Raised, a1.clone()).await;
+    gw.emit(
+        EventType::Raised,
+        alert("a2", "m1", Kind::Flatline, Severity::Major, 2),
+    )
+    .await;
+    gw.emit(EventType::Updated, at(&a1, Severity::Critical))
+        .await;
+    gw.emit(EventType::Resolved, resolved(&at(&a1, Severity::Critical)))
+        .await;
+
+    let r = gw.get("/api/alerts/a1").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["alert"]["id"], "a1");
+    assert_eq!(v["alert"]["state"], "resolved");
+    assert_eq!(v["alert"]["severity"], "critical");
+    let events: Vec<(String, u64)> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default().to_owned(),
+                e["seq"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("raised".to_owned(), 1),
+            ("updated".to_owned(), 3),
+            ("resolved".to_owned(), 4)
+        ]
+    );
+
+    let r = gw.get("/api/alerts/nope").await;
+    assert_eq!(r.status, 404);
+    assert!(r.error().contains("nope"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_ack_goes_to_the_pipeline_and_a_second_ack_is_a_conflict() {
+    let gw = Gateway::start().await;
+    gw.emit(
+        EventType::Raised,
+        alert("a1", "m1", Kind::ExplosivesUndeclared, Severity::Major, 1),
+    )
+    .await;
+
+    let r = gw
+        .post(
+            "/api/alerts/a1/ack",
+            r#"{"by":"shift lead","note":"crew sent"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["ack"]["by"], "shift lead");
+    assert_eq!(r.json()["id"], "a1");
+    let calls = gw.control.acks.lock().expect("acks").clone();
+    assert_eq!(
+        calls,
+        [(
+            "a1".to_owned(),
+            "shift lead".to_owned(),
+            "crew sent".to_owned()
+        )]
+    );
+
+    let r = gw
+        .post("/api/alerts/a1/ack", r#"{"by":"someone else"}"#)
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.error().contains("already"), "{}", r.body);
+    assert_eq!(gw.control.acks.lock().expect("acks").len(), 2);
+}
+
+#[tokio::test]
+async fn a_malformed_ack_is_400_and_an_ack_of_an_unknown_alert_is_404_without_reaching_the_pipeline()
+ {
+    let gw = Gateway::start().await;
+    gw.emit(
+        EventType::Raised,
+        alert("a1", "m1", Kind::OverLimit, Severity::Major, 1),
+    )
+    .await;
+    let long = "x".repeat(129);
+    for (body, named) in [
+        (r#"{"by":"  "}"#.to_owned(), "by"),
+        (r#"{"note":"no author"}"#.to_owned(), "by"),
+        (format!(r#"{{"by":"{long}"}}"#), "by"),
+        (
+            format!(r#"{{"by":"op","note":"{}"}}"#, "n".repeat(1025)),
+            "note",
+        ),
+        (r#"{"by":"op","urgent":true}"#.to_owned(), "urgent"),
+        ("not json".to_owned(), "JSON"),
+    ] {
+        let r = gw.post("/api/alerts/a1/ack", &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.error().contains(named), "{body}: {}", r.body);
+    }
+    let r = gw.post("/api/alerts/zz/ack", r#"{"by":"op"}"#).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(gw.control.acks.lock().expect("acks").is_empty());
+}
+
+#[tokio::test]
+async fn the_event_log_pages_forward_from_a_seq_and_tells_the_last_seq() {
+    let gw = Gateway::start().await;
+    four_alerts(&gw).await;
+    let r = gw.get("/api/events?after=2&limit=2").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let seqs: Vec<u64> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    assert_eq!(seqs, [3, 4]);
+    assert_eq!(v["events"][0]["type"], "raised");
+    assert_eq!(v["events"][0]["alert"]["id"], "a3");
+    assert_eq!(v["last_seq"], 5);
+    assert_eq!(
+        gw.get("/api/events?after=5").await.json()["events"],
+        serde_json::json!([])
+    );
+    assert!(
+        gw.get("/api/events?after=-1")
+            .await
+            .error()
+            .contains("after")
+    );
+}
+
+#[tokio::test]
+async fn mines_are_listed_by_id_from_the_live_view_with_their_active_alerts() {
+    let gw = Gateway::start().await;
+    gw.add_mine("m2");
+    gw.add_mine("m1");
+    four_alerts(&gw).await;
+
+    let r = gw.get("/api/mines").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(ids(&v["mines"]), ["m1", "m2"]);
+    assert_eq!(v["mines"][0]["active_alerts"], 2);
+    assert_eq!(v["mines"][1]["active_alerts"], 1);
+
+    let r = gw.get("/api/mines/m1").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["id"], "m1");
+    assert_eq!(ids(&v["active_alerts"]), ["a1", "a2"], "most severe first");
+
+    assert_eq!(gw.get("/api/mines/m9").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_status_order_goes_to_the_pipeline_and_a_bad_status_is_400() {
+    let gw = Gateway::start().await;
+    let r = gw
+        .put(
+            "/api/mines/m1/status",
+            r#"{"status":"suspended","by":"regulator","note":"order 7"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "suspended");
+    let r = gw
+        .put("/api/mines/m2/status", r#"{"status":"producing"}"#)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        *gw.control.statuses.lock().expect("statuses"),
+        [
+            (
+                "m1".to_owned(),
+                MineStatus::Suspended,
+                "regulator".to_owned(),
+                "order 7".to_owned()
+            ),
+            (
+                "m2".to_owned(),
+                MineStatus::Producing,
+                "anonymous".to_owned(),
+                String::new()
+            ),
+        ]
+    );
+
+    let r = gw
+        .put("/api/mines/m1/status", r#"{"status":"paused"}"#)
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.error().contains("status"), "{}", r.body);
+    let r = gw
+        .put("/api/mines/unknown/status", r#"{"status":"closed"}"#)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(gw.control.statuses.lock().expect("statuses").len(), 2);
+}
+
+#[tokio::test]
+async fn a_reload_answers_its_report_even_when_some_files_failed() {
+    let gw = Gateway::start().await;
+    let r = gw.post("/api/admin/reload", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["mines"], 2);
+    assert_eq!(v["changed"], serde_json::json!(["m2"]));
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("m3.toml"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_newest_first_and_page_backwards() {
+    let gw = Gateway::start().await;
+    let letter = |mine: Option<&str>, reason: &str| DeadLetter {
+        id: 0,
+        received_at: t(1),
+        topic: format!("mines/{}/safety", mine.unwrap_or("?")),
+        mine: mine.map(str::to_owned),
+        system: Some("safety".into()),
+        reason: reason.into(),
+        detail: "detail".into(),
+        excerpt: "{}".into(),
+    };
+    let batch = WriteBatch {
+        events: Vec::new(),
+        dead_letters: vec![
+            letter(Some("m1"), "bad_json"),
+            letter(Some("m2"), "bad_id"),
+            letter(Some("m1"), "too_far_ahead"),
+        ],
+    };
+    gw.state
+        .store
+        .commit(&batch)
+        .await
+        .expect("commit dead letters");
+
+    let v = gw.get("/api/dead-letters").await.json();
+    let reasons: Vec<&str> = v["dead_letters"]
+        .as_array()
+        .expect("dead letters")
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["too_far_ahead", "bad_id", "bad_json"]);
+
+    let v = gw.get("/api/dead-letters?mine=m1&limit=1").await.json();
+    assert_eq!(v["dead_letters"][0]["reason"], "too_far_ahead");
+    let oldest_seen = v["dead_letters"][0]["id"].as_i64().expect("an id");
+    let v = gw
+        .get(&format!("/api/dead-letters?mine=m1&before={oldest_seen}"))
+        .await
+        .json();
+    assert_eq!(v["dead_letters"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["dead_letters"][0]["reason"], "bad_json");
+
+    assert!(
+        gw.get("/api/dead-letters?before=0")
+            .await
+            .error()
+            .contains("before")
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_served_as_openmetrics_and_count_websocket_clients() {
+    let gw = Gateway::start().await;
+    let r = gw.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(METRICS_CONTENT_TYPE));
+    assert!(r.body.contains("minewatch_ws_clients 0"), "{}", r.body);
+
+    let mut ws = gw.ws("").await;
+    next_json(&mut ws).await;
+    assert!(
+        gw.get("/metrics")
+            .await
+            .body
+            .contains("minewatch_ws_clients 1")
+    );
+    within("the client to close", ws.close(None))
+        .await
+        .expect("close");
+    eventually("the gauge to drop", || async { gw.ws_clients() == 0 }).await;
+    assert!(
+        gw.get("/metrics")
+            .await
+            .body
+            .contains("minewatch_ws_clients 0")
+    );
+}
+
+#[tokio::test]
+async fn readyz_follows_the_ready_flag_and_healthz_always_answers() {
+    let gw = Gateway::start().await;
+    assert_eq!(gw.get("/readyz").await.status, 503);
+    let r = gw.get("/healthz").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    gw.state.ready.store(true, Ordering::Release);
+    assert_eq!(gw.get("/readyz").await.status, 200);
+    gw.state.ready.store(false, Ordering::Release);
+    assert_eq!(gw.get("/readyz").await.status, 503);
+}
+
+#[tokio::test]
+async fn the_operator_page_is_served_and_unknown_routes_and_methods_answer_json() {
+    let gw = Gateway::start().await;
+    let r = gw.get("/").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(
+        r.body.contains("/ws?") && r.body.contains("after"),
+        "the page resumes with after="
+    );
+
+    let r = gw.get("/api/nothing").await;
+    assert_eq!(r.status, 404);
+    assert!(r.error().contains("/api/nothing"));
+    let r = request(gw.addr, "DELETE", "/api/alerts", None).await;
+    assert_eq!(r.status, 405);
+    assert!(r.error().contains("DELETE"));
+    assert_eq!(r.header("allow"), Some("GET,HEAD"));
+}

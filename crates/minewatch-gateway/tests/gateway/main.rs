@@ -1,0 +1,5 @@
+//! The gateway served for real on 127.0.0.1:0 and spoken to over real HTTP and WebSocket.
+
+mod common;
+mod http;
+mod ws;

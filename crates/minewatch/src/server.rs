@@ -1,0 +1,198 @@
+//! `minewatch run`: the store, the pipeline and the gateway, started together and stopped in order
+//! (MQTT first, then shards and writer drain into the store, then HTTP).
+
+use crate::config::Config;
+use minewatch_core::alert::Alert;
+use minewatch_core::live::LiveView;
+use minewatch_core::metrics::Metrics;
+use minewatch_core::registry::MineStatus;
+use minewatch_gateway::{AppState, BoxFuture, Control, ControlError, ReloadReport};
+use minewatch_ingest::pipeline::PipelineParts;
+use minewatch_ingest::{AckError, Pipeline};
+use minewatch_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+
+/// Events the WebSocket broadcast holds for slow clients before they are resynced.
+const BROADCAST_CAPACITY: usize = 8192;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or read.
+    #[error("store: {0}")]
+    Store(#[from] minewatch_store::StoreError),
+    /// The HTTP address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    /// The configuration asks for something unsafe or impossible.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The pipeline, as the gateway's [`Control`].
+struct PipelineControl(Arc<Pipeline>);
+
+fn control_error(e: AckError) -> ControlError {
+    match e {
+        AckError::NotFound(m) => ControlError::NotFound(m),
+        AckError::Conflict(m) => {
+            ControlError::Conflict(format!("alert {m} is already acknowledged"))
+        }
+        AckError::Unavailable(m) => ControlError::Unavailable(m),
+    }
+}
+
+impl Control for PipelineControl {
+    fn ack(
+        &self,
+        id: String,
+        by: String,
+        note: String,
+    ) -> BoxFuture<'_, Result<Alert, ControlError>> {
+        Box::pin(async move { self.0.ack(&id, &by, &note).await.map_err(control_error) })
+    }
+
+    fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>> {
+        Box::pin(async move {
+            let o = self.0.reload().await;
+            Ok(ReloadReport {
+                mines: o.mines,
+                changed: o.changed,
+                errors: o.errors,
+            })
+        })
+    }
+
+    fn set_status(
+        &self,
+        mine: String,
+        status: MineStatus,
+        by: String,
+        note: String,
+    ) -> BoxFuture<'_, Result<(), ControlError>> {
+        Box::pin(async move {
+            self.0
+                .set_status(&mine, status, &by, &note)
+                .await
+                .map_err(control_error)
+        })
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// The address the HTTP API and WebSocket gateway listen on.
+    pub http_addr: SocketAddr,
+    pub pipeline: Arc<Pipeline>,
+    pub live: Arc<LiveView>,
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+    http_stop: oneshot::Sender<()>,
+    http: JoinHandle<std::io::Result<()>>,
+    hup: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts everything; returns once the HTTP listener is bound and `/readyz` says ready.
+    pub async fn start(cfg: Config) -> Result<Server, StartError> {
+        let addr: SocketAddr = cfg.http.listen.parse().map_err(|_| {
+            StartError::Config(format!(
+                "http.listen {:?} is not an address",
+                cfg.http.listen
+            ))
+        })?;
+        if !addr.ip().is_loopback() {
+            // Auth tokens are not configurable yet, so nothing but loopback may be served.
+            return Err(StartError::Config(format!(
+                "http.listen {addr} is not a loopback address; without auth tokens minewatch only serves loopback"
+            )));
+        }
+        let store = Store::open(&cfg.store.url).await?;
+        let live = Arc::new(LiveView::default());
+        let metrics = Arc::new(Metrics::new());
+        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let pipeline = Pipeline::start(PipelineParts {
+            engine: cfg.engine.clone(),
+            rules: cfg.rules.clone(),
+            prefix: cfg.mqtt.prefix.clone(),
+            mqtt: Some(cfg.mqtt.clone()),
+            registry_dir: cfg.registry.dir.clone(),
+            store: store.clone(),
+            dead_letter_keep: cfg.store.dead_letter_keep,
+            live: live.clone(),
+            metrics: metrics.clone(),
+            events: events.clone(),
+        })
+        .await?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = AppState {
+            live: live.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            events,
+            control: Arc::new(PipelineControl(pipeline.clone())),
+            ready: ready.clone(),
+            config: Arc::new(cfg.http.clone()),
+        };
+        let (http_stop, stop_rx) = oneshot::channel::<()>();
+        let http = tokio::spawn(minewatch_gateway::serve(listener, state, async move {
+            let _ = stop_rx.await;
+        }));
+        let hup = tokio::spawn(reload_on_sighup(pipeline.clone()));
+        ready.store(true, Ordering::Release);
+        tracing::info!(%http_addr, broker = %format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port), "minewatch is running");
+        Ok(Server {
+            http_addr,
+            pipeline,
+            live,
+            metrics,
+            store,
+            http_stop,
+            http,
+            hup,
+        })
+    }
+
+    /// Stops in order: MQTT, then the pipeline drains into the store, then HTTP.
+    pub async fn shutdown(self) {
+        self.hup.abort();
+        self.pipeline.shutdown().await;
+        let _ = self.http_stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.http).await;
+        self.store.close().await;
+        tracing::info!("minewatch stopped");
+    }
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(pipeline: Arc<Pipeline>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /api/admin/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the registry");
+        pipeline.reload().await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_: Arc<Pipeline>) {}
