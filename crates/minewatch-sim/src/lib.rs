@@ -1,1 +1,35 @@
-//! minewatch-sim
+//! minewatch-sim: realistic telemetry for the mines of a registry, and a publisher.
+//!
+//! A [`Sim`] holds one model per mine and turns each cadence step ([`Sim::tick`]) into the MQTT
+//! batches of contract §1. Clean data stays inside every limit and rule of contract §3, so a day of
+//! it raises no alert; anomalies ([`Anomaly`]) are injected on top to raise exactly the alert they
+//! are named after. Modules, in the order a tick passes through them:
+//!
+//! - [`sim`]: the [`Sim`], its [`SimConfig`] and the [`Message`]s; per mine it steps the models
+//!   below and assembles the five batches.
+//! - `clock`: local time, hand-written RFC 3339 timestamps, and the shift plan (three 8-hour shifts
+//!   from local midnight, coal cut in the first ~6 h of the first two) that drives everything else.
+//! - `values`: safety points; methane by location following cutting, upwind/downwind gaps, smooth
+//!   AR(1) noise under a soft bound derived from each point's resolved limits; anomalies applied.
+//! - `people`: crews per shift sized from area quotas, leaders first down and last up.
+//! - `power`: meter kW by load class and cutting, and explosives issued at production shift starts.
+//! - [`anomaly`]: the injectable [`Anomaly`] kinds, subject checks and picks, their timelines.
+//! - `json`, `rng`: fixed-decimal JSON writing and the seeded SplitMix64 that makes runs repeatable.
+//! - [`publish`](mod@publish): [`publish()`] sends ticks to a broker at wall-clock cadence with
+//!   rumqttc, QoS 1, reconnecting with backoff, until a shutdown future resolves.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod anomaly;
+mod clock;
+mod json;
+mod people;
+mod power;
+pub mod publish;
+mod rng;
+pub mod sim;
+mod values;
+
+pub use anomaly::Anomaly;
+pub use publish::{PublishOptions, publish};
+pub use sim::{Message, Sim, SimConfig};

@@ -1,0 +1,294 @@
+//! The simulator: one `MineSim` per mine, stepped by [`Sim::tick`] into the five batches of
+//! contract §1, with anomalies scheduled by hand ([`Sim::inject`]) or automatically.
+
+use crate::anomaly::{Anomaly, Effect};
+use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts};
+use crate::json::{push_fixed, push_str_field};
+use crate::people::Crew;
+use crate::power::{Meters, push_issues};
+use crate::rng::{Rng, hash, hash_str};
+use crate::values::Points;
+use minewatch_core::MineDef;
+use minewatch_core::payload::System;
+use minewatch_core::registry::MineStatus;
+use std::sync::Arc;
+
+/// One MQTT message to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// `{prefix}/{mine}/{system}`.
+    pub topic: String,
+    /// The JSON batch (contract §1).
+    pub payload: Vec<u8>,
+}
+
+/// How the simulator runs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Topic prefix (contract §1), default `mines`.
+    pub prefix: String,
+    /// Cadence in milliseconds, default 10 000 (the KJ polling cycle is at most 30 s, newer
+    /// systems 10 s or less).
+    pub interval_ms: i64,
+    /// Fixes every random choice: the same seed and calls give the same messages.
+    pub seed: u64,
+    /// Schedule anomalies now and then (power-off failure, point silent, sensor fault, over limit,
+    /// in turn, mine after mine).
+    pub anomalies: bool,
+    /// How often an automatic anomaly starts, in milliseconds of event time; default 10 minutes.
+    pub anomaly_every_ms: i64,
+    /// Offset east of UTC printed in every `ts` and used for local shift times; default +08:00.
+    /// Rounded to whole minutes.
+    pub utc_offset_secs: i32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            prefix: "mines".into(),
+            interval_ms: 10_000,
+            seed: 1,
+            anomalies: false,
+            anomaly_every_ms: 600_000,
+            utc_offset_secs: 8 * 3600,
+        }
+    }
+}
+
+/// One mine's models and the anomalies scheduled on it.
+#[derive(Debug)]
+struct MineSim {
+    def: Arc<MineDef>,
+    /// Topics by [`System::index`], built once.
+    topics: [String; 5],
+    plan: ShiftPlan,
+    points: Points,
+    crew: Crew,
+    meters: Meters,
+    /// Scheduled anomalies; finished ones are dropped after an hour.
+    effects: Vec<Effect>,
+    /// How many anomalies were injected here, so automatic subjects rotate.
+    injected: usize,
+    /// Noise for this mine alone, so mines do not disturb each other's streams.
+    rng: Rng,
+    seed: u64,
+    /// Event time of the previous tick.
+    last_t: Option<i64>,
+}
+
+/// Realistic telemetry for the mines of a registry (see the crate docs).
+#[derive(Debug)]
+pub struct Sim {
+    cfg: SimConfig,
+    /// Offset in whole minutes.
+    offset_secs: i32,
+    mines: Vec<MineSim>,
+    injected: Vec<(String, &'static str, String, i64)>,
+    /// When the next automatic anomaly starts; fixed by the first tick.
+    next_auto: Option<i64>,
+    /// Automatic anomalies scheduled so far.
+    auto_count: u64,
+}
+
+impl Sim {
+    /// A simulator for `mines`, in the order given (sort them for reproducible runs).
+    pub fn new(mines: Vec<Arc<MineDef>>, cfg: SimConfig) -> Sim {
+        let offset_secs = normalize_offset(cfg.utc_offset_secs);
+        let interval = cfg.interval_ms.max(1);
+        let mines = mines
+            .into_iter()
+            .map(|def| {
+                let seed = hash(cfg.seed, &[hash_str(&def.id)]);
+                let producing =
+                    matches!(def.status, MineStatus::Producing | MineStatus::Construction);
+                let plan = ShiftPlan::new(def.shift_hours, offset_secs, producing);
+                let topics =
+                    System::ALL.map(|s| format!("{}/{}/{}", cfg.prefix, def.id, s.as_str()));
+                MineSim {
+                    topics,
+                    plan,
+                    points: Points::new(&def, hash(seed, &[1])),
+                    crew: Crew::new(
+                        &def,
+                        plan,
+                        offset_secs,
+                        (3 * interval).max(60_000),
+                        hash(seed, &[2]),
+                    ),
+                    meters: Meters::new(&def, hash(seed, &[3])),
+                    effects: Vec::new(),
+                    injected: 0,
+                    rng: Rng::new(hash(seed, &[4])),
+                    seed,
+                    last_t: None,
+                    def,
+                }
+            })
+            .collect();
+        Sim {
+            cfg,
+            offset_secs,
+            mines,
+            injected: Vec::new(),
+            next_auto: None,
+            auto_count: 0,
+        }
+    }
+
+    /// All messages of one cadence step at event time `t` (ms since epoch): for each mine, one
+    /// `safety` batch (every point), one `personnel`, one `video`, one `power`, and an
+    /// `explosives` batch only when explosives are issued (at production shift starts, to declared
+    /// faces and headings). Deterministic for a given seed and sequence of calls.
+    pub fn tick(&mut self, t: i64) -> Vec<Message> {
+        if self.cfg.anomalies && !self.mines.is_empty() {
+            self.schedule_automatic(t);
+        }
+        let mut out = Vec::with_capacity(self.mines.len() * 5);
+        for m in &mut self.mines {
+            m.tick(t, self.cfg.interval_ms.max(1), self.offset_secs, &mut out);
+        }
+        out
+    }
+
+    /// Schedules an anomaly on `mine` starting at event time `at`. A subject left `None` is picked
+    /// deterministically (for power_off_failure a methane point that has feeds); a named subject
+    /// must suit the anomaly.
+    pub fn inject(&mut self, mine: &str, anomaly: Anomaly, at: i64) -> Result<(), String> {
+        let i = self
+            .mines
+            .iter()
+            .position(|m| &*m.def.id == mine)
+            .ok_or_else(|| format!("no mine {mine:?} is simulated"))?;
+        self.inject_at(i, &anomaly, at)
+    }
+
+    /// What was injected so far: (mine, anomaly name, subject, start ms), in injection order.
+    pub fn injected(&self) -> &[(String, &'static str, String, i64)] {
+        &self.injected
+    }
+
+    fn inject_at(&mut self, i: usize, anomaly: &Anomaly, at: i64) -> Result<(), String> {
+        let m = &mut self.mines[i];
+        let (subject, effect) = anomaly.plan(&m.def, at, m.injected)?;
+        m.effects.push(effect);
+        m.injected += 1;
+        self.injected
+            .push((m.def.id.to_string(), anomaly.name(), subject, at));
+        Ok(())
+    }
+
+    /// Starts the automatic anomalies due by `t`: the first a minute in (or one period, if shorter),
+    /// then one every `anomaly_every_ms`, kinds in turn, each mine getting a full round in turn.
+    fn schedule_automatic(&mut self, t: i64) {
+        let every = self.cfg.anomaly_every_ms.max(1000);
+        let mut next = self.next_auto.unwrap_or(t + every.min(60_000));
+        while next <= t {
+            let k = self.auto_count;
+            self.auto_count += 1;
+            let mine = (k / 4) as usize % self.mines.len();
+            // A slot long past (the clock jumped) is skipped rather than replayed.
+            if next > t - every {
+                let anomaly = Anomaly::automatic(k);
+                if let Err(e) = self.inject_at(mine, &anomaly, next) {
+                    tracing::debug!(error = %e, "automatic anomaly skipped");
+                }
+            }
+            next += every;
+        }
+        self.next_auto = Some(next);
+    }
+}
+
+impl MineSim {
+    fn tick(&mut self, t: i64, interval: i64, offset_secs: i32, out: &mut Vec<Message>) {
+        let dt = self
+            .last_t
+            .map_or(interval, |l| (t - l).clamp(0, 3_600_000));
+        let prev = self.last_t.unwrap_or(t - interval);
+        self.last_t = Some(t);
+        self.effects.retain(|e| e.span().1 > t - 3_600_000);
+        let def = &*self.def;
+        let step = Step {
+            t,
+            dt_ms: dt,
+            day: self.plan.at(t).day,
+            cutting: self.plan.cutting(t),
+        };
+
+        let mut ts = String::with_capacity(32);
+        push_ts(&mut ts, t, offset_secs);
+        let open = |cap: usize, array: &str| {
+            let mut s = String::with_capacity(cap);
+            s.push_str("{\"ts\":\"");
+            s.push_str(&ts);
+            s.push_str("\",\"");
+            s.push_str(array);
+            s.push_str("\":[");
+            s
+        };
+
+        self.points.step(def, step, &self.effects, &mut self.rng);
+        let mut safety = open(64 + 40 * def.points.len(), "readings");
+        let mut n = self.points.push_readings(def, &mut safety);
+        for e in &self.effects {
+            if let Effect::Ghost { id, .. } = e {
+                if e.active(t) {
+                    if n > 0 {
+                        safety.push(',');
+                    }
+                    n += 1;
+                    safety.push('{');
+                    push_str_field(&mut safety, "point", id);
+                    safety.push_str(",\"value\":");
+                    push_fixed(
+                        &mut safety,
+                        0.3 + 0.03 * self.rng.normal().clamp(-3.0, 3.0),
+                        2,
+                    );
+                    safety.push('}');
+                }
+            }
+        }
+        out.push(self.finish(System::Safety, safety));
+
+        let mut people = open(4096, "tags");
+        self.crew.push_tags(t, &mut people);
+        out.push(self.finish(System::Personnel, people));
+
+        let mut video = open(64 + 32 * def.cameras.len(), "cameras");
+        for (i, c) in def.cameras.iter().enumerate() {
+            if i > 0 {
+                video.push(',');
+            }
+            video.push('{');
+            push_str_field(&mut video, "camera", &c.id);
+            video.push_str(",\"state\":\"ok\"}");
+        }
+        out.push(self.finish(System::Video, video));
+
+        let mut power = open(64 + 32 * def.meters.len(), "meters");
+        let points = &self.points;
+        self.meters.push_meters(
+            def,
+            step,
+            &mut self.rng,
+            |a| points.area_cut(def, a),
+            &mut power,
+        );
+        out.push(self.finish(System::Power, power));
+
+        let mut issues = open(256, "issues");
+        if push_issues(def, &self.plan, prev, t, self.seed, &mut issues) > 0 {
+            out.push(self.finish(System::Explosives, issues));
+        }
+    }
+
+    /// Closes a batch opened by `tick` and addresses it.
+    fn finish(&self, system: System, mut body: String) -> Message {
+        body.push_str("]}");
+        Message {
+            topic: self.topics[system.index()].clone(),
+            payload: body.into_bytes(),
+        }
+    }
+}
