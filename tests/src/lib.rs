@@ -1,1 +1,452 @@
-//! End-to-end tests live in `tests/tests/`.
+//! The end-to-end harness: starts the real server (store file, registry directory, MQTT, HTTP)
+//! against a real broker — the one `MINEWATCH_TEST_MQTT` names (`host:port`, as CI sets for
+//! mosquitto), else an embedded rumqttd — and talks to it over MQTT, HTTP and WebSocket.
+//! Every harness uses its own topic prefix and client ids, so tests run in parallel on one broker.
+
+use futures_util::StreamExt;
+use minewatch::config::Config;
+use minewatch::server::Server;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long any wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The broker under test.
+pub fn broker() -> (String, u16) {
+    static BROKER: OnceLock<(String, u16)> = OnceLock::new();
+    BROKER
+        .get_or_init(|| {
+            if let Ok(s) = std::env::var("MINEWATCH_TEST_MQTT") {
+                if let Some((h, p)) = s.rsplit_once(':') {
+                    if let Ok(p) = p.parse() {
+                        return (h.to_string(), p);
+                    }
+                }
+                panic!("MINEWATCH_TEST_MQTT={s:?} must be host:port");
+            }
+            let port = minewatch::broker::pick_port(0);
+            let addr = minewatch::broker::start(port).unwrap_or_else(|e| panic!("{e}"));
+            (addr.ip().to_string(), addr.port())
+        })
+        .clone()
+}
+
+fn unique(tag: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{tag}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A small test mine: a coal face with an intake and a face sensor (with two feeds), a return,
+/// an O2 point, a camera, a sealed area.
+pub const MINE: &str = r#"
+id = "M1"
+name = "Test Colliery"
+status = "producing"
+max_underground = 50
+
+[[area]]
+id = "A1"
+name = "1201 coal face"
+kind = "coal_face"
+quota = 10
+
+[[area]]
+id = "A2"
+name = "1201 return"
+kind = "return_airway"
+
+[[point]]
+id = "P0"
+area = "A1"
+kind = "ch4"
+location = "intake"
+
+[[point]]
+id = "P1"
+area = "A1"
+kind = "ch4"
+location = "coal_face"
+feeds = ["F1", "F2"]
+upwind = "P0"
+
+[[point]]
+id = "P2"
+area = "A2"
+kind = "ch4"
+location = "coal_face_return"
+feeds = ["F1"]
+upwind = "P1"
+
+[[point]]
+id = "F1"
+area = "A1"
+kind = "feed"
+
+[[point]]
+id = "F2"
+area = "A1"
+kind = "feed"
+
+[[camera]]
+id = "C1"
+area = "A1"
+watches = "face"
+"#;
+
+/// A running server with its broker connection, temp dir and publisher.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub cfg: Config,
+    pub server: Option<Server>,
+    pub prefix: String,
+    publisher: AsyncClient,
+    /// Event time origin: an hour ago, so every ts a test uses is in the past of the wall clock.
+    pub t0: i64,
+}
+
+impl Harness {
+    /// Starts a server on `mines` (file name, TOML) with `tweak` applied to the config.
+    pub async fn start(mines: &[(&str, &str)], tweak: impl FnOnce(&mut Config)) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = dir.path().join("registry");
+        std::fs::create_dir_all(&reg).expect("registry dir");
+        for (name, text) in mines {
+            std::fs::write(reg.join(name), text).expect("write mine");
+        }
+        let (host, port) = broker();
+        let prefix = unique("mwtest");
+        let mut cfg = Config::default();
+        cfg.mqtt.host = host.clone();
+        cfg.mqtt.port = port;
+        cfg.mqtt.prefix = prefix.clone();
+        cfg.mqtt.client_id = unique("mw");
+        cfg.mqtt.backoff_min = Duration::from_millis(50);
+        cfg.mqtt.backoff_max = Duration::from_millis(500);
+        cfg.store.url = format!("sqlite://{}", dir.path().join("store.db").display());
+        cfg.registry.dir = reg;
+        cfg.http.listen = "127.0.0.1:0".into();
+        cfg.engine.shards = 2;
+        cfg.engine.tick = Duration::from_millis(100);
+        // Wall-clock silence is tested on its own; elsewhere it would only add noise.
+        cfg.rules.system_silent_after = Duration::from_secs(3600);
+        tweak(&mut cfg);
+        let publisher = publisher(&host, port).await;
+        let server = Server::start(cfg.clone())
+            .await
+            .unwrap_or_else(|e| panic!("server: {e}"));
+        let t0 = chrono::Utc::now().timestamp_millis() - 3_600_000;
+        let h = Harness {
+            dir,
+            cfg,
+            server: Some(server),
+            prefix,
+            publisher,
+            t0,
+        };
+        h.wait_connected().await;
+        h
+    }
+
+    /// The running server.
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("server running")
+    }
+
+    /// The HTTP address.
+    pub fn http(&self) -> SocketAddr {
+        self.server().http_addr
+    }
+
+    async fn wait_connected(&self) {
+        let m = self.server().metrics.clone();
+        wait_until("the server connects to the broker", || {
+            let text = m.encode();
+            async move { text.contains("minewatch_mqtt_connected 1").then_some(()) }
+        })
+        .await;
+        // The subscription is queued right after ConnAck; a round trip through the broker proves
+        // it is in place: publish to an unregistered mine until its alert shows up.
+        let probe = unique("probe").replace('-', "_");
+        let topic = format!("{}/{probe}/safety", self.prefix);
+        let probe2 = probe.clone();
+        wait_until("the subscription is active", || {
+            let payload = serde_json::json!({"ts": self.ts(0), "readings": []}).to_string();
+            let publisher = self.publisher.clone();
+            let topic = topic.clone();
+            let probe = probe2.clone();
+            async move {
+                let _ = publisher
+                    .publish(topic, QoS::AtLeastOnce, false, payload)
+                    .await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.server()
+                    .live
+                    .mines
+                    .contains_key(probe.as_str())
+                    .then_some(())
+            }
+        })
+        .await;
+        // Acknowledge the probe's alert away so tests see only their own.
+        let alerts = self.get(&format!("/api/alerts?mine={probe}")).await.1;
+        for a in alerts["alerts"].as_array().cloned().unwrap_or_default() {
+            let id = a["id"].as_str().unwrap_or_default();
+            self.post(
+                &format!("/api/alerts/{id}/ack"),
+                &serde_json::json!({"by": "harness"}),
+            )
+            .await;
+        }
+    }
+
+    /// RFC 3339 for `secs` after the harness's time origin.
+    pub fn ts(&self, secs: i64) -> String {
+        minewatch_core::time::format_rfc3339(self.t0 + secs * 1000)
+    }
+
+    /// Publishes `payload` to `{prefix}/{mine}/{system}` with QoS 1.
+    pub async fn publish(&self, mine: &str, system: &str, payload: &Value) {
+        self.publish_raw(
+            &format!("{}/{mine}/{system}", self.prefix),
+            payload.to_string().into_bytes(),
+        )
+        .await;
+    }
+
+    /// Publishes raw bytes to a topic with QoS 1.
+    pub async fn publish_raw(&self, topic: &str, payload: Vec<u8>) {
+        self.publisher
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("publish queued");
+    }
+
+    /// A safety batch at `secs` of `(point, value, status)`.
+    pub async fn safety(&self, mine: &str, secs: i64, readings: &[(&str, f64, u32)]) {
+        let r: Vec<Value> = readings
+            .iter()
+            .map(|(p, v, s)| serde_json::json!({"point": p, "value": v, "status": s}))
+            .collect();
+        self.publish(
+            mine,
+            "safety",
+            &serde_json::json!({"ts": self.ts(secs), "readings": r}),
+        )
+        .await;
+    }
+
+    /// Stops the server (MQTT first, the pipeline drains into the store).
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    /// Starts the server again with the same config (same store, same MQTT session).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let server = Server::start(self.cfg.clone())
+            .await
+            .unwrap_or_else(|e| panic!("restart: {e}"));
+        self.server = Some(server);
+        let m = self.server().metrics.clone();
+        wait_until("the server reconnects to the broker", || {
+            let text = m.encode();
+            async move { text.contains("minewatch_mqtt_connected 1").then_some(()) }
+        })
+        .await;
+    }
+
+    /// GET `path`: status and JSON body (Null when not JSON).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        http(self.http(), "GET", path, None).await
+    }
+
+    /// POST JSON to `path`.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        http(self.http(), "POST", path, Some(body)).await
+    }
+
+    /// Alerts matching a query string, e.g. `state=all&kind=over_limit`.
+    pub async fn alerts(&self, query: &str) -> Vec<Value> {
+        let (status, v) = self.get(&format!("/api/alerts?{query}")).await;
+        assert_eq!(status, 200, "{v}");
+        v["alerts"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until an alert matching `query` satisfies `pred`; returns it.
+    pub async fn wait_alert(
+        &self,
+        what: &str,
+        query: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait_until(what, || async {
+            self.alerts(query).await.into_iter().find(|a| pred(a))
+        })
+        .await
+    }
+
+    /// The path of the registry directory.
+    pub fn registry_dir(&self) -> PathBuf {
+        self.cfg.registry.dir.clone()
+    }
+}
+
+async fn publisher(host: &str, port: u16) -> AsyncClient {
+    let mut o = MqttOptions::new(unique("pub"), host, port);
+    o.set_max_packet_size(1 << 22, 1 << 22);
+    o.set_keep_alive(Duration::from_secs(10));
+    let (client, mut eventloop) = AsyncClient::new(o, 1024);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(t) = tx.take() {
+                        let _ = t.send(());
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    tokio::time::timeout(WAIT, rx)
+        .await
+        .expect("publisher connects in time")
+        .expect("publisher task");
+    client
+}
+
+/// Polls `f` until it yields `Some`, failing the test after [`WAIT`].
+pub async fn wait_until<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A minimal HTTP/1.1 client (Connection: close; Content-Length or chunked bodies).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.expect("read");
+        buf
+    };
+    let buf = tokio::time::timeout(WAIT, fut)
+        .await
+        .expect("HTTP answer in time");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut r = rest;
+        while let Some((len, tail)) = r.split_once("\r\n") {
+            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            r = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+/// A WebSocket client on `/ws?query`.
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Ws {
+    /// Connects to `/ws?{query}`.
+    pub async fn connect(addr: SocketAddr, query: &str) -> Ws {
+        let url = format!("ws://{addr}/ws?{query}");
+        let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("ws connects in time")
+            .expect("ws handshake");
+        Ws { stream }
+    }
+
+    /// The next JSON text message.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a WebSocket message in time")
+                .expect("stream open")
+                .expect("no ws error");
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                return serde_json::from_str(t.as_str()).expect("JSON message");
+            }
+        }
+    }
+
+    /// Reads messages until one satisfies `pred`, returning all read (the last satisfies it).
+    pub async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let v = self.next().await;
+            let done = pred(&v);
+            seen.push(v);
+            if done {
+                return seen;
+            }
+        }
+    }
+}

@@ -35,7 +35,9 @@ pub struct SimConfig {
     /// Schedule anomalies now and then (power-off failure, point silent, sensor fault, over limit,
     /// in turn, mine after mine).
     pub anomalies: bool,
-    /// How often an automatic anomaly starts, in milliseconds of event time; default 10 minutes.
+    /// How often an automatic anomaly starts, in milliseconds of event time (at least 1 s);
+    /// default 10 minutes. The first starts a minute after the first tick (sooner if this is
+    /// shorter; one period after it if anomalies were injected by hand before the first tick).
     pub anomaly_every_ms: i64,
     /// Offset east of UTC printed in every `ts` and used for local shift times; default +08:00.
     /// Rounded to whole minutes.
@@ -177,11 +179,18 @@ impl Sim {
         Ok(())
     }
 
-    /// Starts the automatic anomalies due by `t`: the first a minute in (or one period, if shorter),
-    /// then one every `anomaly_every_ms`, kinds in turn, each mine getting a full round in turn.
+    /// Starts the automatic anomalies due by `t`: the first a minute in (or one period, if shorter
+    /// or if anomalies were injected by hand already), then one every `anomaly_every_ms`, kinds in
+    /// turn, each mine getting a full round in turn.
     fn schedule_automatic(&mut self, t: i64) {
         let every = self.cfg.anomaly_every_ms.max(1000);
-        let mut next = self.next_auto.unwrap_or(t + every.min(60_000));
+        // Anomalies injected by hand before the first tick come first; the schedule waits a period.
+        let first = if self.injected.is_empty() {
+            every.min(60_000)
+        } else {
+            every
+        };
+        let mut next = self.next_auto.unwrap_or(t + first);
         while next <= t {
             let k = self.auto_count;
             self.auto_count += 1;

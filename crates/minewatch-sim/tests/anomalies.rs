@@ -428,3 +428,39 @@ fn automatic_anomalies_rotate_kinds_then_mines_every_period() {
         sim.injected()[..4].iter().map(|x| x.2.as_str()).collect();
     assert_eq!(subjects.len(), 4);
 }
+
+#[test]
+fn a_hand_injected_anomaly_before_the_first_tick_delays_the_automatic_schedule_by_a_period() {
+    let (mines, _) = example();
+    let cfg = SimConfig {
+        anomalies: true,
+        anomaly_every_ms: 600_000,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(mines, cfg);
+    let start = ms("2026-11-23T09:00:00+08:00");
+    sim.inject(
+        MINE,
+        Anomaly::PowerOffFailure { point: None },
+        start + 20_000,
+    )
+    .expect("injects");
+    for k in 0..(25 * 6) {
+        sim.tick(start + k * TICK);
+    }
+    let got: Vec<(&str, i64)> = sim
+        .injected()
+        .iter()
+        .map(|(_, k, _, at)| (*k, (at - start) / 1000))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("power_off_failure", 20),
+            ("power_off_failure", 600),
+            ("point_silent", 1200)
+        ]
+    );
+    // The second power-off failure picks another point.
+    assert_ne!(sim.injected()[0].2, sim.injected()[1].2);
+}

@@ -510,3 +510,59 @@ fn a_suspended_mine_keeps_only_its_maintenance_crew_and_shows_no_production() {
         def.suspended_crew
     );
 }
+
+#[test]
+fn payloads_have_exactly_the_contract_fields() {
+    use serde_json::Value;
+    let mines = example_mines();
+    let mut sim = Sim::new(mines, SimConfig::default());
+    // 08:05 local: explosives are issued, both shifts' crews are down.
+    let start = ms("2026-11-23T08:04:50+08:00");
+    let mut systems = std::collections::HashSet::new();
+    for k in 0..2 {
+        for m in sim.tick(start + k * TICK) {
+            let v: Value = serde_json::from_slice(&m.payload).expect("valid JSON");
+            let obj = v.as_object().expect("an object");
+            let system = m.topic.rsplit('/').next().unwrap_or_default().to_string();
+            let (array, required, optional): (&str, &[&str], &[&str]) = match system.as_str() {
+                "safety" => ("readings", &["point", "value"], &["status"]),
+                "personnel" => (
+                    "tags",
+                    &[
+                        "tag",
+                        "person",
+                        "leader",
+                        "underground",
+                        "down_at",
+                        "distress",
+                    ],
+                    &["area"],
+                ),
+                "video" => ("cameras", &["camera", "state"], &["events"]),
+                "power" => ("meters", &["meter", "kw"], &[]),
+                "explosives" => ("issues", &["area", "kg", "detonators"], &[]),
+                other => panic!("unexpected system {other}"),
+            };
+            let keys: std::collections::BTreeSet<&str> = obj.keys().map(String::as_str).collect();
+            assert_eq!(keys, ["ts", array].into(), "{}", m.topic);
+            let elements = obj[array].as_array().expect("an array");
+            for e in elements {
+                let e = e.as_object().expect("elements are objects");
+                for r in required {
+                    assert!(e.contains_key(*r), "{system}: {r} missing in {e:?}");
+                }
+                for key in e.keys() {
+                    assert!(
+                        required.contains(&key.as_str()) || optional.contains(&key.as_str()),
+                        "{system}: {key}"
+                    );
+                }
+                if system == "personnel" && e["underground"] == Value::Bool(true) {
+                    assert!(e.contains_key("area"));
+                }
+            }
+            systems.insert(system);
+        }
+    }
+    assert_eq!(systems.len(), 5, "{systems:?}");
+}

@@ -2,9 +2,9 @@
 
 use std::net::{SocketAddr, TcpListener};
 
-/// Picks 127.0.0.1:`preferred`, or a free port when that one is taken.
+/// Picks 127.0.0.1:`preferred`, or a free port when that one is taken (or `preferred` is 0).
 pub fn pick_port(preferred: u16) -> u16 {
-    if TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+    if preferred != 0 && TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
         return preferred;
     }
     TcpListener::bind(("127.0.0.1", 0))

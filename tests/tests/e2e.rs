@@ -1,0 +1,451 @@
+//! End-to-end: the real server, a real broker, contract payloads in, alerts out over HTTP and
+//! WebSocket. Event time is driven by the payloads' `ts`; waits poll for a condition with a timeout.
+
+use minewatch_tests::{Harness, MINE, Ws, wait_until};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn by(kind: &'static str, subject: &'static str) -> impl Fn(&Value) -> bool {
+    move |a| a["kind"] == kind && a["subject"] == subject
+}
+
+fn normal(h: &Harness, secs: i64) -> impl std::future::Future<Output = ()> + '_ {
+    h.safety(
+        "M1",
+        secs,
+        &[
+            ("P0", 0.05, 0),
+            ("P1", 0.4, 0),
+            ("P2", 0.45, 0),
+            ("F1", 1.0, 0),
+            ("F2", 1.0, 0),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_limit_is_raised_escalated_and_resolved_through_mqtt_and_the_api() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    normal(&h, 0).await;
+    h.safety("M1", 10, &[("P1", 1.1, 0)]).await;
+    let a = h
+        .wait_alert(
+            "over_limit raised",
+            "mine=M1&kind=over_limit",
+            by("over_limit", "P1"),
+        )
+        .await;
+    assert_eq!(a["severity"], "major");
+    assert_eq!(a["state"], "active");
+    assert_eq!(a["key"], "M1/over_limit/P1");
+    assert_eq!(a["area"], "A1");
+    h.safety("M1", 20, &[("P1", 1.62, 0)]).await;
+    let a2 = h
+        .wait_alert("escalated", "mine=M1&kind=over_limit", |a| {
+            a["severity"] == "critical"
+        })
+        .await;
+    assert_eq!(a2["id"], a["id"], "updated in place, not raised again");
+    assert!(
+        a2["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("power-off 1.5%"),
+        "{a2}"
+    );
+    h.safety("M1", 30, &[("P1", 0.5, 0), ("F1", 0.0, 0), ("F2", 0.0, 0)])
+        .await;
+    let r = h
+        .wait_alert(
+            "resolved",
+            "state=resolved&mine=M1&kind=over_limit",
+            by("over_limit", "P1"),
+        )
+        .await;
+    assert_eq!(r["id"], a["id"]);
+    let (_, detail) = h
+        .get(&format!(
+            "/api/alerts/{}",
+            a["id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    let types: Vec<_> = detail["events"]
+        .as_array()
+        .map(|e| e.iter().map(|e| e["type"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        types,
+        vec![json!("raised"), json!("updated"), json!("resolved")],
+        "{detail}"
+    );
+    assert!(h.alerts("state=active&mine=M1").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_off_failure_is_raised_when_a_feed_stays_energized_and_resolves_when_power_is_cut() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    normal(&h, 0).await;
+    h.safety("M1", 10, &[("P1", 1.7, 0), ("F1", 1.0, 0), ("F2", 0.0, 0)])
+        .await;
+    // Only the mine clock passing the 10 s grace makes it fire: another point reports at 25 s.
+    h.safety("M1", 25, &[("P0", 0.05, 0)]).await;
+    let a = h
+        .wait_alert(
+            "power_off_failure",
+            "mine=M1&kind=power_off_failure",
+            by("power_off_failure", "P1"),
+        )
+        .await;
+    assert_eq!(a["severity"], "critical");
+    assert_eq!(a["evidence"]["feeds"][0]["point"], "F1");
+    assert_eq!(a["evidence"]["feeds"][0]["value"], 1.0);
+    h.safety("M1", 30, &[("F1", 0.0, 0)]).await;
+    h.wait_alert(
+        "resolved",
+        "state=resolved&mine=M1&kind=power_off_failure",
+        by("power_off_failure", "P1"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensor_fault_and_point_silent_fire_on_event_time_and_resolve() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    normal(&h, 0).await;
+    for s in (10..=70).step_by(10) {
+        h.safety(
+            "M1",
+            s,
+            &[
+                ("P0", 0.05, 0),
+                ("P1", 0.0, 128),
+                ("F1", 1.0, 0),
+                ("F2", 1.0, 0),
+            ],
+        )
+        .await;
+    }
+    let f = h
+        .wait_alert(
+            "sensor_fault",
+            "mine=M1&kind=sensor_fault",
+            by("sensor_fault", "P1"),
+        )
+        .await;
+    assert_eq!(f["severity"], "warning");
+    // P2 has been silent since 0 s; at 130 s of mine clock it is past 120 s.
+    h.safety(
+        "M1",
+        130,
+        &[
+            ("P0", 0.05, 0),
+            ("P1", 0.4, 0),
+            ("F1", 1.0, 0),
+            ("F2", 1.0, 0),
+        ],
+    )
+    .await;
+    h.wait_alert(
+        "sensor_fault resolved",
+        "state=resolved&mine=M1&kind=sensor_fault",
+        by("sensor_fault", "P1"),
+    )
+    .await;
+    let s = h
+        .wait_alert(
+            "point_silent",
+            "mine=M1&kind=point_silent",
+            by("point_silent", "P2"),
+        )
+        .await;
+    assert_eq!(s["severity"], "major");
+    assert_eq!(
+        h.alerts("mine=M1&kind=point_silent").await.len(),
+        1,
+        "only P2 is silent"
+    );
+    h.safety("M1", 140, &[("P2", 0.45, 0)]).await;
+    h.wait_alert(
+        "point_silent resolved",
+        "state=resolved&mine=M1&kind=point_silent",
+        by("point_silent", "P2"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_silent_follows_the_wall_clock_and_resolves_when_data_arrives() {
+    let h = Harness::start(&[("m1.toml", MINE)], |c| {
+        c.rules.system_silent_after = Duration::from_secs(2)
+    })
+    .await;
+    // Safety keeps reporting; personnel and video never do.
+    let a = wait_until("system_silent raised", || async {
+        normal(&h, 0).await;
+        h.alerts("mine=M1&kind=system_silent")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    let silent = a["evidence"]["silent"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        silent.contains(&json!("personnel")) && silent.contains(&json!("video")),
+        "{a}"
+    );
+    assert!(!silent.contains(&json!("safety")), "{a}");
+    let ts = h.ts(5);
+    h.publish("M1", "personnel", &json!({"ts": ts, "tags": []}))
+        .await;
+    h.publish(
+        "M1",
+        "video",
+        &json!({"ts": ts, "cameras": [{"camera": "C1", "state": "ok"}]}),
+    )
+    .await;
+    normal(&h, 5).await;
+    h.wait_alert(
+        "system_silent resolved",
+        "state=resolved&mine=M1&kind=system_silent",
+        |a| a["subject"] == "M1",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_device_is_raised_kept_visible_and_resolved_by_an_ack() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    h.safety("M1", 0, &[("X9", 0.3, 0), ("P1", 0.4, 0)]).await;
+    let a = h
+        .wait_alert(
+            "unregistered_device",
+            "mine=M1&kind=unregistered_device",
+            by("unregistered_device", "X9"),
+        )
+        .await;
+    let (_, mine) = h.get("/api/mines/M1").await;
+    assert!(
+        mine["unregistered"]
+            .as_array()
+            .is_some_and(|u| u.iter().any(|d| d["id"] == "X9")),
+        "{mine}"
+    );
+    let id = a["id"].as_str().unwrap_or_default().to_string();
+    let (status, acked) = h
+        .post(
+            &format!("/api/alerts/{id}/ack"),
+            &json!({"by": "op1", "note": "spare sensor"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{acked}");
+    let r = h
+        .wait_alert(
+            "resolved by ack",
+            "state=resolved&mine=M1&kind=unregistered_device",
+            by("unregistered_device", "X9"),
+        )
+        .await;
+    assert_eq!(r["ack"]["by"], "op1");
+    let (status, _) = h
+        .post(&format!("/api/alerts/{id}/ack"), &json!({"by": "op2"}))
+        .await;
+    assert_eq!(status, 409, "acked twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_element_is_rejected_alone_and_kept_as_a_dead_letter() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    let payload = json!({"ts": h.ts(0), "readings": [
+        {"point": "P0", "value": 0.05},
+        {"point": "P1", "value": "very high"},
+        {"point": "P2", "value": 1.2}
+    ]});
+    h.publish("M1", "safety", &payload).await;
+    h.wait_alert(
+        "the good element still raises",
+        "mine=M1&kind=over_limit",
+        by("over_limit", "P2"),
+    )
+    .await;
+    let (_, dl) = h.get("/api/dead-letters?mine=M1").await;
+    let dl = dl["dead_letters"].as_array().cloned().unwrap_or_default();
+    assert_eq!(dl.len(), 1, "{dl:?}");
+    assert_eq!(dl[0]["reason"], "bad_element");
+    assert!(
+        dl[0]["excerpt"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("very high"),
+        "{dl:?}"
+    );
+    h.publish_raw(&format!("{}/M1/safety", h.prefix), b"{not json".to_vec())
+        .await;
+    let bad = wait_until("a whole-message rejection", || async {
+        let (_, dl) = h.get("/api/dead-letters?mine=M1").await;
+        dl["dead_letters"]
+            .as_array()
+            .and_then(|d| d.iter().find(|x| x["reason"] == "bad_json").cloned())
+    })
+    .await;
+    assert_eq!(bad["system"], "safety");
+    let (_, metrics) = h.get("/metrics").await;
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(
+        text.contains("minewatch_rejected_total{system=\"safety\",reason=\"bad_element\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_neither_raises_an_active_alert_twice_nor_forgets_it() {
+    let mut h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    normal(&h, 0).await;
+    h.safety("M1", 10, &[("P1", 1.2, 0)]).await;
+    let a = h
+        .wait_alert("raised", "mine=M1&kind=over_limit", by("over_limit", "P1"))
+        .await;
+    let (_, before) = h.get("/api/events?after=0&limit=1000").await;
+    let last_seq = before["last_seq"].as_u64().unwrap_or(0);
+    h.restart().await;
+    // Still over the limit after the restart: the same alert, no second raise.
+    h.safety("M1", 20, &[("P1", 1.25, 0)]).await;
+    h.safety("M1", 30, &[("P1", 1.3, 0)]).await;
+    h.safety("M1", 40, &[("P1", 0.4, 0)]).await;
+    let r = h
+        .wait_alert(
+            "resolved after restart",
+            "state=resolved&mine=M1&kind=over_limit",
+            by("over_limit", "P1"),
+        )
+        .await;
+    assert_eq!(
+        r["id"], a["id"],
+        "the alert restored from the store is the one resolved"
+    );
+    let all = h.alerts("state=all&mine=M1&kind=over_limit").await;
+    assert_eq!(all.len(), 1, "no duplicate: {all:?}");
+    let (_, events) = h
+        .get(&format!("/api/events?after={last_seq}&limit=1000"))
+        .await;
+    let evs = events["events"].as_array().cloned().unwrap_or_default();
+    let seqs: Vec<u64> = evs.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(
+        seqs.first(),
+        Some(&(last_seq + 1)),
+        "the seq continues without a gap"
+    );
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(
+        !evs.iter()
+            .any(|e| e["type"] == "raised" && e["alert"]["kind"] == "over_limit"),
+        "{evs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_published_while_minewatch_is_down_are_delivered_after_it_restarts() {
+    let mut h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    normal(&h, 0).await;
+    wait_until("the first batch is processed", || async {
+        h.get("/api/mines/M1").await.1["clock"].as_str().map(|_| ())
+    })
+    .await;
+    h.stop().await;
+    // The persistent session holds this for us while we are away.
+    h.safety("M1", 10, &[("P1", 1.3, 0)]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.restart().await;
+    h.wait_alert(
+        "the alert from the queued message",
+        "mine=M1&kind=over_limit",
+        by("over_limit", "P1"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_sends_a_snapshot_then_events_and_resumes_after_a_seq() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    normal(&h, 0).await;
+    h.safety("M1", 10, &[("P1", 1.1, 0)]).await;
+    h.wait_alert("raised", "mine=M1&kind=over_limit", by("over_limit", "P1"))
+        .await;
+    let mut ws = Ws::connect(h.http(), "mine=M1").await;
+    let snap = ws.next().await;
+    assert_eq!(snap["type"], "snapshot");
+    assert!(
+        snap["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["subject"] == "P1")),
+        "{snap}"
+    );
+    let s = snap["seq"].as_u64().unwrap_or(0);
+    h.safety("M1", 20, &[("P1", 1.6, 0)]).await;
+    let ev = ws.next().await;
+    assert_eq!(ev["type"], "updated");
+    assert_eq!(ev["seq"].as_u64(), Some(s + 1));
+    assert_eq!(ev["alert"]["severity"], "critical");
+    drop(ws);
+    // While disconnected: a resolve and a new alert.
+    h.safety("M1", 30, &[("P1", 0.4, 0), ("P2", 1.3, 0)]).await;
+    h.wait_alert(
+        "P2 raised",
+        "mine=M1&kind=over_limit",
+        by("over_limit", "P2"),
+    )
+    .await;
+    let mut ws = Ws::connect(h.http(), &format!("mine=M1&after={}", s + 1)).await;
+    let missed = ws.until(|v| v["alert"]["subject"] == "P2").await;
+    let kinds: Vec<(Value, Value)> = missed
+        .iter()
+        .map(|v| (v["type"].clone(), v["alert"]["subject"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (json!("resolved"), json!("P1")),
+            (json!("raised"), json!("P2"))
+        ],
+        "{missed:?}"
+    );
+    assert_eq!(missed[0]["seq"].as_u64(), Some(s + 2), "{missed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_registry_file_is_refused_with_its_line_and_the_old_definition_kept() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    let bad = MINE.replace("quota = 10", "quota = 10\ncolour = \"red\"");
+    std::fs::write(h.registry_dir().join("m1.toml"), bad).expect("write");
+    let (status, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{report}");
+    let e = errors[0].as_str().unwrap_or_default();
+    assert!(e.contains("m1.toml:12:") && e.contains("colour"), "{e}");
+    // The old definition still judges data.
+    h.safety("M1", 0, &[("P1", 1.2, 0)]).await;
+    h.wait_alert(
+        "still monitored",
+        "mine=M1&kind=over_limit",
+        by("over_limit", "P1"),
+    )
+    .await;
+    // A good file takes effect: P1's alarm raised to 2.0 for this point.
+    let good = MINE.replace(
+        "location = \"coal_face\"\nfeeds",
+        "location = \"coal_face\"\nalarm = 2.0\npower_off = 2.5\nfeeds",
+    );
+    std::fs::write(h.registry_dir().join("m1.toml"), good).expect("write");
+    let (_, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert_eq!(report["changed"], json!(["M1"]), "{report}");
+    let (_, mine) = h.get("/api/mines/M1").await;
+    let p1 = mine["points"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == "P1").cloned())
+        .unwrap_or_default();
+    assert_eq!(p1["limits"]["alarm"], 2.0, "{p1}");
+}
