@@ -1,0 +1,72 @@
+//! The command line: `minewatch check` validates config and registry and names the problem.
+
+use std::process::Command;
+
+fn minewatch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minewatch"))
+}
+
+#[test]
+fn check_accepts_the_shipped_config() {
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/minewatch.toml");
+    let out = minewatch()
+        .args(["check", "--config", cfg])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 mines"), "{stdout}");
+}
+
+#[test]
+fn check_refuses_a_malformed_registry_file_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = dir.path().join("registry");
+    std::fs::create_dir_all(&reg).expect("dir");
+    std::fs::write(
+        dir.path().join("minewatch.toml"),
+        "[registry]\ndir = \"registry\"\n",
+    )
+    .expect("config");
+    std::fs::write(
+        reg.join("bad.toml"),
+        "id = \"M1\"\nname = \"x\"\nstatus = \"producing\"\nmax_underground = 5\n\n[[point]]\nid = \"P1\"\narea = \"NOPE\"\nkind = \"co\"\n",
+    )
+    .expect("mine");
+    let out = minewatch()
+        .args(["check", "--config"])
+        .arg(dir.path().join("minewatch.toml"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml:8:") && stderr.contains("NOPE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_refuses_an_unknown_config_key_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("m.toml"),
+        "[mqtt]\nport = 1883\nhots = \"x\"\n",
+    )
+    .expect("config");
+    let out = minewatch()
+        .args(["check", "--config"])
+        .arg(dir.path().join("m.toml"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("m.toml:3:") && stderr.contains("hots"),
+        "{stderr}"
+    );
+}
