@@ -309,6 +309,10 @@ async fn a_restart_neither_raises_an_active_alert_twice_nor_forgets_it() {
         .await;
     let (_, before) = h.get("/api/events?after=0&limit=1000").await;
     let last_seq = before["last_seq"].as_u64().unwrap_or(0);
+    // A clean stop drains the pipeline promptly (well inside its 10 s per-stage limits).
+    tokio::time::timeout(Duration::from_secs(8), h.stop())
+        .await
+        .expect("the server stops promptly");
     h.restart().await;
     // Still over the limit after the restart: the same alert, no second raise.
     h.safety("M1", 20, &[("P1", 1.25, 0)]).await;

@@ -3,7 +3,7 @@
 //! its file and line, then compiled into a [`MineDef`] whose points, areas, cameras and meters are
 //! addressed by index so the rules engine never hashes a string twice for one reading.
 
-use crate::config::{ConfigError, line_of};
+use crate::config::ConfigError;
 use crate::id;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -849,7 +849,14 @@ impl Registry {
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
                 let src = std::fs::read_to_string(&path).unwrap_or_default();
-                let line = src.find("id").map(|o| line_of(&src, o));
+                // The top-level `id = …` line.
+                let line = src
+                    .lines()
+                    .position(|l| {
+                        l.trim_start().starts_with("id")
+                            && l.split('=').next().is_some_and(|k| k.trim() == "id")
+                    })
+                    .map(|i| i + 1);
                 report.errors.push(ConfigError {
                     path: path.clone(),
                     line,

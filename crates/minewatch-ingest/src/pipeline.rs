@@ -432,21 +432,35 @@ impl Pipeline {
         outcome
     }
 
-    /// Stops MQTT and the tick, lets the shards and the writer finish what they hold, and waits.
-    pub async fn shutdown(self: Arc<Self>) {
+    /// Stops MQTT and the tick, lets the shards and then the writer finish what they hold (so it
+    /// is stored), and waits for them.
+    pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let tasks: Vec<JoinHandle<()>> = match self.tasks.lock() {
+        let mut tasks: Vec<JoinHandle<()>> = match self.tasks.lock() {
             Ok(mut t) => t.drain(..).collect(),
             Err(_) => Vec::new(),
         };
-        // Dropping the last router closes the shard queues, which closes the writer's.
-        drop(self);
+        let limit = Duration::from_secs(10);
+        // Tasks are [writer, shard 0..n, tick, mqtt]: first the inputs stop.
+        for t in tasks.drain((1 + self.shards).min(tasks.len())..) {
+            let _ = tokio::time::timeout(limit, t).await;
+        }
+        for s in &self.router.shards {
+            let _ = tokio::time::timeout(limit, s.send(ShardMsg::Stop)).await;
+        }
+        for t in tasks.drain(1.min(tasks.len())..) {
+            if tokio::time::timeout(limit, t).await.is_err() {
+                tracing::warn!("a shard did not stop within 10 s");
+            }
+        }
+        let stop = WriterMsg {
+            stop: true,
+            ..WriterMsg::default()
+        };
+        let _ = tokio::time::timeout(limit, self.router.writer.send(stop)).await;
         for t in tasks {
-            if tokio::time::timeout(Duration::from_secs(10), t)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a pipeline task did not stop within 10 s");
+            if tokio::time::timeout(limit, t).await.is_err() {
+                tracing::warn!("the alert writer did not stop within 10 s");
             }
         }
     }

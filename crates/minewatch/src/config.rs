@@ -89,10 +89,25 @@ impl Config {
         if self.mqtt.username.is_some() != self.mqtt.password.is_some() {
             return bad("mqtt.username and mqtt.password go together".into());
         }
-        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+        match self.http.listen.parse::<std::net::SocketAddr>() {
+            Err(_) => {
+                return bad(format!(
+                    "http.listen {:?} is not an address like 127.0.0.1:8080",
+                    self.http.listen
+                ));
+            }
+            // Auth tokens are not configurable yet, so nothing but loopback may be served.
+            Ok(a) if !a.ip().is_loopback() => {
+                return bad(format!(
+                    "http.listen {a} is not a loopback address; without auth tokens minewatch only serves loopback"
+                ));
+            }
+            Ok(_) => {}
+        }
+        if !self.store.url.starts_with("sqlite:") {
             return bad(format!(
-                "http.listen {:?} is not an address like 127.0.0.1:8080",
-                self.http.listen
+                "store.url {:?}: only sqlite:// stores are supported so far",
+                self.store.url
             ));
         }
         Ok(())

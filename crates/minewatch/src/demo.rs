@@ -118,7 +118,16 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     println!("  metrics:    http://{}/metrics", server.http_addr);
     println!("  broker:     mqtt://{host}:{port} (topics mines/<mine>/<system>)");
     println!("  data:       {}", opts.data_dir.display());
-    println!("  The simulated mines publish every 10 s; a power-off failure starts in about 30 s.");
+    if opts.anomalies {
+        println!(
+            "  The simulated mines publish every 10 s. Methane at the first coal face starts rising about"
+        );
+        println!(
+            "  20 s in: over_limit shows within about 2 minutes, power_off_failure soon after."
+        );
+    } else {
+        println!("  The simulated mines publish every 10 s, with no anomalies.");
+    }
     println!("  Ctrl-C stops.");
     println!();
     let _ = tokio::signal::ctrl_c().await;

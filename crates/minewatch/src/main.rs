@@ -37,7 +37,7 @@ enum Command {
         /// Use this broker (host:port) instead of the embedded one.
         #[arg(long)]
         broker: Option<String>,
-        /// No automatic anomalies.
+        /// No anomalies at all (neither the first one nor the periodic ones).
         #[arg(long)]
         no_anomalies: bool,
         /// Minutes between automatic anomalies.

@@ -108,12 +108,8 @@ impl Server {
                 cfg.http.listen
             ))
         })?;
-        if !addr.ip().is_loopback() {
-            // Auth tokens are not configurable yet, so nothing but loopback may be served.
-            return Err(StartError::Config(format!(
-                "http.listen {addr} is not a loopback address; without auth tokens minewatch only serves loopback"
-            )));
-        }
+        cfg.validate(std::path::Path::new("config"))
+            .map_err(|e| StartError::Config(e.message))?;
         let store = Store::open(&cfg.store.url).await?;
         let live = Arc::new(LiveView::default());
         let metrics = Arc::new(Metrics::new());
