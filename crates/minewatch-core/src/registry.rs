@@ -736,30 +736,30 @@ fn resolve_limits(
         ("alarm_low", l.alarm_low),
         ("restore_low", l.restore_low),
     ] {
-        if let Some(v) = v {
-            if !v.is_finite() {
-                return Err(format!("{name} must be a finite number"));
-            }
+        if let Some(v) = v
+            && !v.is_finite()
+        {
+            return Err(format!("{name} must be a finite number"));
         }
     }
-    if let (Some(a), Some(r)) = (l.alarm, l.restore) {
-        if r > a {
-            return Err(format!(
-                "restore {r} is above alarm {a}; it must be at or below it"
-            ));
-        }
+    if let (Some(a), Some(r)) = (l.alarm, l.restore)
+        && r > a
+    {
+        return Err(format!(
+            "restore {r} is above alarm {a}; it must be at or below it"
+        ));
     }
-    if let (Some(a), Some(po)) = (l.alarm, l.power_off) {
-        if po < a {
-            return Err(format!("power_off {po} is below alarm {a}"));
-        }
+    if let (Some(a), Some(po)) = (l.alarm, l.power_off)
+        && po < a
+    {
+        return Err(format!("power_off {po} is below alarm {a}"));
     }
-    if let (Some(a), Some(r)) = (l.alarm_low, l.restore_low) {
-        if r < a {
-            return Err(format!(
-                "restore_low {r} is below alarm_low {a}; it must be at or above it"
-            ));
-        }
+    if let (Some(a), Some(r)) = (l.alarm_low, l.restore_low)
+        && r < a
+    {
+        return Err(format!(
+            "restore_low {r} is below alarm_low {a}; it must be at or above it"
+        ));
     }
     if p.power_off.is_some() && l.alarm.is_none() {
         return Err("power_off is set but there is no alarm limit".into());
@@ -830,13 +830,12 @@ impl Registry {
             let def = match MineDef::load(&path) {
                 Ok(def) => def,
                 Err(e) => {
-                    if let Some(old_id) = self.files.get(&path) {
-                        if let Some(old) = self.mines.get(old_id) {
-                            if !mines.contains_key(old_id) {
-                                mines.insert(old_id.clone(), old.clone());
-                                files.insert(path.clone(), old_id.clone());
-                            }
-                        }
+                    if let Some(old_id) = self.files.get(&path)
+                        && let Some(old) = self.mines.get(old_id)
+                        && !mines.contains_key(old_id)
+                    {
+                        mines.insert(old_id.clone(), old.clone());
+                        files.insert(path.clone(), old_id.clone());
                     }
                     report.errors.push(e);
                     continue;

@@ -203,6 +203,7 @@ impl Pipeline {
             let mut engine = Engine::new(params, defs);
             for (id, m) in engine.mines.iter_mut() {
                 if let Some(s) = statuses.get(&**id) {
+                    m.status_order = Some(*s);
                     m.status = *s;
                 }
             }
@@ -368,7 +369,7 @@ impl Pipeline {
             .map_err(|e| AckError::Unavailable(e.to_string()))?;
         let msg = ShardMsg::Status {
             mine: Arc::from(mine),
-            status,
+            status: Some(status),
         };
         self.with_timeout(async {
             self.shard(mine)

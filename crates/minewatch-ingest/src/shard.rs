@@ -52,7 +52,10 @@ pub enum ShardMsg {
         def: Option<Arc<MineDef>>,
     },
     /// A regulator's status order (None: back to the registry file's status).
-    Status { mine: Arc<str>, status: MineStatus },
+    Status {
+        mine: Arc<str>,
+        status: Option<MineStatus>,
+    },
     /// Active alerts from the store at start.
     Restore(Vec<Alert>),
     /// Answer once everything before this has been handed to the writer and stored.
@@ -182,9 +185,10 @@ pub async fn run(
                 }
             }
             ShardMsg::Status { mine, status } => {
-                engine.mine(&mine).status = status;
+                engine.set_status(&mine, status, &mut changes);
+                let effective = engine.mine(&mine).status;
                 if let Some(mut l) = live.mines.get_mut(&mine) {
-                    l.status = status;
+                    l.status = effective;
                 }
             }
             ShardMsg::Restore(alerts) => {

@@ -8,6 +8,7 @@
 //! - [`engine`]: [`Engine`] (the mines of one shard) and [`MineState`] (one mine: its clock, point
 //!   states, tags, cameras, meters, and which alerts it holds active).
 //! - [`kinds`]: one module per alert kind — its parameters, its evaluation, its tests.
+//! - [`timed`]: a condition that must hold for a while to raise (and be clear a while to resolve).
 //!
 //! Durations are measured on the mine's clock (the latest `ts` seen from it) and fire when that
 //! clock passes them, even if the point in question sends nothing more: every pending deadline
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod engine;
 pub mod kinds;
+pub mod timed;
 
 pub use config::RulesConfig;
 pub use engine::{Engine, MineState};

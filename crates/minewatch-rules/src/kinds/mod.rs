@@ -1,8 +1,26 @@
 //! One module per alert kind: its parameters with their defaults, its evaluation, its tests.
 
+pub mod ai_event;
+pub mod area_over_quota;
+pub mod calibration_abuse;
+pub mod camera_fault;
+pub mod camera_tamper;
+pub mod concealed_work;
+pub mod distress;
+pub mod explosives_undeclared;
+pub mod flatline;
+pub mod mine_over_capacity;
+pub mod neighbour_mismatch;
+pub mod no_leader;
+pub mod no_video_work;
 pub mod over_limit;
+pub mod overtime;
 pub mod point_silent;
+pub mod power_anomaly;
+pub mod power_in_sealed_area;
 pub mod power_off_failure;
+pub mod production_while_suspended;
+pub mod restricted_entry;
 pub mod sensor_fault;
 pub mod system_silent;
 pub mod unregistered_device;
@@ -10,7 +28,21 @@ pub mod unregistered_device;
 #[cfg(test)]
 pub(crate) mod testkit;
 
+use minewatch_core::payload::CameraState;
 use minewatch_core::time::format_rfc3339;
+
+/// A camera state as written in payloads.
+pub fn camera_state_name(s: CameraState) -> &'static str {
+    match s {
+        CameraState::Ok => "ok",
+        CameraState::Offline => "offline",
+        CameraState::SignalLoss => "signal_loss",
+        CameraState::Frozen => "frozen",
+        CameraState::Occluded => "occluded",
+        CameraState::SceneChange => "scene_change",
+        CameraState::Degraded => "degraded",
+    }
+}
 
 /// Status bit: the point is being calibrated (test gas); its value is not a reading of the air.
 pub const STATUS_CALIBRATION: u32 = 4;

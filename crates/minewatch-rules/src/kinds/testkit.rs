@@ -3,7 +3,9 @@
 use crate::config::Params;
 use crate::engine::MineState;
 use minewatch_core::alert::{Change, ChangeOp, Kind};
-use minewatch_core::payload::{Batch, Items, Reading, System};
+use minewatch_core::payload::{
+    Batch, CameraObs, CameraState, IssueObs, Items, MeterObs, Reading, System, TagObs,
+};
 use minewatch_core::registry::MineDef;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ id = "M1"
 name = "Test Colliery"
 status = "producing"
 max_underground = 100
+suspended_crew = 5
 
 [[area]]
 id = "A1"
@@ -32,6 +35,17 @@ quota = 10
 id = "A2"
 name = "1201 return"
 kind = "return_airway"
+
+[[area]]
+id = "S1"
+name = "old goaf"
+kind = "sealed"
+
+[[area]]
+id = "U1"
+name = "old roadway"
+kind = "other"
+declared = false
 
 [[point]]
 id = "P0"
@@ -74,6 +88,35 @@ kind = "feed"
 id = "C1"
 area = "A1"
 watches = "face"
+
+[[camera]]
+id = "C2"
+area = "S1"
+watches = "seal"
+
+[[meter]]
+id = "MF"
+area = "A1"
+load = "face"
+idle_kw = 5.0
+
+[[meter]]
+id = "MH"
+area = "A2"
+load = "hoist"
+idle_kw = 10.0
+
+[[meter]]
+id = "MS"
+area = "S1"
+load = "other"
+idle_kw = 1.0
+
+[[meter]]
+id = "MU"
+area = "U1"
+load = "other"
+idle_kw = 5.0
 "#;
 
 /// The test mine.
@@ -132,15 +175,114 @@ pub fn ops(changes: &[Change], kind: Kind) -> Vec<(&'static str, String)> {
 
 /// Normal readings of every point of the test mine at `ts`.
 pub fn normal(ts: i64) -> Batch<'static> {
+    // Methane varies a little from reading to reading, as real air does.
+    let w = ((ts / 10_000) % 5) as f64 * 0.003;
     safety(
         ts,
         &[
-            ("P0", 0.05, 0),
-            ("P1", 0.4, 0),
-            ("P2", 0.45, 0),
+            ("P0", 0.05 + w, 0),
+            ("P1", 0.4 + w, 0),
+            ("P2", 0.45 + w, 0),
             ("O1", 20.8, 0),
             ("F1", 1.0, 0),
             ("F2", 1.0, 0),
         ],
+    )
+}
+
+fn run(m: &mut MineState, system: System, b: &Batch<'_>) -> Vec<Change> {
+    let mut out = Vec::new();
+    m.on_batch(&Params::default(), system, b, b.ts, &mut out);
+    out
+}
+
+/// `n` tags `T0…` underground in `area` (the first a leader when `leader`).
+pub fn crew(area: &'static str, n: usize, leader: bool) -> Vec<TagObs<'static>> {
+    (0..n)
+        .map(|i| TagObs {
+            tag: Box::leak(format!("T{i}").into_boxed_str()),
+            person: None,
+            leader: leader && i == 0,
+            area: Some(area),
+            underground: true,
+            down_at: None,
+            distress: false,
+            ts: 0,
+        })
+        .collect()
+}
+
+/// A personnel batch at `ts`.
+pub fn people(m: &mut MineState, ts: i64, tags: &[TagObs<'static>]) -> Vec<Change> {
+    let tags = tags.iter().map(|t| TagObs { ts, ..*t }).collect();
+    run(
+        m,
+        System::Personnel,
+        &Batch {
+            ts,
+            items: Items::Personnel(tags),
+            rejected: Vec::new(),
+        },
+    )
+}
+
+/// A video batch at `ts` of one camera.
+pub fn video(
+    m: &mut MineState,
+    ts: i64,
+    camera: &'static str,
+    state: CameraState,
+    events: &[&'static str],
+) -> Vec<Change> {
+    let cams = vec![CameraObs {
+        camera,
+        state,
+        events: events.to_vec(),
+        ts,
+    }];
+    run(
+        m,
+        System::Video,
+        &Batch {
+            ts,
+            items: Items::Video(cams),
+            rejected: Vec::new(),
+        },
+    )
+}
+
+/// A power batch at `ts` of `(meter, kw)`.
+pub fn power(m: &mut MineState, ts: i64, meters: &[(&'static str, f64)]) -> Vec<Change> {
+    let meters = meters
+        .iter()
+        .map(|&(meter, kw)| MeterObs { meter, kw, ts })
+        .collect();
+    run(
+        m,
+        System::Power,
+        &Batch {
+            ts,
+            items: Items::Power(meters),
+            rejected: Vec::new(),
+        },
+    )
+}
+
+/// An explosives issue at `ts`.
+pub fn explosives(m: &mut MineState, ts: i64, area: &'static str, kg: f64) -> Vec<Change> {
+    let issues = vec![IssueObs {
+        area,
+        kg,
+        detonators: 20,
+        ts,
+    }];
+    run(
+        m,
+        System::Explosives,
+        &Batch {
+            ts,
+            items: Items::Explosives(issues),
+            rejected: Vec::new(),
+        },
     )
 }

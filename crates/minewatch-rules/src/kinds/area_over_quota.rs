@@ -1,0 +1,94 @@
+//! `area_over_quota` — more people in an area than its `quota`: warning; major above 120 % (the
+//! 2020 hazard criteria call a crew 20 % over its limit a major hazard). Resolves at or under quota.
+
+use crate::engine::MineState;
+use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::registry::Idx;
+use minewatch_core::time::Millis;
+use serde_json::json;
+
+/// Re-judges every area with a quota after the people count changed at `at`.
+pub fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
+    for a in 0..m.def.areas.len() as Idx {
+        let Some(quota) = m.def.areas[a as usize].quota else {
+            continue;
+        };
+        let n = m.people[a as usize];
+        let sev = if n as f64 > quota as f64 * 1.2 {
+            Some(Severity::Major)
+        } else if n > quota {
+            Some(Severity::Warning)
+        } else {
+            None
+        };
+        let old = m.area_state[a as usize].quota;
+        let op = match (old, sev) {
+            (None, Some(_)) => ChangeOp::Raise,
+            (Some(o), Some(s)) if o != s => ChangeOp::Update,
+            (Some(_), None) => ChangeOp::Resolve,
+            _ => continue,
+        };
+        m.area_state[a as usize].quota = sev;
+        let area = &m.def.areas[a as usize];
+        let s = m.area_subject(Kind::AreaOverQuota, a);
+        let message = match op {
+            ChangeOp::Resolve => format!(
+                "{} ({}) is back within its quota: {n} of {quota} people",
+                area.id,
+                m.place(Some(&area.name))
+            ),
+            _ => format!(
+                "{n} people in {} ({}), quota {quota} ({:.0}%)",
+                area.id,
+                m.place(Some(&area.name)),
+                n as f64 * 100.0 / quota.max(1) as f64
+            ),
+        };
+        let tags = m.tags_in(a, 50);
+        let evidence = json!({"people": n, "quota": quota, "ratio": n as f64 / quota.max(1) as f64, "tags": tags});
+        let sev = sev.or(old).unwrap_or(Severity::Warning);
+        out.push(m.change(
+            op,
+            s,
+            sev,
+            message,
+            Some(n as f64),
+            Some(quota as f64),
+            at,
+            evidence,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use minewatch_core::alert::{Kind, Severity};
+
+    #[test]
+    fn an_area_over_quota_warns_escalates_above_120_percent_and_resolves() {
+        let mut m = mine();
+        let c = people(&mut m, at(0), &crew("A1", 10, true));
+        assert!(
+            ops(&c, Kind::AreaOverQuota).is_empty(),
+            "10 of 10 is within quota"
+        );
+        let c = people(&mut m, at(10), &crew("A1", 11, true));
+        assert_eq!(ops(&c, Kind::AreaOverQuota), vec![("raise", "A1".into())]);
+        assert_eq!(
+            c.iter()
+                .find(|c| c.kind == Kind::AreaOverQuota)
+                .map(|c| c.severity),
+            Some(Severity::Warning)
+        );
+        let c = people(&mut m, at(20), &crew("A1", 13, true));
+        let u: Vec<_> = c.iter().filter(|c| c.kind == Kind::AreaOverQuota).collect();
+        assert_eq!((u.len(), u[0].severity), (1, Severity::Major));
+        let mut back = crew("A1", 13, true);
+        for t in back.iter_mut().skip(10) {
+            t.underground = false;
+        }
+        let c = people(&mut m, at(30), &back);
+        assert_eq!(ops(&c, Kind::AreaOverQuota), vec![("resolve", "A1".into())]);
+    }
+}

@@ -1,0 +1,65 @@
+//! `distress` — a tag reports distress (SOS). Critical. Resolves when distress is cleared.
+
+use crate::engine::MineState;
+use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::time::Millis;
+use serde_json::json;
+
+/// Judges tag `tag` after its observation at `at`.
+pub fn evaluate(m: &mut MineState, tag: &str, at: Millis, out: &mut Vec<Change>) {
+    let Some(t) = m.tags.get(tag) else { return };
+    let op = match (t.distress_active, t.distress) {
+        (false, true) => ChangeOp::Raise,
+        (true, false) => ChangeOp::Resolve,
+        _ => return,
+    };
+    let (now, area) = (t.distress, t.area);
+    if let Some(t) = m.tags.get_mut(tag) {
+        t.distress_active = now;
+    }
+    let who = m.tag_label(tag);
+    let area_name = area.map(|a| m.def.areas[a as usize].name.clone());
+    let message = if now {
+        format!("DISTRESS from {who} in {}", m.place(area_name.as_deref()))
+    } else {
+        format!(
+            "Distress from {who} cleared ({})",
+            m.place(area_name.as_deref())
+        )
+    };
+    let s = m.tag_subject(Kind::Distress, tag, area);
+    let evidence = json!({"tag": tag, "person": m.tags.get(tag).and_then(|t| t.person.as_deref()),
+        "area": area.map(|a| m.def.areas[a as usize].id.to_string()), "ts": super::ts(at)});
+    out.push(m.change(op, s, Severity::Critical, message, None, None, at, evidence));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use minewatch_core::alert::{Kind, Severity};
+
+    #[test]
+    fn a_distress_call_is_critical_and_clears_with_the_tag() {
+        let mut m = mine();
+        let mut t = crew("A1", 2, true);
+        people(&mut m, at(0), &t);
+        t[1].distress = true;
+        let c = people(&mut m, at(10), &t);
+        assert_eq!(ops(&c, Kind::Distress), vec![("raise", "T1".into())]);
+        assert_eq!(
+            c.iter()
+                .find(|c| c.kind == Kind::Distress)
+                .map(|c| c.severity),
+            Some(Severity::Critical)
+        );
+        assert!(
+            ops(&people(&mut m, at(20), &t), Kind::Distress).is_empty(),
+            "raised once"
+        );
+        t[1].distress = false;
+        assert_eq!(
+            ops(&people(&mut m, at(30), &t), Kind::Distress),
+            vec![("resolve", "T1".into())]
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! `flatline` — a methane point in a coal_face, heading or return_airway area that varied less
+//! than `flat_epsilon` over `flat_window`: a wrapped sensor or one moved into still air reads
+//! "fine" but dead. Major. Resolves when it varies again.
+//!
+//! The window is tracked as a band (lowest and highest value since the band began); a reading
+//! outside the band starts a new one. That keeps the state to three numbers a point, where a true
+//! sliding window would keep every reading of the last 30 minutes.
+
+use super::{STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
+use crate::config::Params;
+use crate::engine::MineState;
+use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::registry::{AreaKind, Idx, PointKind};
+use minewatch_core::time::Millis;
+use serde_json::json;
+use std::time::Duration;
+
+/// Default `flat_epsilon`: 0.005 (% CH4), below the resolution of most methane sensors' noise.
+pub fn default_flat_epsilon() -> f64 {
+    0.005
+}
+
+/// Default `flat_window`: 30 minutes.
+pub fn default_flat_window() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn applies(m: &MineState, i: Idx) -> bool {
+    let p = &m.def.points[i as usize];
+    p.kind == PointKind::Ch4
+        && matches!(
+            m.def.areas[p.area as usize].kind,
+            AreaKind::CoalFace | AreaKind::Heading | AreaKind::ReturnAirway
+        )
+}
+
+/// Evaluates point `i` after its reading at `at`.
+pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+    if !applies(m, i) {
+        return;
+    }
+    let st = &mut m.points[i as usize];
+    let v = st.value;
+    if st.status & (STATUS_CALIBRATION | STATUS_FAULT) != 0 {
+        // Test gas or a fault is not the air: start the band afresh after it.
+        st.flat_since = 0;
+        return;
+    }
+    if st.flat_since == 0 {
+        (st.flat_lo, st.flat_hi, st.flat_since) = (v, v, at.max(1));
+    } else {
+        let (lo, hi) = (st.flat_lo.min(v), st.flat_hi.max(v));
+        if hi - lo < p.flat_epsilon {
+            (st.flat_lo, st.flat_hi) = (lo, hi);
+        } else {
+            let (was_lo, was_hi, was_since) = (st.flat_lo, st.flat_hi, st.flat_since);
+            (st.flat_lo, st.flat_hi, st.flat_since) = (v, v, at.max(1));
+            if st.flat_active {
+                st.flat_active = false;
+                emit(
+                    m,
+                    p,
+                    ChangeOp::Resolve,
+                    i,
+                    (was_lo.min(v), was_hi.max(v), was_since),
+                    at,
+                    out,
+                );
+            }
+            return;
+        }
+    }
+    let st = m.points[i as usize];
+    if !st.flat_active && at - st.flat_since >= p.flat_window {
+        m.points[i as usize].flat_active = true;
+        emit(
+            m,
+            p,
+            ChangeOp::Raise,
+            i,
+            (st.flat_lo, st.flat_hi, st.flat_since),
+            st.flat_since + p.flat_window,
+            out,
+        );
+    }
+}
+
+fn emit(
+    m: &MineState,
+    p: &Params,
+    op: ChangeOp,
+    i: Idx,
+    band: (f64, f64, Millis),
+    at: Millis,
+    out: &mut Vec<Change>,
+) {
+    let point = &m.def.points[i as usize];
+    let unit = point.kind.unit();
+    let s = m.point_subject(Kind::Flatline, i);
+    let (lo, hi, since) = band;
+    let message = if op == ChangeOp::Resolve {
+        format!(
+            "{} at {} ({}) varies again",
+            point.kind.label(),
+            point.id,
+            m.place(s.area_name)
+        )
+    } else {
+        format!(
+            "{} at {} ({}) has varied less than {} for {} min ({}–{}): a wrapped, moved or dead sensor?",
+            point.kind.label(),
+            point.id,
+            m.place(s.area_name),
+            fmt_value(p.flat_epsilon, unit),
+            p.flat_window / 60_000,
+            fmt_value(lo, unit),
+            fmt_value(hi, unit)
+        )
+    };
+    let v = m.points[i as usize].value;
+    let evidence = json!({
+        "value": v, "min": lo, "max": hi, "range": hi - lo, "epsilon": p.flat_epsilon,
+        "since": ts(since), "window_s": p.flat_window / 1000, "ts": ts(at),
+    });
+    out.push(m.change(op, s, Severity::Major, message, Some(v), None, at, evidence));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use minewatch_core::alert::Kind;
+
+    #[test]
+    fn a_face_sensor_stuck_for_thirty_minutes_is_flagged_and_clears_when_it_varies() {
+        let mut m = mine();
+        let mut all = Vec::new();
+        for s in (0..=1800).step_by(10) {
+            let c = feed(
+                &mut m,
+                &safety(
+                    at(s),
+                    &[
+                        ("P0", 0.05 + (s % 20) as f64 / 1000.0, 0),
+                        ("P1", 0.42, 0),
+                        ("P2", 0.45 + (s % 30) as f64 / 1000.0, 0),
+                    ],
+                ),
+            );
+            all.extend(c);
+        }
+        assert_eq!(
+            ops(&all, Kind::Flatline),
+            vec![("raise", "P1".into())],
+            "only P1 (P0 is intake, P2 varies)"
+        );
+        let c = feed(&mut m, &safety(at(1810), &[("P1", 0.43, 0)]));
+        assert_eq!(ops(&c, Kind::Flatline), vec![("resolve", "P1".into())]);
+    }
+
+    #[test]
+    fn small_real_variation_is_not_flat() {
+        let mut m = mine();
+        for s in (0..=3600).step_by(10) {
+            let v = 0.40 + if (s / 10) % 2 == 0 { 0.0 } else { 0.006 };
+            let c = feed(&mut m, &safety(at(s), &[("P1", v, 0)]));
+            assert!(ops(&c, Kind::Flatline).is_empty(), "at {s}");
+        }
+    }
+
+    #[test]
+    fn calibration_restarts_the_window() {
+        let mut m = mine();
+        for s in (0..=1200).step_by(10) {
+            feed(&mut m, &safety(at(s), &[("P1", 0.42, 0)]));
+        }
+        feed(&mut m, &safety(at(1210), &[("P1", 2.0, 4)]));
+        for s in (1220..=2400).step_by(10) {
+            let c = feed(&mut m, &safety(at(s), &[("P1", 0.42, 0)]));
+            assert!(ops(&c, Kind::Flatline).is_empty(), "at {s}");
+        }
+    }
+}

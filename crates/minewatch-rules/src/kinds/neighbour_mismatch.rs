@@ -1,0 +1,199 @@
+//! `neighbour_mismatch` — a methane point and its `upwind` neighbour on the same airflow differ by
+//! `mismatch_delta` or more for `mismatch_for`: one of them is not sensing (the T1 that read 0.00
+//! while its T2 read 1.93). The subject is the lower one. Major. Resolves when the gap stays
+//! below half the delta for `mismatch_clear_for`.
+//!
+//! The pair's state lives on the downwind point. Readings in calibration or with a fault status,
+//! or older than `silent_after` relative to each other, say nothing about the pair.
+
+use super::{STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
+use crate::config::Params;
+use crate::engine::MineState;
+use crate::timed::Step;
+use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::registry::{Idx, PointKind};
+use minewatch_core::time::Millis;
+use serde_json::json;
+use std::time::Duration;
+
+/// Default `mismatch_delta`: 0.8 (% CH4).
+pub fn default_mismatch_delta() -> f64 {
+    0.8
+}
+
+/// Default `mismatch_for`: 5 minutes.
+pub fn default_mismatch_for() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+
+/// Default `mismatch_clear_for`: 1 minute below half the delta.
+pub fn default_mismatch_clear_for() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Evaluates the pair of downwind point `d` and its upwind at event time `at`.
+pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
+    let point = &m.def.points[d as usize];
+    let Some(u) = point.upwind else { return };
+    if point.kind != PointKind::Ch4 {
+        return;
+    }
+    let (sd, su) = (m.points[d as usize], m.points[u as usize]);
+    let usable = |s: &crate::engine::PointState| {
+        s.last_seen != 0
+            && s.status & (STATUS_CALIBRATION | STATUS_FAULT) == 0
+            && at - s.last_seen <= p.silent_after
+    };
+    if !usable(&sd) || !usable(&su) || (sd.last_seen - su.last_seen).abs() > p.silent_after {
+        return;
+    }
+    let gap = (sd.value - su.value).abs();
+    let active = sd.mismatch.active;
+    let holds = if active {
+        gap >= p.mismatch_delta / 2.0
+    } else {
+        gap >= p.mismatch_delta
+    };
+    let step = m.points[d as usize]
+        .mismatch
+        .step(holds, at, p.mismatch_for, p.mismatch_clear_for);
+    if let Some(due) = m.points[d as usize]
+        .mismatch
+        .deadline(p.mismatch_for, p.mismatch_clear_for)
+    {
+        m.due(due);
+    }
+    match step {
+        Step::Hold => {}
+        Step::Raise(t) => {
+            let lower = if sd.value <= su.value { d } else { u };
+            m.points[d as usize].mismatch_subject = lower;
+            emit(m, p, ChangeOp::Raise, d, u, lower, gap, t, out);
+        }
+        Step::Resolve(t) => {
+            let lower = m.points[d as usize].mismatch_subject;
+            emit(m, p, ChangeOp::Resolve, d, u, lower, gap, t, out);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    m: &MineState,
+    p: &Params,
+    op: ChangeOp,
+    d: Idx,
+    u: Idx,
+    lower: Idx,
+    gap: f64,
+    at: Millis,
+    out: &mut Vec<Change>,
+) {
+    let other = if lower == d { u } else { d };
+    let (lp, op_) = (&m.def.points[lower as usize], &m.def.points[other as usize]);
+    let (lv, ov) = (
+        m.points[lower as usize].value,
+        m.points[other as usize].value,
+    );
+    let relation = if other == u { "upwind" } else { "downwind" };
+    let unit = lp.kind.unit();
+    let s = m.point_subject(Kind::NeighbourMismatch, lower);
+    let message = if op == ChangeOp::Resolve {
+        format!(
+            "{} at {} ({}) agrees with its {relation} neighbour {} again",
+            lp.kind.label(),
+            lp.id,
+            m.place(s.area_name),
+            op_.id
+        )
+    } else {
+        format!(
+            "{} at {} ({}) reads {} while its {relation} neighbour {} reads {}: a gap of {} for {} min — {} may not be sensing",
+            lp.kind.label(),
+            lp.id,
+            m.place(s.area_name),
+            fmt_value(lv, unit),
+            op_.id,
+            fmt_value(ov, unit),
+            fmt_value(gap, unit),
+            p.mismatch_for / 60_000,
+            lp.id
+        )
+    };
+    let since = m.points[d as usize].mismatch.since;
+    let evidence = json!({
+        "value": lv, "neighbour": &*op_.id, "neighbour_value": ov, "relation": relation,
+        "gap": gap, "delta": p.mismatch_delta, "since": if since == 0 { None } else { Some(ts(since)) },
+        "for_s": p.mismatch_for / 1000, "ts": ts(at),
+    });
+    out.push(m.change(
+        op,
+        s,
+        Severity::Major,
+        message,
+        Some(lv),
+        Some(p.mismatch_delta),
+        at,
+        evidence,
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use minewatch_core::alert::Kind;
+
+    #[test]
+    fn a_dead_face_sensor_below_a_high_return_is_flagged_on_the_lower_point() {
+        let mut m = mine();
+        let mut all = Vec::new();
+        // The known case: T2 (P2) reads 0.95 while T1 (P1, its upwind) reads 0.00.
+        for s in (0..=300).step_by(10) {
+            all.extend(feed(
+                &mut m,
+                &safety(at(s), &[("P0", 0.05, 0), ("P1", 0.0, 0), ("P2", 0.95, 0)]),
+            ));
+        }
+        let raised: Vec<_> = all
+            .iter()
+            .filter(|c| c.kind == Kind::NeighbourMismatch)
+            .collect();
+        assert_eq!(raised.len(), 1, "{all:?}");
+        assert_eq!(raised[0].subject.as_ref(), "P1");
+        assert_eq!(raised[0].evidence["neighbour"], "P2");
+        assert!(
+            raised[0].message.contains("P1 may not be sensing"),
+            "{}",
+            raised[0].message
+        );
+        // The gap closes below half the delta: resolved after a minute of agreement.
+        assert!(
+            ops(
+                &feed(&mut m, &safety(at(310), &[("P1", 0.5, 0), ("P2", 0.6, 0)])),
+                Kind::NeighbourMismatch
+            )
+            .is_empty()
+        );
+        let c = feed(&mut m, &safety(at(370), &[("P1", 0.5, 0), ("P2", 0.6, 0)]));
+        assert_eq!(
+            ops(&c, Kind::NeighbourMismatch),
+            vec![("resolve", "P1".into())]
+        );
+    }
+
+    #[test]
+    fn a_gap_shorter_than_five_minutes_or_below_the_delta_raises_nothing() {
+        let mut m = mine();
+        for s in (0..=280).step_by(10) {
+            let c = feed(&mut m, &safety(at(s), &[("P1", 0.0, 0), ("P2", 0.9, 0)]));
+            assert!(ops(&c, Kind::NeighbourMismatch).is_empty());
+        }
+        for s in (290..=1200).step_by(10) {
+            let c = feed(&mut m, &safety(at(s), &[("P1", 0.2, 0), ("P2", 0.9, 0)]));
+            assert!(
+                ops(&c, Kind::NeighbourMismatch).is_empty(),
+                "gap 0.7 < 0.8 at {s}"
+            );
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `power_anomaly` — a meter's kW departs from its learned baseline for that hour of day by more
+//! than `power_sigma` standard deviations for `power_anomaly_for` (30 min), once
+//! `power_learning` (3 days) of data has been seen. Warning. Resolves when back inside.
+//!
+//! The baseline is 24 running means and variances (Welford) per meter, one per hour of day (UTC:
+//! the pattern is the same whatever the offset). Readings are learned only while the meter is
+//! inside its band, so an anomaly does not teach itself as normal. The deviation used is at least
+//! 5 % of the mean (and 1 kW), so a very steady load does not alarm on noise.
+
+use crate::config::Params;
+use crate::engine::MineState;
+use crate::timed::Step;
+use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::registry::Idx;
+use minewatch_core::time::Millis;
+use serde_json::json;
+use std::time::Duration;
+
+/// Default `power_sigma`: 4 standard deviations.
+pub fn default_power_sigma() -> f64 {
+    4.0
+}
+
+/// Default `power_anomaly_for`: 30 minutes.
+pub fn default_power_anomaly_for() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+/// Default `power_learning`: 3 days.
+pub fn default_power_learning() -> Duration {
+    Duration::from_secs(3 * 86_400)
+}
+
+/// Fewest readings in an hour's bucket before it is trusted.
+const MIN_SAMPLES: u32 = 60;
+
+/// One hour of day's running statistics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bucket {
+    pub n: u32,
+    pub mean: f64,
+    pub m2: f64,
+}
+
+impl Bucket {
+    fn add(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    fn std(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        }
+    }
+}
+
+/// A meter's learned baseline.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub first: Millis,
+    pub hours: [Bucket; 24],
+}
+
+fn hour(at: Millis) -> usize {
+    (at.rem_euclid(86_400_000) / 3_600_000) as usize
+}
+
+/// Learns from and judges meter `i`'s reading at `at`.
+pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+    let st = &mut m.meter_state[i as usize];
+    let kw = st.kw;
+    let base = st.baseline.get_or_insert_with(|| {
+        Box::new(Baseline {
+            first: at,
+            hours: [Bucket::default(); 24],
+        })
+    });
+    let b = base.hours[hour(at)];
+    let learned = at - base.first >= p.power_learning && b.n >= MIN_SAMPLES;
+    let band = p.power_sigma * b.std().max(b.mean.abs() * 0.05).max(1.0);
+    let outside = learned && (kw - b.mean).abs() > band;
+    if !outside && !st.anomaly.active {
+        base.hours[hour(at)].add(kw);
+    }
+    let step = st.anomaly.step(outside, at, p.power_anomaly_for, 0);
+    if let Some(d) = st.anomaly.deadline(p.power_anomaly_for, 0) {
+        m.due(d);
+    }
+    let (op, t) = match step {
+        Step::Hold => return,
+        Step::Raise(t) => (ChangeOp::Raise, t),
+        Step::Resolve(t) => (ChangeOp::Resolve, t),
+    };
+    let meter = &m.def.meters[i as usize];
+    let s = m.meter_subject(Kind::PowerAnomaly, i);
+    let h = hour(at);
+    let message = if op == ChangeOp::Raise {
+        format!(
+            "Meter {} ({:?} load, {}) draws {kw:.1} kW against a usual {:.1} ± {:.1} kW for this hour, for {} min",
+            meter.id,
+            meter.load,
+            m.place(s.area_name),
+            b.mean,
+            b.std(),
+            p.power_anomaly_for / 60_000
+        )
+    } else {
+        format!(
+            "Meter {} ({}) is back inside its usual range",
+            meter.id,
+            m.place(s.area_name)
+        )
+    };
+    let evidence = json!({"kw": kw, "hour_utc": h, "baseline_mean": b.mean, "baseline_std": b.std(), "samples": b.n,
+        "sigma": p.power_sigma, "deviations": if b.std() > 0.0 { (kw - b.mean).abs() / b.std() } else { 0.0 }, "load": meter.load});
+    out.push(m.change(
+        op,
+        s,
+        Severity::Warning,
+        message,
+        Some(kw),
+        Some(b.mean),
+        t,
+        evidence,
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use minewatch_core::alert::Kind;
+
+    fn usual(s: i64) -> f64 {
+        200.0 + ((s / 10) % 7) as f64
+    }
+
+    #[test]
+    fn a_load_far_from_its_hourly_baseline_for_half_an_hour_warns_after_three_days_of_learning() {
+        let mut m = mine();
+        let mut all = Vec::new();
+        for s in (0..3 * 86_400).step_by(60) {
+            all.extend(power(&mut m, at(s), &[("MF", usual(s))]));
+        }
+        assert!(
+            ops(&all, Kind::PowerAnomaly).is_empty(),
+            "nothing while learning"
+        );
+        let start = 3 * 86_400;
+        let mut all = Vec::new();
+        for s in (start..start + 1790).step_by(10) {
+            all.extend(power(&mut m, at(s), &[("MF", 600.0)]));
+        }
+        assert!(
+            ops(&all, Kind::PowerAnomaly).is_empty(),
+            "not before 30 min"
+        );
+        let c = power(&mut m, at(start + 1800), &[("MF", 600.0)]);
+        assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("raise", "MF".into())]);
+        let c = power(&mut m, at(start + 1810), &[("MF", usual(start))]);
+        assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("resolve", "MF".into())]);
+    }
+
+    #[test]
+    fn a_load_that_anomalous_during_learning_is_never_flagged() {
+        let mut m = mine();
+        for s in (0..86_400).step_by(60) {
+            assert!(
+                ops(
+                    &power(
+                        &mut m,
+                        at(s),
+                        &[("MF", if s % 7200 < 3600 { 900.0 } else { 100.0 })]
+                    ),
+                    Kind::PowerAnomaly
+                )
+                .is_empty()
+            );
+        }
+    }
+}
