@@ -453,3 +453,51 @@ async fn a_malformed_registry_file_is_refused_with_its_line_and_the_old_definiti
         .unwrap_or_default();
     assert_eq!(p1["limits"]["alarm"], 2.0, "{p1}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_order_is_stored_outranks_the_registry_and_survives_a_restart() {
+    let mut h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    let (status, body) = http_put(
+        &h,
+        "/api/mines/M1/status",
+        &json!({"status": "suspended", "by": "regulator-7", "note": "order 12"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, mine) = h.get("/api/mines/M1").await;
+    assert_eq!(mine["status"], "suspended");
+    assert_eq!(mine["registry_status"], "producing");
+    h.restart().await;
+    let (_, mine) = h.get("/api/mines/M1").await;
+    assert_eq!(mine["status"], "suspended", "the order outlives a restart");
+    // Twelve people underground where the registry allows no crew under suspension.
+    let tags: Vec<Value> = (0..12)
+        .map(|i| json!({"tag": format!("T{i}"), "area": "A2", "leader": i == 0}))
+        .collect();
+    h.publish("M1", "personnel", &json!({"ts": h.ts(0), "tags": tags}))
+        .await;
+    let a = h
+        .wait_alert(
+            "production_while_suspended",
+            "mine=M1&kind=production_while_suspended",
+            |a| a["subject"] == "M1",
+        )
+        .await;
+    assert_eq!(a["severity"], "critical");
+    assert_eq!(a["evidence"]["signs"][0]["sign"], "people");
+    // Lifting the order resolves it at once.
+    let (status, _) = http_put(&h, "/api/mines/M1/status", &json!({"status": "producing"})).await;
+    assert_eq!(status, 200);
+    h.publish("M1", "personnel", &json!({"ts": h.ts(10), "tags": []}))
+        .await;
+    h.wait_alert(
+        "resolved when lifted",
+        "state=resolved&mine=M1&kind=production_while_suspended",
+        |a| a["subject"] == "M1",
+    )
+    .await;
+}
+
+async fn http_put(h: &Harness, path: &str, body: &Value) -> (u16, Value) {
+    minewatch_tests::http(h.http(), "PUT", path, Some(body)).await
+}
