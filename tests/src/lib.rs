@@ -24,10 +24,10 @@ pub fn broker() -> (String, u16) {
     BROKER
         .get_or_init(|| {
             if let Ok(s) = std::env::var("MINEWATCH_TEST_MQTT") {
-                if let Some((h, p)) = s.rsplit_once(':') {
-                    if let Ok(p) = p.parse() {
-                        return (h.to_string(), p);
-                    }
+                if let Some((h, p)) = s.rsplit_once(':')
+                    && let Ok(p) = p.parse()
+                {
+                    return (h.to_string(), p);
                 }
                 panic!("MINEWATCH_TEST_MQTT={s:?} must be host:port");
             }

@@ -150,7 +150,7 @@ impl ShiftPlan {
 }
 
 /// 0 below 0, 1 above 1, a smooth S in between.
-fn smoothstep(x: f64) -> f64 {
+pub(crate) fn smoothstep(x: f64) -> f64 {
     let x = x.clamp(0.0, 1.0);
     x * x * (3.0 - 2.0 * x)
 }

@@ -2,8 +2,9 @@
 //!
 //! A [`Sim`] holds one model per mine and turns each cadence step ([`Sim::tick`]) into the MQTT
 //! batches of contract §1. Clean data stays inside every limit and rule of contract §3, so a day of
-//! it raises no alert; anomalies ([`Anomaly`]) are injected on top to raise exactly the alert they
-//! are named after. Modules, in the order a tick passes through them:
+//! it raises no alert; anomalies ([`Anomaly`], one per alert kind of §3) are injected on top to
+//! raise exactly the alert they are named after (and, for a few, an unavoidable companion listed in
+//! [`Injection::also`]). Modules, in the order a tick passes through them:
 //!
 //! - [`sim`]: the [`Sim`], its [`SimConfig`] and the [`Message`]s; per mine it steps the models
 //!   below and assembles the five batches.
@@ -11,7 +12,10 @@
 //!   from local midnight, coal cut in the first ~6 h of the first two) that drives everything else.
 //! - `values`: safety points; methane by location following cutting, upwind/downwind gaps, smooth
 //!   AR(1) noise under a soft bound derived from each point's resolved limits; anomalies applied.
-//! - `people`: crews per shift sized from area quotas, leaders first down and last up.
+//! - `modes`: whether a mine produces, is suspended or closed over time (registry status, then
+//!   [`Sim::set_suspended`]).
+//! - `people`: crews per shift sized from area quotas, leaders first down and last up; a
+//!   production and a maintenance crew set, switched with the mode.
 //! - `power`: meter kW by load class and cutting, and explosives issued at production shift starts.
 //! - [`anomaly`]: the injectable [`Anomaly`] kinds, subject checks and picks, their timelines.
 //! - `json`, `rng`: fixed-decimal JSON writing and the seeded SplitMix64 that makes runs repeatable.
@@ -23,6 +27,7 @@
 pub mod anomaly;
 mod clock;
 mod json;
+mod modes;
 mod people;
 mod power;
 pub mod publish;
@@ -32,4 +37,4 @@ mod values;
 
 pub use anomaly::Anomaly;
 pub use publish::{PublishOptions, publish};
-pub use sim::{Message, Sim, SimConfig};
+pub use sim::{Injection, Message, Sim, SimConfig};

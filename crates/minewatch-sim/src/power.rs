@@ -6,15 +6,19 @@
 //! level between cuts and whenever their area's feed points read 0. A meter in a sealed,
 //! restricted or undeclared area, and the production loads of a suspended or closed mine, stay at
 //! or below `idle_kw`. Explosives are issued once per production shift, shortly after it starts,
-//! to every worked face and heading.
+//! to every worked face and heading, while the mine produces.
+//!
+//! Anomalies: a meter's kW scaled and raised (`Load`), an explosives issue to an area (`Issue`).
 
+use crate::anomaly::Effect;
 use crate::clock::{MIN_MS, ShiftPlan, Step};
 use crate::json::{push_fixed, push_str_field};
+use crate::modes::{Mode, Modes};
 use crate::people::worked_face;
 use crate::rng::{Rng, hash, hash_str, unit};
 use crate::values::soft_bound;
 use minewatch_core::MineDef;
-use minewatch_core::registry::{AreaKind, Load, MineStatus};
+use minewatch_core::registry::{AreaKind, Load};
 use std::fmt::Write;
 
 /// Explosives are issued this long after a production shift starts.
@@ -41,8 +45,6 @@ struct MeterSim {
 #[derive(Debug, Clone)]
 pub(crate) struct Meters {
     sims: Vec<MeterSim>,
-    /// Whether the mine may run production loads (producing or under construction).
-    producing: bool,
     started: bool,
 }
 
@@ -71,19 +73,22 @@ impl Meters {
             .collect();
         Meters {
             sims,
-            producing: matches!(def.status, MineStatus::Producing | MineStatus::Construction),
             started: false,
         }
     }
 
     /// Appends this tick's meter elements (no brackets); `cut(area)` says whether an area's feeds
-    /// read 0. Returns how many were written.
+    /// read 0, `producing` whether the mine may run production loads now; `effects` change loads.
+    /// Returns how many were written.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_meters(
         &mut self,
         def: &MineDef,
         step: Step,
         rng: &mut Rng,
         cut: impl Fn(u32) -> bool,
+        producing: bool,
+        effects: &[Effect],
         out: &mut String,
     ) -> usize {
         let Step {
@@ -103,7 +108,7 @@ impl Meters {
             let idle = m.idle;
             let below_idle = idle * (0.7 + 0.1 * z.clamp(-2.5, 2.5));
             let production = matches!(m.load, Load::Hoist | Load::Face | Load::Transport);
-            let kw = if m.quiet || (production && !self.producing) {
+            let mut kw = if m.quiet || (production && !producing) {
                 below_idle
             } else {
                 match m.load {
@@ -137,6 +142,16 @@ impl Meters {
                     ),
                 }
             };
+            for e in effects {
+                if let Effect::Load {
+                    meter, scale, add, ..
+                } = *e
+                    && meter == i
+                    && e.active(t)
+                {
+                    kw = kw * scale + add;
+                }
+            }
             if i > 0 {
                 out.push(',');
             }
@@ -150,24 +165,43 @@ impl Meters {
     }
 }
 
-/// Appends the explosives issued in `(prev, t]` (no brackets): at each production shift start,
-/// to every worked face and heading. Returns how many were written.
+/// Appends the explosives issued in `(prev, t]` (no brackets): at each production shift start
+/// while the mine produces, to every worked face and heading; and the issues of `effects`.
+/// Returns how many were written.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn push_issues(
     def: &MineDef,
     plan: &ShiftPlan,
+    modes: &Modes,
     prev: i64,
     t: i64,
     seed: u64,
+    effects: &[Effect],
     out: &mut String,
 ) -> usize {
     let mut n = 0;
+    let mut push = |out: &mut String, area: &str, kg: f64| {
+        if n > 0 {
+            out.push(',');
+        }
+        n += 1;
+        out.push('{');
+        push_str_field(out, "area", area);
+        out.push_str(",\"kg\":");
+        push_fixed(out, kg, 1);
+        let _ = write!(out, ",\"detonators\":{}}}", (kg * 2.5).round() as u32);
+    };
     let at = plan.at(t);
     // Issue instants within a day of `t` cover any gap between two ticks we care about.
     for back in 0..=plan.per_day {
         let k = at.day * plan.per_day + at.index - back;
         let (day, index) = (k.div_euclid(plan.per_day), k.rem_euclid(plan.per_day));
         let issue = plan.start(day, index) + ISSUE_AFTER_MS;
-        if issue <= prev || issue > t || !plan.is_production(index) {
+        if issue <= prev
+            || issue > t
+            || !plan.is_production(index)
+            || modes.at(issue) != Mode::Producing
+        {
             continue;
         }
         for (a, area) in def.areas.iter().enumerate() {
@@ -181,15 +215,15 @@ pub(crate) fn push_issues(
                 (12.0, 18.0)
             };
             let kg = base + (u * spread * 2.0).floor() / 2.0;
-            if n > 0 {
-                out.push(',');
-            }
-            n += 1;
-            out.push('{');
-            push_str_field(out, "area", &area.id);
-            out.push_str(",\"kg\":");
-            push_fixed(out, kg, 1);
-            let _ = write!(out, ",\"detonators\":{}}}", (kg * 2.5).round() as u32);
+            push(out, &area.id, kg);
+        }
+    }
+    for e in effects {
+        if let Effect::Issue { area, kg, at } = e
+            && prev < *at
+            && *at <= t
+        {
+            push(out, area, *kg);
         }
     }
     n

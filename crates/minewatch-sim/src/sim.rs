@@ -1,16 +1,17 @@
 //! The simulator: one `MineSim` per mine, stepped by [`Sim::tick`] into the five batches of
-//! contract §1, with anomalies scheduled by hand ([`Sim::inject`]) or automatically.
+//! contract §1, with anomalies scheduled by hand ([`Sim::inject`]) or automatically, and a mine's
+//! suspension switched at run time ([`Sim::set_suspended`]).
 
-use crate::anomaly::{Anomaly, Effect};
-use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts};
+use crate::anomaly::{Anomaly, Ctx, Effect};
+use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts, smoothstep};
 use crate::json::{push_fixed, push_str_field};
+use crate::modes::{Mode, Modes};
 use crate::people::Crew;
 use crate::power::{Meters, push_issues};
 use crate::rng::{Rng, hash, hash_str};
 use crate::values::Points;
 use minewatch_core::MineDef;
 use minewatch_core::payload::System;
-use minewatch_core::registry::MineStatus;
 use std::sync::Arc;
 
 /// One MQTT message to publish.
@@ -57,6 +58,31 @@ impl Default for SimConfig {
     }
 }
 
+/// One injected anomaly, as scheduled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    /// The mine.
+    pub mine: String,
+    /// The anomaly's name: the alert kind it raises.
+    pub kind: &'static str,
+    /// The subject of that alert (point, area, tag, camera, meter, or the mine id).
+    pub subject: String,
+    /// When the anomalous data starts (ms since the epoch, event time).
+    pub at: i64,
+    /// When it ends; the alert then resolves after its own delay (`explosives_undeclared` and
+    /// `unregistered_device` stay until acknowledged).
+    pub until: i64,
+    /// Other alerts (kind, subject) the injection necessarily raises besides its own; empty for
+    /// every kind with the example registry's default subjects but `power_off_failure`, whose
+    /// point is over its alarm too (`over_limit`, critical). Otherwise: `no_video_work` on an
+    /// area with cameras adds `camera_fault` for each of them; `concealed_work` in a sealed area
+    /// adds `restricted_entry` per tag and `power_in_sealed_area` (and `area_over_quota` with
+    /// quota 0), in an area without a meter `explosives_undeclared`, in an area the registry does
+    /// not define `unregistered_device`; `restricted_entry` into an area with quota 0 adds
+    /// `area_over_quota`; a named area the registry does not define adds `unregistered_device`.
+    pub also: Vec<(&'static str, String)>,
+}
+
 /// One mine's models and the anomalies scheduled on it.
 #[derive(Debug)]
 struct MineSim {
@@ -64,6 +90,8 @@ struct MineSim {
     /// Topics by [`System::index`], built once.
     topics: [String; 5],
     plan: ShiftPlan,
+    /// Producing, suspended or closed, over time.
+    modes: Modes,
     points: Points,
     crew: Crew,
     meters: Meters,
@@ -71,6 +99,8 @@ struct MineSim {
     effects: Vec<Effect>,
     /// How many anomalies were injected here, so automatic subjects rotate.
     injected: usize,
+    /// How many of each kind, so the first of a kind gets the preferred subject.
+    injected_kind: [usize; Anomaly::NAMES.len()],
     /// Noise for this mine alone, so mines do not disturb each other's streams.
     rng: Rng,
     seed: u64,
@@ -86,6 +116,7 @@ pub struct Sim {
     offset_secs: i32,
     mines: Vec<MineSim>,
     injected: Vec<(String, &'static str, String, i64)>,
+    injections: Vec<Injection>,
     /// When the next automatic anomaly starts; fixed by the first tick.
     next_auto: Option<i64>,
     /// Automatic anomalies scheduled so far.
@@ -101,14 +132,14 @@ impl Sim {
             .into_iter()
             .map(|def| {
                 let seed = hash(cfg.seed, &[hash_str(&def.id)]);
-                let producing =
-                    matches!(def.status, MineStatus::Producing | MineStatus::Construction);
-                let plan = ShiftPlan::new(def.shift_hours, offset_secs, producing);
+                // The plan says which shifts would produce; the mode timeline whether they do.
+                let plan = ShiftPlan::new(def.shift_hours, offset_secs, true);
                 let topics =
                     System::ALL.map(|s| format!("{}/{}/{}", cfg.prefix, def.id, s.as_str()));
                 MineSim {
                     topics,
                     plan,
+                    modes: Modes::new(Mode::of(def.status)),
                     points: Points::new(&def, hash(seed, &[1])),
                     crew: Crew::new(
                         &def,
@@ -120,6 +151,7 @@ impl Sim {
                     meters: Meters::new(&def, hash(seed, &[3])),
                     effects: Vec::new(),
                     injected: 0,
+                    injected_kind: [0; Anomaly::NAMES.len()],
                     rng: Rng::new(hash(seed, &[4])),
                     seed,
                     last_t: None,
@@ -132,6 +164,7 @@ impl Sim {
             offset_secs,
             mines,
             injected: Vec::new(),
+            injections: Vec::new(),
             next_auto: None,
             auto_count: 0,
         }
@@ -140,7 +173,8 @@ impl Sim {
     /// All messages of one cadence step at event time `t` (ms since epoch): for each mine, one
     /// `safety` batch (every point), one `personnel`, one `video`, one `power`, and an
     /// `explosives` batch only when explosives are issued (at production shift starts, to declared
-    /// faces and headings). Deterministic for a given seed and sequence of calls.
+    /// faces and headings). Deterministic for a given seed and sequence of calls. A silenced
+    /// system (`system_silent`) simply has no batch while silent.
     pub fn tick(&mut self, t: i64) -> Vec<Message> {
         if self.cfg.anomalies && !self.mines.is_empty() {
             self.schedule_automatic(t);
@@ -153,14 +187,13 @@ impl Sim {
     }
 
     /// Schedules an anomaly on `mine` starting at event time `at`. A subject left `None` is picked
-    /// deterministically (for power_off_failure a methane point that has feeds); a named subject
-    /// must suit the anomaly.
+    /// deterministically (for power_off_failure a methane point that has feeds; for the kinds after
+    /// the first five, the preferred subject for the first of its kind on a mine, then others in
+    /// turn); a named subject must suit the anomaly. Anomalies about people pick among the tags the
+    /// crew schedule puts underground at `at`, so inject after any [`Sim::set_suspended`] that
+    /// concerns that time.
     pub fn inject(&mut self, mine: &str, anomaly: Anomaly, at: i64) -> Result<(), String> {
-        let i = self
-            .mines
-            .iter()
-            .position(|m| &*m.def.id == mine)
-            .ok_or_else(|| format!("no mine {mine:?} is simulated"))?;
+        let i = self.mine_index(mine)?;
         self.inject_at(i, &anomaly, at)
     }
 
@@ -169,13 +202,70 @@ impl Sim {
         &self.injected
     }
 
+    /// What was injected so far, with when each ends and what else it necessarily raises, in
+    /// injection order.
+    pub fn injections(&self) -> &[Injection] {
+        &self.injections
+    }
+
+    /// Suspends `mine` (or lets it produce again) from event time `at` on, as a regulator's order
+    /// would: hoist, face and transport loads idle at once, coal cutting stops over 30 minutes, no
+    /// explosives are issued, and the crew changes to the maintenance crew (at most half of
+    /// `suspended_crew`): the workers down come up as at a shift end, their leader last, while the
+    /// maintenance leader goes down at `at` and the maintenance workers once the others are up.
+    /// `false` returns the mine to its registry status (producing, if that says suspended). The
+    /// rules engine learns the status separately (its own status order).
+    pub fn set_suspended(&mut self, mine: &str, suspended: bool, at: i64) -> Result<(), String> {
+        let i = self.mine_index(mine)?;
+        let m = &mut self.mines[i];
+        let mode = match (suspended, m.modes.base()) {
+            (true, _) => Mode::Suspended,
+            (false, Mode::Suspended) => Mode::Producing,
+            (false, base) => base,
+        };
+        m.modes.set(at, mode);
+        Ok(())
+    }
+
+    fn mine_index(&self, mine: &str) -> Result<usize, String> {
+        self.mines
+            .iter()
+            .position(|m| &*m.def.id == mine)
+            .ok_or_else(|| format!("no mine {mine:?} is simulated"))
+    }
+
     fn inject_at(&mut self, i: usize, anomaly: &Anomaly, at: i64) -> Result<(), String> {
         let m = &mut self.mines[i];
-        let (subject, effect) = anomaly.plan(&m.def, at, m.injected)?;
-        m.effects.push(effect);
+        let k = anomaly.index();
+        let planned = anomaly.plan(
+            &Ctx {
+                def: &m.def,
+                crew: &m.crew,
+                points: &m.points,
+                modes: &m.modes,
+                effects: &m.effects,
+                nth: m.injected,
+                nth_kind: m.injected_kind[k],
+            },
+            at,
+        )?;
+        m.effects.extend(planned.effects);
         m.injected += 1;
-        self.injected
-            .push((m.def.id.to_string(), anomaly.name(), subject, at));
+        m.injected_kind[k] += 1;
+        self.injected.push((
+            m.def.id.to_string(),
+            anomaly.name(),
+            planned.subject.clone(),
+            at,
+        ));
+        self.injections.push(Injection {
+            mine: m.def.id.to_string(),
+            kind: anomaly.name(),
+            subject: planned.subject,
+            at,
+            until: planned.until,
+            also: planned.also,
+        });
         Ok(())
     }
 
@@ -215,14 +305,21 @@ impl MineSim {
             .map_or(interval, |l| (t - l).clamp(0, 3_600_000));
         let prev = self.last_t.unwrap_or(t - interval);
         self.last_t = Some(t);
-        self.effects.retain(|e| e.span().1 > t - 3_600_000);
+        self.effects.retain(|e| e.keep_until() > t);
         let def = &*self.def;
+        let (producing, production) = self.production(t);
         let step = Step {
             t,
             dt_ms: dt,
             day: self.plan.at(t).day,
-            cutting: self.plan.cutting(t),
+            cutting: self.plan.cutting(t) * production,
         };
+        let muted = |s: System| {
+            self.effects
+                .iter()
+                .any(|e| matches!(e, Effect::Mute { system, .. } if *system == s && e.active(t)))
+        };
+        let (mute_people, mute_video) = (muted(System::Personnel), muted(System::Video));
 
         let mut ts = String::with_capacity(32);
         push_ts(&mut ts, t, offset_secs);
@@ -240,40 +337,69 @@ impl MineSim {
         let mut safety = open(64 + 40 * def.points.len(), "readings");
         let mut n = self.points.push_readings(def, &mut safety);
         for e in &self.effects {
-            if let Effect::Ghost { id, .. } = e {
-                if e.active(t) {
-                    if n > 0 {
-                        safety.push(',');
-                    }
-                    n += 1;
-                    safety.push('{');
-                    push_str_field(&mut safety, "point", id);
-                    safety.push_str(",\"value\":");
-                    push_fixed(
-                        &mut safety,
-                        0.3 + 0.03 * self.rng.normal().clamp(-3.0, 3.0),
-                        2,
-                    );
-                    safety.push('}');
+            if let Effect::Ghost { id, .. } = e
+                && e.active(t)
+            {
+                if n > 0 {
+                    safety.push(',');
                 }
+                n += 1;
+                safety.push('{');
+                push_str_field(&mut safety, "point", id);
+                safety.push_str(",\"value\":");
+                push_fixed(
+                    &mut safety,
+                    0.3 + 0.03 * self.rng.normal().clamp(-3.0, 3.0),
+                    2,
+                );
+                safety.push('}');
             }
         }
         out.push(self.finish(System::Safety, safety));
 
-        let mut people = open(4096, "tags");
-        self.crew.push_tags(t, &mut people);
-        out.push(self.finish(System::Personnel, people));
-
-        let mut video = open(64 + 32 * def.cameras.len(), "cameras");
-        for (i, c) in def.cameras.iter().enumerate() {
-            if i > 0 {
-                video.push(',');
-            }
-            video.push('{');
-            push_str_field(&mut video, "camera", &c.id);
-            video.push_str(",\"state\":\"ok\"}");
+        if !mute_people {
+            let mut people = open(4096, "tags");
+            self.crew
+                .push_tags(def, t, &self.modes, &self.effects, &mut people);
+            out.push(self.finish(System::Personnel, people));
         }
-        out.push(self.finish(System::Video, video));
+
+        if !mute_video {
+            let mut video = open(64 + 32 * def.cameras.len(), "cameras");
+            for (i, c) in def.cameras.iter().enumerate() {
+                if i > 0 {
+                    video.push(',');
+                }
+                video.push('{');
+                push_str_field(&mut video, "camera", &c.id);
+                let mut state = "ok";
+                let mut event = None;
+                for e in &self.effects {
+                    if let Effect::Camera {
+                        camera,
+                        state: s,
+                        event: ev,
+                        ..
+                    } = e
+                        && *camera == i
+                        && e.active(t)
+                    {
+                        state = s;
+                        event = *ev;
+                    }
+                }
+                video.push_str(",\"state\":\"");
+                video.push_str(state);
+                video.push('"');
+                if let Some(ev) = event {
+                    video.push_str(",\"events\":[\"");
+                    video.push_str(ev);
+                    video.push_str("\"]");
+                }
+                video.push('}');
+            }
+            out.push(self.finish(System::Video, video));
+        }
 
         let mut power = open(64 + 32 * def.meters.len(), "meters");
         let points = &self.points;
@@ -282,14 +408,47 @@ impl MineSim {
             step,
             &mut self.rng,
             |a| points.area_cut(def, a),
+            producing,
+            &self.effects,
             &mut power,
         );
         out.push(self.finish(System::Power, power));
 
         let mut issues = open(256, "issues");
-        if push_issues(def, &self.plan, prev, t, self.seed, &mut issues) > 0 {
+        if push_issues(
+            def,
+            &self.plan,
+            &self.modes,
+            prev,
+            t,
+            self.seed,
+            &self.effects,
+            &mut issues,
+        ) > 0
+        {
             out.push(self.finish(System::Explosives, issues));
         }
+    }
+
+    /// Whether production loads may run at `t`, and the production intensity (0 to 1) that scales
+    /// coal cutting: the mode timeline's, or a `Produce` effect's ramping in over 30 minutes and
+    /// out after it ends.
+    fn production(&self, t: i64) -> (bool, f64) {
+        let mut producing = self.modes.at(t) == Mode::Producing;
+        let mut level = self.modes.production(t);
+        const RAMP: f64 = 30.0 * 60_000.0;
+        for e in &self.effects {
+            if let Effect::Produce { start, end } = *e {
+                if start <= t && t < end {
+                    producing = true;
+                    level = level.max(smoothstep((t - start) as f64 / RAMP));
+                } else if t >= end {
+                    let reached = smoothstep((end - start) as f64 / RAMP);
+                    level = level.max(reached * (1.0 - smoothstep((t - end) as f64 / RAMP)));
+                }
+            }
+        }
+        (producing, level)
     }
 
     /// Closes a batch opened by `tick` and addresses it.

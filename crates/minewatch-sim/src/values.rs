@@ -11,7 +11,9 @@
 //!
 //! Anomalies ([`crate::anomaly::Effect`]) are applied on top of the clean values: a point driven up
 //! passes part of its excess to its downwind points (capped below their alarm), methane at
-//! power-off level latches its feed points to 0 unless a power-off failure holds them on.
+//! power-off level latches its feed points to 0 unless a power-off failure holds them on. A split
+//! drives two neighbours apart (keeping a little of their own noise), a frozen point repeats the
+//! value it had when it froze, a point in calibration carries status 4.
 
 use crate::anomaly::Effect;
 use crate::clock::Step;
@@ -24,6 +26,8 @@ use minewatch_core::registry::{AreaKind, Limits, Location, PointKind};
 const EXCESS_SHARE: f64 = 0.35;
 /// A downwind point driven by an anomaly upwind stays below this fraction of its own alarm.
 const DOWNWIND_CAP: f64 = 0.9;
+/// Share of its own AR(1) noise a split point keeps around its target, so it still varies.
+const SPLIT_NOISE: f64 = 0.2;
 
 /// How one analog point behaves in clean data.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +100,8 @@ pub(crate) struct Points {
     pub(crate) present: Vec<bool>,
     /// Feed points held energised by an active power-off failure.
     held: Vec<bool>,
+    /// The value a frozen point keeps repeating.
+    frozen: Vec<Option<f64>>,
     /// Whether the noise has been drawn from its stationary spread yet.
     started: bool,
 }
@@ -327,6 +333,7 @@ impl Points {
             status: vec![0; n],
             present: vec![true; n],
             held: vec![false; n],
+            frozen: vec![None; n],
             started: false,
         }
     }
@@ -409,14 +416,14 @@ impl Points {
                         hold_feeds,
                         ..
                     } = e
+                        && *point == i
+                        && e.active(t)
                     {
-                        if *point == i && e.active(t) {
-                            let w = e.weight(t);
-                            self.value[i] += (target - self.value[i]) * w;
-                            if *hold_feeds {
-                                for &f in &def.points[i].feeds {
-                                    self.held[f as usize] = true;
-                                }
+                        let w = e.weight(t);
+                        self.value[i] += (target - self.value[i]) * w;
+                        if *hold_feeds {
+                            for &f in &def.points[i].feeds {
+                                self.held[f as usize] = true;
                             }
                         }
                     }
@@ -427,7 +434,41 @@ impl Points {
             match e {
                 Effect::Silent { point, .. } if e.active(t) => self.present[*point] = false,
                 Effect::Fault { point, .. } if e.active(t) => self.status[*point] |= 128,
+                Effect::Calibrate { point, .. } if e.active(t) => self.status[*point] |= 4,
+                Effect::Split {
+                    low,
+                    high,
+                    low_to,
+                    high_to,
+                    ..
+                } => {
+                    let w = e.weight(t);
+                    if w > 0.0 {
+                        for (p, to) in [(*low, *low_to), (*high, *high_to)] {
+                            let target = to + SPLIT_NOISE * self.sims[p].ar;
+                            self.value[p] = (self.value[p] + (target - self.value[p]) * w).max(0.0);
+                        }
+                    }
+                }
+                Effect::Freeze { point, .. } if e.active(t) => {
+                    let p = *point;
+                    let decimals = self.sims[p].prof.decimals;
+                    let v = *self.frozen[p].get_or_insert_with(|| {
+                        let scale = 10f64.powi(decimals as i32);
+                        (self.value[p] * scale).round() / scale
+                    });
+                    self.value[p] = v;
+                }
                 _ => {}
+            }
+        }
+        for (p, f) in self.frozen.iter_mut().enumerate() {
+            if f.is_some()
+                && !effects.iter().any(
+                    |e| matches!(e, Effect::Freeze { point, .. } if *point == p && e.active(t)),
+                )
+            {
+                *f = None;
             }
         }
         for (i, s) in self.sims.iter_mut().enumerate() {
@@ -455,6 +496,12 @@ impl Points {
                 self.value[f] = 0.0;
             }
         }
+    }
+
+    /// The clean range of analog point `i` (`None` for a switch point): its readings stay inside.
+    pub(crate) fn range(&self, i: usize) -> Option<(f64, f64)> {
+        let s = &self.sims[i];
+        s.switch.is_none().then_some((s.prof.lo, s.prof.hi))
     }
 
     /// Whether any feed point of area `area` reads 0 (its circuits are de-energised).

@@ -51,10 +51,10 @@ fn min_window_range(v: &[f64], w: usize) -> f64 {
         while hi.front().is_some_and(|&j| j + w <= i) {
             hi.pop_front();
         }
-        if i + 1 >= w {
-            if let (Some(&a), Some(&b)) = (lo.front(), hi.front()) {
-                best = best.min(v[b] - v[a]);
-            }
+        if i + 1 >= w
+            && let (Some(&a), Some(&b)) = (lo.front(), hi.front())
+        {
+            best = best.min(v[b] - v[a]);
         }
     }
     best

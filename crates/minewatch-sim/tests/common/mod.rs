@@ -51,3 +51,4 @@ pub fn decode_clean(m: &Message) -> (String, System, Batch<'_>) {
     );
     (mine.to_string(), system, batch)
 }
+pub mod oracle;
