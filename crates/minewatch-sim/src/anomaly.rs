@@ -424,14 +424,23 @@ impl Anomaly {
         }
     }
 
+    /// The kinds the automatic schedule injects, in turn: every kind a producing mine can show
+    /// within minutes — all but `power_anomaly` (it needs three days of learning) and
+    /// `production_while_suspended` (it needs a suspension order).
+    pub fn automatic_kinds() -> Vec<&'static str> {
+        const SKIP: [&str; 2] = ["power_anomaly", "production_while_suspended"];
+        Self::NAMES
+            .iter()
+            .copied()
+            .filter(|n| !SKIP.contains(n))
+            .collect()
+    }
+
     /// The anomaly the `k`-th automatic schedule slot injects (subject picked).
     pub(crate) fn automatic(k: u64) -> Anomaly {
-        match k % 4 {
-            0 => Anomaly::PowerOffFailure { point: None },
-            1 => Anomaly::PointSilent { point: None },
-            2 => Anomaly::SensorFault { point: None },
-            _ => Anomaly::OverLimit { point: None },
-        }
+        let names = Self::automatic_kinds();
+        let name = names[(k % names.len() as u64) as usize];
+        Anomaly::parse(name).unwrap_or(Anomaly::PowerOffFailure { point: None })
     }
 }
 

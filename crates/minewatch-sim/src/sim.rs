@@ -284,7 +284,8 @@ impl Sim {
         while next <= t {
             let k = self.auto_count;
             self.auto_count += 1;
-            let mine = (k / 4) as usize % self.mines.len();
+            let round = Anomaly::automatic_kinds().len() as u64;
+            let mine = (k / round) as usize % self.mines.len();
             // A slot long past (the clock jumped) is skipped rather than replayed.
             if next > t - every {
                 let anomaly = Anomaly::automatic(k);
