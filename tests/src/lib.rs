@@ -105,6 +105,12 @@ kind = "feed"
 id = "C1"
 area = "A1"
 watches = "face"
+
+[[meter]]
+id = "MF1"
+area = "A1"
+load = "face"
+idle_kw = 5.0
 "#;
 
 /// A running server with its broker connection, temp dir and publisher.

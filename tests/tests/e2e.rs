@@ -501,3 +501,36 @@ async fn a_suspension_order_is_stored_outranks_the_registry_and_survives_a_resta
 async fn http_put(h: &Harness, path: &str, body: &Value) -> (u16, Value) {
     minewatch_tests::http(h.http(), "PUT", path, Some(body)).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_rules_learned_is_stored_at_shutdown_and_taken_back_at_start() {
+    let mut h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    for s in 0..5 {
+        h.publish(
+            "M1",
+            "power",
+            &json!({"ts": h.ts(s * 10), "meters": [{"meter": "MF1", "kw": 300.0 + s as f64}]}),
+        )
+        .await;
+    }
+    wait_until("the power data is processed", || async {
+        let (_, m) = h.get("/api/mines/M1").await;
+        (m["meters"][0]["kw"] == 304.0).then_some(())
+    })
+    .await;
+    h.restart().await;
+    let snap = h
+        .server()
+        .store
+        .get_state("engine/M1")
+        .await
+        .expect("store")
+        .expect("a snapshot of M1");
+    let v: Value = serde_json::from_str(&snap).expect("JSON");
+    let hours = v["meters"]["MF1"]["hours"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let samples: u64 = hours.iter().filter_map(|h| h[0].as_u64()).sum();
+    assert_eq!(samples, 5, "the baseline learned from five readings: {v}");
+}

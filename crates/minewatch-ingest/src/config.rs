@@ -102,6 +102,10 @@ fn default_command_timeout() -> Duration {
 fn default_writer_batch() -> usize {
     512
 }
+/// Five minutes: a crash loses at most this much learning (power baselines, calibration history).
+fn default_snapshot_every() -> Duration {
+    Duration::from_secs(300)
+}
 
 /// `[engine]`: shards, queues, time.
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +132,9 @@ pub struct EngineConfig {
     /// How long an operator command (ack, status, reload) may wait for the pipeline.
     #[serde(default = "default_command_timeout", deserialize_with = "de_duration")]
     pub command_timeout: Duration,
+    /// How often the shards store what the rules learned (and always at shutdown).
+    #[serde(default = "default_snapshot_every", deserialize_with = "de_duration")]
+    pub snapshot_every: Duration,
 }
 
 impl Default for EngineConfig {
@@ -140,6 +147,7 @@ impl Default for EngineConfig {
             max_clock_skew: default_max_clock_skew(),
             tick: default_tick(),
             command_timeout: default_command_timeout(),
+            snapshot_every: default_snapshot_every(),
         }
     }
 }

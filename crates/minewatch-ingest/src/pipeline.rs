@@ -150,6 +150,7 @@ impl Pipeline {
             .map(|o| (o.mine, o.status))
             .collect();
         let active = store.active_alerts().await?;
+        let snapshots = store.states(shard::SNAPSHOT_PREFIX).await?;
         let seq = store.last_seq().await?;
         tracing::info!(
             mines = registry.mines.len(),
@@ -175,6 +176,18 @@ impl Pipeline {
         let mut restore: Vec<Vec<Alert>> = vec![Vec::new(); n];
         for a in &active {
             restore[shard_of(&a.mine, n)].push(a.clone());
+        }
+        let mut restore_snaps: Vec<Vec<(String, serde_json::Value)>> = vec![Vec::new(); n];
+        for (key, value) in snapshots {
+            let Some(mine) = key.strip_prefix(shard::SNAPSHOT_PREFIX) else {
+                continue;
+            };
+            match serde_json::from_str(&value) {
+                Ok(v) => restore_snaps[shard_of(mine, n)].push((mine.to_string(), v)),
+                Err(e) => {
+                    tracing::warn!(mine, error = %e, "ignoring an unreadable engine snapshot")
+                }
+            }
         }
 
         let generation = Arc::new(AtomicU64::new(0));
@@ -209,7 +222,10 @@ impl Pipeline {
             }
             let (tx, rx) = mpsc::channel(parts.engine.shard_queue.max(2));
             // Restore before anything else reaches the shard (the queue is empty, so this fits).
-            let _ = tx.try_send(ShardMsg::Restore(std::mem::take(&mut restore[i])));
+            let _ = tx.try_send(ShardMsg::Restore {
+                alerts: std::mem::take(&mut restore[i]),
+                snapshots: std::mem::take(&mut restore_snaps[i]),
+            });
             let ctx = ShardCtx {
                 index: i,
                 max_skew: millis(parts.engine.max_clock_skew),
@@ -238,6 +254,7 @@ impl Pipeline {
         tasks.push(tokio::spawn(tick(
             router.shards.clone(),
             parts.engine.tick,
+            parts.engine.snapshot_every,
             stop.subscribe(),
         )));
         if let Some((cfg, client, eventloop)) = mqtt {
@@ -447,6 +464,8 @@ impl Pipeline {
             let _ = tokio::time::timeout(limit, t).await;
         }
         for s in &self.router.shards {
+            // What the rules learned is stored before the shard stops.
+            let _ = tokio::time::timeout(limit, s.send(ShardMsg::Snapshot)).await;
             let _ = tokio::time::timeout(limit, s.send(ShardMsg::Stop)).await;
         }
         for t in tasks.drain(1.min(tasks.len())..) {
@@ -467,22 +486,33 @@ impl Pipeline {
     }
 }
 
-/// Sends a wall-clock tick to every shard; a full queue skips a tick (the next one will do).
+/// Sends a wall-clock tick to every shard (a full queue skips a tick: the next one will do), and
+/// every `snapshot_every` asks the shards to store what the rules learned.
 async fn tick(
     shards: Vec<mpsc::Sender<ShardMsg>>,
     every: Duration,
+    snapshot_every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut interval = tokio::time::interval(every.max(Duration::from_millis(10)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut snapshots = tokio::time::interval(snapshot_every.max(Duration::from_secs(1)));
+    snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    snapshots.tick().await;
     loop {
         tokio::select! {
-            _ = interval.tick() => {}
+            _ = interval.tick() => {
+                let wall = now_millis();
+                for s in &shards {
+                    let _ = s.try_send(ShardMsg::Tick(wall));
+                }
+            }
+            _ = snapshots.tick() => {
+                for s in &shards {
+                    let _ = s.try_send(ShardMsg::Snapshot);
+                }
+            }
             _ = stop.changed() => return,
-        }
-        let wall = now_millis();
-        for s in &shards {
-            let _ = s.try_send(ShardMsg::Tick(wall));
         }
     }
 }

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
+/// Key prefix of the engine snapshots in the store's state table (`engine/{mine}`).
+pub const SNAPSHOT_PREFIX: &str = "engine/";
+
 /// A message as it arrived.
 #[derive(Debug)]
 pub struct Inbound {
@@ -56,8 +59,13 @@ pub enum ShardMsg {
         mine: Arc<str>,
         status: Option<MineStatus>,
     },
-    /// Active alerts from the store at start.
-    Restore(Vec<Alert>),
+    /// Active alerts and engine snapshots (by mine) from the store at start.
+    Restore {
+        alerts: Vec<Alert>,
+        snapshots: Vec<(String, serde_json::Value)>,
+    },
+    /// Hand what the rules learned to the writer, to be stored.
+    Snapshot,
     /// Answer once everything before this has been handed to the writer and stored.
     Flush(oneshot::Sender<()>),
     /// Stop after everything queued before this.
@@ -191,7 +199,10 @@ pub async fn run(
                     l.status = effective;
                 }
             }
-            ShardMsg::Restore(alerts) => {
+            ShardMsg::Restore { alerts, snapshots } => {
+                for (mine, snap) in snapshots {
+                    engine.mine(&mine).restore_snapshot(&snap);
+                }
                 let mut by_mine: std::collections::HashMap<String, Vec<Alert>> = Default::default();
                 for a in alerts {
                     by_mine.entry(a.mine.clone()).or_default().push(a);
@@ -200,12 +211,21 @@ pub async fn run(
                     engine.mine(&mine).restore(&alerts, &mut changes);
                 }
             }
+            ShardMsg::Snapshot => {
+                out.states = engine
+                    .mines
+                    .iter()
+                    .filter(|(_, m)| m.def.registered)
+                    .map(|(id, m)| (format!("{SNAPSHOT_PREFIX}{id}"), m.snapshot().to_string()))
+                    .collect();
+            }
             ShardMsg::Flush(done) => out.flushed = Some(done),
             ShardMsg::Stop => break,
         }
         out.changes = std::mem::take(&mut changes);
         if out.changes.is_empty()
             && out.dead_letters.is_empty()
+            && out.states.is_empty()
             && out.token.is_none()
             && out.reply.is_none()
             && out.flushed.is_none()

@@ -48,6 +48,8 @@ pub struct WriterMsg {
     pub flushed: Option<oneshot::Sender<()>>,
     /// Stop after this message (shutdown, once every shard has stopped).
     pub stop: bool,
+    /// Engine snapshots to store: (key, JSON).
+    pub states: Vec<(String, String)>,
 }
 
 /// The writer's state.
@@ -144,6 +146,7 @@ impl Writer {
         let wall = now_millis();
         let mut posts: Vec<Post> = Vec::new();
         let mut dead = Vec::new();
+        let mut states = Vec::new();
         let mut replies = Vec::new();
         for m in msgs.iter_mut() {
             let first = posts.len();
@@ -174,11 +177,13 @@ impl Writer {
                 }
             }
             dead.append(&mut m.dead_letters);
+            states.append(&mut m.states);
         }
-        if !posts.is_empty() || !dead.is_empty() {
+        if !posts.is_empty() || !dead.is_empty() || !states.is_empty() {
             let batch = WriteBatch {
                 events: posts.iter().map(|p| p.event.clone()).collect(),
                 dead_letters: dead,
+                states,
             };
             self.commit(&batch).await;
             self.metrics

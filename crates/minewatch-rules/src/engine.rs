@@ -1107,6 +1107,100 @@ impl MineState {
         self.next_due = self.clock.unwrap_or(NEVER);
     }
 
+    /// What is worth keeping across a restart that no alert carries: the meters' learned hourly
+    /// baselines (days of learning) and recent calibration starts. Not the clock: after a restart,
+    /// silence is measured from the first data again, not from before the outage.
+    pub fn snapshot(&self) -> Value {
+        let meters: serde_json::Map<String, Value> = self
+            .meter_state
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let b = m.baseline.as_ref()?;
+                let hours: Vec<Value> = b
+                    .hours
+                    .iter()
+                    .map(|h| serde_json::json!([h.n, h.mean, h.m2]))
+                    .collect();
+                Some((
+                    self.def.meters[i].id.to_string(),
+                    serde_json::json!({"first": b.first, "hours": hours}),
+                ))
+            })
+            .collect();
+        let cal: serde_json::Map<String, Value> = self
+            .cal_starts
+            .iter()
+            .map(|(&i, starts)| {
+                (
+                    self.def.points[i as usize].id.to_string(),
+                    serde_json::json!(starts),
+                )
+            })
+            .collect();
+        serde_json::json!({"version": 1, "meters": meters, "calibrations": cal})
+    }
+
+    /// Takes back what [`MineState::snapshot`] kept; entries for ids no longer defined are dropped.
+    pub fn restore_snapshot(&mut self, v: &Value) {
+        if v.get("version").and_then(Value::as_u64) != Some(1) {
+            return;
+        }
+        for (id, m) in v
+            .get("meters")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let Some(i) = self.def.meter(id) else {
+                continue;
+            };
+            let (Some(first), Some(hours)) = (
+                m.get("first").and_then(Value::as_i64),
+                m.get("hours").and_then(Value::as_array),
+            ) else {
+                continue;
+            };
+            if hours.len() != 24 {
+                continue;
+            }
+            let mut b = power_anomaly::Baseline {
+                first,
+                hours: [power_anomaly::Bucket::default(); 24],
+            };
+            for (slot, h) in b.hours.iter_mut().zip(hours) {
+                let n = h.get(0).and_then(Value::as_u64).unwrap_or(0);
+                let mean = h.get(1).and_then(Value::as_f64).unwrap_or(0.0);
+                let m2 = h.get(2).and_then(Value::as_f64).unwrap_or(0.0);
+                *slot = power_anomaly::Bucket {
+                    n: u32::try_from(n).unwrap_or(u32::MAX),
+                    mean,
+                    m2,
+                };
+            }
+            self.meter_state[i as usize].baseline = Some(Box::new(b));
+        }
+        for (id, starts) in v
+            .get("calibrations")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let Some(i) = self.def.point(id) else {
+                continue;
+            };
+            let starts: Vec<Millis> = starts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_i64)
+                .collect();
+            if !starts.is_empty() {
+                self.cal_starts.insert(i, starts);
+            }
+        }
+    }
+
     /// Copies what `system` changed into the live picture.
     pub fn export(&self, system: System, live: &mut MineLive) {
         if !Arc::ptr_eq(&live.def, &self.def) {

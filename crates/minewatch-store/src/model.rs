@@ -18,6 +18,8 @@ pub struct WriteBatch {
     pub events: Vec<Event>,
     /// Rejected input to keep; their `id`s are ignored and assigned by the store.
     pub dead_letters: Vec<DeadLetter>,
+    /// Engine snapshots to upsert into the state table: (key, JSON).
+    pub states: Vec<(String, String)>,
 }
 
 /// One rejected input element or message, kept for operators (contract §1).

@@ -161,7 +161,7 @@ impl Store {
     /// the alert row from `event.alert` (the alert row always holds the alert as of its latest
     /// event), insert the dead letters. All or nothing: a seq already stored fails the whole batch.
     pub async fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        if batch.events.is_empty() && batch.dead_letters.is_empty() {
+        if batch.events.is_empty() && batch.dead_letters.is_empty() && batch.states.is_empty() {
             return Ok(());
         }
         // Encode before taking the write lock, so a JSON error costs other writers nothing.
@@ -213,6 +213,17 @@ impl Store {
             .bind(&d.reason)
             .bind(&d.detail)
             .bind(&d.excerpt)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (key, value) in &batch.states {
+            sqlx::query(
+                "INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(now_text())
             .execute(&mut *tx)
             .await?;
         }

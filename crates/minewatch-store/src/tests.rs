@@ -65,6 +65,7 @@ fn events(events: Vec<Event>) -> WriteBatch {
     WriteBatch {
         events,
         dead_letters: Vec::new(),
+        states: Vec::new(),
     }
 }
 
@@ -255,6 +256,7 @@ async fn commit_is_all_or_nothing_when_a_seq_repeats() {
             event(1, EventType::Resolved, &a_resolved),
         ],
         dead_letters: vec![dead_letter(Some("M1"), "bad_json")],
+        states: Vec::new(),
     };
     let err = store.commit(&bad).await.expect_err("a repeated seq fails");
     assert!(matches!(err, StoreError::Sqlx(_)), "{err}");
@@ -458,10 +460,12 @@ async fn dead_letters_come_newest_first_and_pruning_keeps_the_newest() {
             dead_letter(None, "r2"),
             dead_letter(Some("M2"), "r3"),
         ],
+        states: Vec::new(),
     };
     let second = WriteBatch {
         events: Vec::new(),
         dead_letters: vec![dead_letter(Some("M1"), "r4"), dead_letter(Some("M2"), "r5")],
+        states: Vec::new(),
     };
     store.commit(&first).await.expect("commit");
     store.commit(&second).await.expect("commit");

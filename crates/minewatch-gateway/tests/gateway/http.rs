@@ -334,6 +334,7 @@ async fn dead_letters_are_listed_newest_first_and_page_backwards() {
             letter(Some("m2"), "bad_id"),
             letter(Some("m1"), "too_far_ahead"),
         ],
+        states: Vec::new(),
     };
     gw.state
         .store

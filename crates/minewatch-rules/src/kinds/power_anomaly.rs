@@ -166,6 +166,27 @@ mod tests {
     }
 
     #[test]
+    fn learned_baselines_survive_a_snapshot_and_restore() {
+        let mut m = mine();
+        for s in (0..3 * 86_400).step_by(60) {
+            power(&mut m, at(s), &[("MF", usual(s))]);
+        }
+        let snap = m.snapshot();
+        let mut fresh = mine();
+        fresh.restore_snapshot(&serde_json::from_str(&snap.to_string()).expect("round trip"));
+        let start = 3 * 86_400;
+        let mut all = Vec::new();
+        for s in (start..=start + 1800).step_by(10) {
+            all.extend(power(&mut fresh, at(s), &[("MF", 600.0)]));
+        }
+        assert_eq!(
+            ops(&all, Kind::PowerAnomaly),
+            vec![("raise", "MF".into())],
+            "no relearning after a restart"
+        );
+    }
+
+    #[test]
     fn a_load_that_anomalous_during_learning_is_never_flagged() {
         let mut m = mine();
         for s in (0..86_400).step_by(60) {
