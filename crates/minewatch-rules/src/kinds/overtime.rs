@@ -22,6 +22,10 @@ pub fn limit(m: &MineState, p: &Params) -> Millis {
 pub fn evaluate(m: &mut MineState, p: &Params, tag: &str, at: Millis, out: &mut Vec<Change>) {
     let limit = limit(m, p);
     let Some(t) = m.tags.get(tag) else { return };
+    if t.ts == 0 {
+        // Restored from an alert after a restart: judged again once the tag is next seen.
+        return;
+    }
     let (underground, down_at, area, active) = (t.underground, t.down_at, t.area, t.overtime);
     let over = underground && down_at.is_some_and(|d| at - d > limit);
     if !over
@@ -91,6 +95,19 @@ mod tests {
         assert_eq!(ops(&c, Kind::Overtime), vec![("raise", "T1".into())]);
         t[1].underground = false;
         let c = people(&mut m, at(10 * 3600 + 20), &t);
+        assert_eq!(ops(&c, Kind::Overtime), vec![("resolve", "T1".into())]);
+    }
+
+    #[test]
+    fn a_restored_overtime_is_not_resolved_until_the_tag_is_seen_again() {
+        let mut m = mine();
+        let mut out = Vec::new();
+        m.restore(&[stored(Kind::Overtime, "T1", Some("A1"))], &mut out);
+        let c = people(&mut m, at(0), &crew("A2", 1, true));
+        assert!(ops(&c, Kind::Overtime).is_empty(), "{c:?}");
+        let mut t = crew("A1", 2, true);
+        t[1].underground = false;
+        let c = people(&mut m, at(10), &t);
         assert_eq!(ops(&c, Kind::Overtime), vec![("resolve", "T1".into())]);
     }
 }

@@ -101,9 +101,12 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
     let h = hour(at);
     let message = if op == ChangeOp::Raise {
         format!(
-            "Meter {} ({:?} load, {}) draws {kw:.1} kW against a usual {:.1} ± {:.1} kW for this hour, for {} min",
+            "Meter {} ({} load, {}) draws {kw:.1} kW against a usual {:.1} ± {:.1} kW for this hour, for {} min",
             meter.id,
-            meter.load,
+            serde_json::to_value(meter.load)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             m.place(s.area_name),
             b.mean,
             b.std(),

@@ -42,6 +42,15 @@ pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec
         }
     } else {
         st.pof_since = 0;
+        let feeds_unknown = m.def.points[d as usize]
+            .feeds
+            .iter()
+            .all(|&f| m.points[f as usize].last_seen == 0);
+        let st = &mut m.points[d as usize];
+        if st.pof_active && st.at_power_off && feeds_unknown {
+            // Restored after a restart: wait for the feeds to report before judging.
+            return;
+        }
         if st.pof_active {
             st.pof_active = false;
             let msg = {
@@ -239,6 +248,29 @@ mod tests {
             .is_empty()
         );
         let c = feed(&mut m, &safety(at(40), &[("P1", 0.8, 0)]));
+        assert_eq!(
+            ops(&c, Kind::PowerOffFailure),
+            vec![("resolve", "P1".into())]
+        );
+    }
+
+    #[test]
+    fn a_restored_failure_waits_for_the_feeds_instead_of_resolving_at_the_first_reading() {
+        let mut m = mine();
+        let mut out = Vec::new();
+        m.restore(&[stored(Kind::PowerOffFailure, "P1", Some("A1"))], &mut out);
+        assert!(out.is_empty());
+        let c = feed(&mut m, &safety(at(0), &[("P1", 1.7, 0)]));
+        assert!(ops(&c, Kind::PowerOffFailure).is_empty(), "{c:?}");
+        assert!(
+            ops(
+                &feed(&mut m, &safety(at(5), &[("F1", 1.0, 0)])),
+                Kind::PowerOffFailure
+            )
+            .is_empty(),
+            "still failing"
+        );
+        let c = feed(&mut m, &safety(at(10), &[("F1", 0.0, 0), ("F2", 0.0, 0)]));
         assert_eq!(
             ops(&c, Kind::PowerOffFailure),
             vec![("resolve", "P1".into())]

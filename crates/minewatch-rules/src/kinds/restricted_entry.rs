@@ -10,6 +10,10 @@ use serde_json::json;
 /// Judges tag `tag` after its observation at `at`.
 pub fn evaluate(m: &mut MineState, tag: &str, at: Millis, out: &mut Vec<Change>) {
     let Some(t) = m.tags.get(tag) else { return };
+    if t.ts == 0 {
+        // Restored from an alert after a restart: judged again once the tag is next seen.
+        return;
+    }
     let inside = t.underground
         && t.area.is_some_and(|a| {
             matches!(

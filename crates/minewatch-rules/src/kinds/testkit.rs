@@ -286,3 +286,26 @@ pub fn explosives(m: &mut MineState, ts: i64, area: &'static str, kg: f64) -> Ve
         },
     )
 }
+
+/// An active alert as the store would hand it back after a restart.
+pub fn stored(kind: Kind, subject: &str, area: Option<&str>) -> minewatch_core::Alert {
+    let t = chrono::DateTime::from_timestamp_millis(T0).unwrap_or_default();
+    minewatch_core::Alert {
+        id: format!("id-{subject}"),
+        key: format!("M1/{kind}/{subject}"),
+        mine: "M1".into(),
+        kind,
+        severity: minewatch_core::Severity::Critical,
+        state: minewatch_core::AlertState::Active,
+        subject: subject.into(),
+        area: area.map(str::to_string),
+        message: String::new(),
+        value: None,
+        limit: None,
+        started_at: t,
+        updated_at: t,
+        resolved_at: None,
+        ack: None,
+        evidence: serde_json::Value::Null,
+    }
+}
