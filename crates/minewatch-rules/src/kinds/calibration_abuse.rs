@@ -138,7 +138,7 @@ fn emit(m: &MineState, p: &Params, op: ChangeOp, i: Idx, r: u8, at: Millis, out:
         .upwind
         .into_iter()
         .chain(m.def.downwind[i as usize].iter().copied())
-        .filter(|&n| m.points[n as usize].over.is_some())
+        .filter(|&n| m.points[n as usize].over.is_some() && !m.points[n as usize].over_low)
         .map(|n| json!({"point": &*m.def.points[n as usize].id, "value": m.points[n as usize].value}))
         .collect();
     if r & 4 != 0 {
