@@ -1,18 +1,29 @@
-//! Who is asking, and which mines they may see: the seam where bearer-token auth (contract §5) goes.
+//! Who is asking, and which mines they may see: bearer-token auth (contract §5).
 //!
 //! Every handler takes an [`Access`], checks the [`Role`] its route needs and filters mines with
-//! [`Access::sees`], so adding tokens changes only [`Access`]'s extractor. Until then every request
-//! is an unrestricted `admin` named `anonymous`; the binary binds to loopback in that case.
+//! [`Access::sees`]. With no `[[http.tokens]]` configured every request is an unrestricted `admin`
+//! named `anonymous` (the binary then binds only to loopback). With tokens, a request must carry
+//! `Authorization: Bearer <token>`; `/ws` also takes `?token=<token>`, because browsers cannot set
+//! headers on a WebSocket. A missing or unknown token is a 401 with `WWW-Authenticate: Bearer`.
+//!
+//! Only SHA-256 digests of the secrets are kept; a presented token is hashed and compared with
+//! each digest in constant time. Auth failures are logged at debug, never with the token.
 
 use crate::AppState;
+use crate::config::HttpConfig;
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// What a caller may do, in increasing power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads alerts, events, mines and the live stream.
     Viewer,
@@ -84,6 +95,7 @@ impl Access {
         if self.role >= role {
             Ok(())
         } else {
+            tracing::debug!(token = %self.who, role = self.role.as_str(), needs = role.as_str(), "request refused: role too low");
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -97,13 +109,134 @@ impl Access {
     }
 }
 
-impl FromRequestParts<AppState> for Access {
-    type Rejection = ApiError;
+/// The SHA-256 of a token's secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenDigest([u8; 32]);
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
-        // Tokens go here: read `Authorization: Bearer …` from `_parts`, look it up in the
-        // config in `_state`, answer 401 when it is missing or unknown.
-        Ok(Access::unrestricted())
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A digest is not the secret, but nothing needs it in a log either.
+        f.write_str("TokenDigest(..)")
+    }
+}
+
+impl TokenDigest {
+    /// The digest of a secret.
+    pub fn of(secret: &str) -> Self {
+        TokenDigest(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// From 64 hex digits, either case.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let hex = hex.trim().as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+            let digit = |c: u8| (c as char).to_digit(16);
+            *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(TokenDigest(out))
+    }
+
+    /// As 64 lowercase hex digits, the form `sha256 =` takes.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Equality whose time does not depend on where the digests differ.
+    fn matches(&self, other: &TokenDigest) -> bool {
+        let diff = self
+            .0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        std::hint::black_box(diff) == 0
+    }
+}
+
+/// The SHA-256 of a token as 64 lowercase hex digits: the value of `sha256 =` in the config
+/// (what `minewatch hash-token` prints).
+pub fn hash_token(secret: &str) -> String {
+    TokenDigest::of(secret).to_hex()
+}
+
+/// A 401: no token, or one that is not configured.
+#[derive(Debug)]
+pub struct Unauthorized {
+    /// Whether a token was presented (and is unknown), as RFC 6750's `invalid_token`.
+    presented: bool,
+}
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let (challenge, message) = if self.presented {
+            (r#"Bearer error="invalid_token""#, "unknown bearer token")
+        } else {
+            ("Bearer", "a bearer token is required")
+        };
+        let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        response
+    }
+}
+
+/// The caller of the token `presented`, or a 401.
+fn authenticate(config: &HttpConfig, presented: Option<&str>) -> Result<Access, Unauthorized> {
+    if !config.auth_enabled() {
+        return Ok(Access::unrestricted());
+    }
+    let Some(secret) = presented.map(str::trim).filter(|t| !t.is_empty()) else {
+        tracing::debug!("request refused: no bearer token");
+        return Err(Unauthorized { presented: false });
+    };
+    let digest = TokenDigest::of(secret);
+    // Every digest is compared, so the time taken does not tell which entry matched.
+    let found = config
+        .tokens
+        .iter()
+        .filter(|t| t.digest.matches(&digest))
+        .fold(None, |found, t| found.or(Some(t)));
+    match found {
+        Some(t) => Ok(Access::new(&t.name, t.role, t.mines.clone())),
+        None => {
+            tracing::debug!("request refused: unknown bearer token");
+            Err(Unauthorized { presented: true })
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header. A header of another scheme counts as none.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+impl FromRequestParts<AppState> for Access {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Unauthorized> {
+        authenticate(&state.config, bearer(parts))
+    }
+}
+
+/// The caller of a WebSocket request: like [`Access`], but the token may also come as `?token=`,
+/// because browsers cannot set headers on a WebSocket. The header wins when both are given.
+pub(crate) struct StreamAccess(pub Access);
+
+impl FromRequestParts<AppState> for StreamAccess {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Unauthorized> {
+        let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.into_iter().find(|(n, _)| n == "token").map(|(_, v)| v));
+        let presented = bearer(parts).or(query.as_deref());
+        authenticate(&state.config, presented).map(StreamAccess)
     }
 }
 
@@ -124,5 +257,32 @@ mod tests {
         );
         let all = Access::unrestricted();
         assert!(all.sees("anything") && all.mines().is_none() && all.require(Role::Admin).is_ok());
+    }
+
+    #[test]
+    fn a_token_is_known_by_its_digest_and_hex_round_trips() {
+        // `printf abc | sha256sum`
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hash_token("abc"), abc);
+        assert_eq!(
+            TokenDigest::from_hex(&abc.to_uppercase()),
+            Some(TokenDigest::of("abc"))
+        );
+        assert_eq!(TokenDigest::from_hex("abc"), None);
+        assert_eq!(TokenDigest::from_hex(&"zz".repeat(32)), None);
+        let config = HttpConfig {
+            tokens: vec![crate::config::TokenConfig::with_secret(
+                "ops",
+                Role::Operator,
+                Some(vec!["m1".into()]),
+                "s3cret",
+            )],
+            ..HttpConfig::default()
+        };
+        let ops = authenticate(&config, Some("s3cret")).expect("known");
+        assert_eq!(ops.who(), "ops");
+        assert!(authenticate(&config, Some("s3cret!")).is_err());
+        assert!(authenticate(&config, None).is_err());
+        assert!(authenticate(&HttpConfig::default(), None).is_ok());
     }
 }

@@ -165,7 +165,10 @@ async fn ack_alert(
     Ok(Json(alert))
 }
 
-/// `GET /api/events?after=SEQ&limit=`: `{"events":[…],"last_seq":N}`, ascending from `after`.
+/// `GET /api/events?after=SEQ&limit=`: `{"events":[…],"next_after":N,"last_seq":N}`, ascending
+/// from `after`. A caller limited to some mines gets only their events, so a page can be shorter
+/// than `limit`, even empty, although more follow: the next page starts after `next_after`, the
+/// last seq this page looked at.
 async fn list_events(
     State(s): State<AppState>,
     access: Access,
@@ -181,8 +184,7 @@ async fn list_events(
         .events_after(after, limit)
         .await
         .map_err(|e| ApiError::store("events", e))?;
-    // With restricted access a page can come back shorter than `limit`, even empty, although
-    // more follow: when tokens arrive, answer the seq to continue from as well.
+    let next_after = events.last().map_or(after, |e| e.seq);
     events.retain(|e| access.sees(&e.alert.mine));
     // Read after the page, so that `last_seq` is never below a seq in it.
     let last_seq = s
@@ -190,7 +192,9 @@ async fn list_events(
         .last_seq()
         .await
         .map_err(|e| ApiError::store("last seq", e))?;
-    Ok(Json(json!({ "events": events, "last_seq": last_seq })))
+    Ok(Json(
+        json!({ "events": events, "next_after": next_after, "last_seq": last_seq }),
+    ))
 }
 
 /// `GET /api/mines`: `{"mines":[summary…]}`, sorted by id.

@@ -1,5 +1,6 @@
 //! The `[http]` section of the main config.
 
+use crate::access::{Role, TokenDigest};
 use serde::Deserialize;
 
 /// How the HTTP API and the WebSocket gateway listen and treat their clients.
@@ -17,6 +18,145 @@ pub struct HttpConfig {
     /// snapshot instead, which is smaller and faster than a long replay.
     #[serde(default = "default_ws_resume_max")]
     pub ws_resume_max: u32,
+    /// `[[http.tokens]]`: who may use the API. None configured means no auth at all, which the
+    /// binary allows only on a loopback address.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One `[[http.tokens]]` entry: a bearer token's name, role and mines. The secret itself is never
+/// kept, only its SHA-256, resolved when the config is read (from `sha256`, or by hashing the
+/// variable named by `env`), so a missing variable fails at start rather than at the first request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawToken")]
+pub struct TokenConfig {
+    /// Who the caller is in logs and in `by` defaults; never the secret.
+    pub name: String,
+    /// What the caller may do.
+    pub role: Role,
+    /// The mines the caller may see; `None` for `*`.
+    pub mines: Option<Vec<String>>,
+    /// SHA-256 of the secret; a presented token is hashed and compared in constant time.
+    pub(crate) digest: TokenDigest,
+}
+
+impl TokenConfig {
+    /// A token with its secret given in clear, as tests and tools build one.
+    pub fn with_secret(name: &str, role: Role, mines: Option<Vec<String>>, secret: &str) -> Self {
+        TokenConfig {
+            name: name.to_owned(),
+            role,
+            mines,
+            digest: TokenDigest::of(secret),
+        }
+    }
+
+    /// Whether two entries hold the same secret.
+    pub fn same_secret(&self, other: &TokenConfig) -> bool {
+        self.digest == other.digest
+    }
+}
+
+/// A token entry as written in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    role: Role,
+    mines: Vec<String>,
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    env: Option<String>,
+}
+
+impl TryFrom<RawToken> for TokenConfig {
+    type Error = String;
+
+    fn try_from(raw: RawToken) -> Result<Self, String> {
+        let name = raw.name.trim().to_owned();
+        if name.is_empty() {
+            return Err("a token's name must not be empty".into());
+        }
+        let mines = if raw.mines.iter().any(|m| m == "*") {
+            if raw.mines.len() != 1 {
+                return Err(format!(
+                    "token {name:?}: mines = [\"*\"] stands alone, for every mine"
+                ));
+            }
+            None
+        } else {
+            if raw.mines.is_empty() {
+                return Err(format!(
+                    "token {name:?}: mines must list mine ids, or be [\"*\"] for every mine"
+                ));
+            }
+            if let Some(bad) = raw.mines.iter().find(|m| !minewatch_core::id::is_valid(m)) {
+                return Err(format!("token {name:?}: {bad:?} is not a valid mine id"));
+            }
+            Some(raw.mines)
+        };
+        let digest = match (raw.sha256, raw.env) {
+            (Some(hex), None) => TokenDigest::from_hex(&hex).ok_or_else(|| {
+                format!("token {name:?}: sha256 must be 64 hex digits (the SHA-256 of the token)")
+            })?,
+            (None, Some(var)) => match std::env::var(&var) {
+                Ok(secret) if !secret.trim().is_empty() => TokenDigest::of(secret.trim()),
+                Ok(_) => {
+                    return Err(format!(
+                        "token {name:?}: environment variable {var} is empty"
+                    ));
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "token {name:?}: environment variable {var} is not set"
+                    ));
+                }
+            },
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "token {name:?}: give either sha256 or env, not both"
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "token {name:?}: give its secret as sha256 = \"<hex>\" or env = \"VARIABLE\""
+                ));
+            }
+        };
+        Ok(TokenConfig {
+            name,
+            role: raw.role,
+            mines,
+            digest,
+        })
+    }
+}
+
+impl HttpConfig {
+    /// Whether bearer tokens are required; without any, every caller is an unrestricted admin.
+    pub fn auth_enabled(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// Checks the tokens together: names and secrets must be unique, so that logs name one
+    /// token and a secret maps to one role.
+    pub fn validate_tokens(&self) -> Result<(), String> {
+        for (i, t) in self.tokens.iter().enumerate() {
+            for u in &self.tokens[..i] {
+                if u.name == t.name {
+                    return Err(format!("http.tokens: two tokens are named {:?}", t.name));
+                }
+                if u.same_secret(t) {
+                    return Err(format!(
+                        "http.tokens: tokens {:?} and {:?} have the same secret",
+                        u.name, t.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Loopback only: without tokens configured the server must not be reachable from outside
@@ -41,6 +181,7 @@ impl Default for HttpConfig {
             listen: default_listen(),
             ws_send_timeout_ms: default_ws_send_timeout_ms(),
             ws_resume_max: default_ws_resume_max(),
+            tokens: Vec::new(),
         }
     }
 }

@@ -6,9 +6,10 @@
 //! registry reload) is asked of the pipeline through [`Control`].
 //!
 //! Modules, in the order a request passes through them:
-//! - [`config`]: the `[http]` config section.
-//! - [`access`]: who is asking and which mines they may see; the seam where bearer tokens go.
-//!   Every handler takes an [`Access`] and filters mines with it; today it allows everything.
+//! - [`config`]: the `[http]` config section, with its tokens (kept as SHA-256 digests).
+//! - [`access`]: who is asking and which mines they may see: the bearer token (from the header,
+//!   or `?token=` on `/ws`) looked up among `[[http.tokens]]`; a 401 when tokens are configured and
+//!   the request has no known one. Every handler takes an [`Access`] and filters mines with it.
 //! - `extract`: query parameters, path ids and JSON bodies, rejected with a 400 naming what was
 //!   wrong.
 //! - `api`: the `/api/…` routes.
@@ -31,7 +32,7 @@ mod page;
 mod ws;
 
 pub use access::{Access, Role};
-pub use config::HttpConfig;
+pub use config::{HttpConfig, TokenConfig};
 pub use control::{BoxFuture, Control, ControlError, ReloadReport};
 pub use error::ApiError;
 pub use ops::METRICS_CONTENT_TYPE;

@@ -22,9 +22,10 @@
 //! The per-client rules (duplicates, filter, following) live in [`Cursor`], which does no I/O;
 //! [`Session`] wraps it with the socket, the store and the broadcast.
 
+use crate::access::StreamAccess;
 use crate::error::ApiError;
 use crate::extract::Params;
-use crate::{Access, AppState, Lifecycle};
+use crate::{AppState, Lifecycle};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
@@ -47,15 +48,17 @@ const SILENT_LIMIT: Duration = Duration::from_secs(90);
 /// Events read from the store per query when replaying.
 const REPLAY_PAGE: u64 = 1000;
 
-/// `GET /ws`: validates the parameters (400 naming a bad one), then upgrades.
+/// `GET /ws`: authenticates (the token may come as `?token=`, since browsers cannot set headers on
+/// a WebSocket), validates the parameters (400 naming a bad one; 404 for a mine the caller may not
+/// see), then upgrades.
 pub(crate) async fn handler(
     State(state): State<AppState>,
-    access: Access,
+    StreamAccess(access): StreamAccess,
     axum::Extension(life): axum::Extension<Lifecycle>,
     params: Params,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    params.only(&["mine", "severity", "after"])?;
+    params.only(&["mine", "severity", "after", "token"])?;
     let filter = Filter {
         mine: params.mine("mine")?,
         min_severity: params.parse(
@@ -65,6 +68,17 @@ pub(crate) async fn handler(
         )?,
         access,
     };
+    if let Some(mine) = filter.mine.as_deref().filter(|m| !filter.access.sees(m)) {
+        tracing::debug!(
+            token = filter.access.who(),
+            mine,
+            "websocket refused: mine not allowed"
+        );
+        return Err(ApiError::not_found(format!(
+            "no mine {}",
+            serde_json::json!(mine)
+        )));
+    }
     let after = params.parse("after", "a seq number", |s| s.parse::<u64>().ok())?;
     let upgrade = upgrade.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
     Ok(upgrade
@@ -78,7 +92,7 @@ struct Filter {
     mine: Option<String>,
     min_severity: Option<Severity>,
     /// The caller's mines, on top of `mine`.
-    access: Access,
+    access: crate::Access,
 }
 
 impl Filter {
@@ -251,7 +265,7 @@ async fn run(
     // Subscribed before anything is read, so every event after the starting point is in `events`.
     let mut events = state.events.subscribe();
     let send_timeout = Duration::from_millis(state.config.ws_send_timeout_ms);
-    tracing::debug!(mine = ?filter.mine, severity = ?filter.min_severity, ?after, "websocket client connected");
+    tracing::debug!(token = filter.access.who(), mine = ?filter.mine, severity = ?filter.min_severity, ?after, "websocket client connected");
     let mut session = Session {
         state,
         send_timeout,
@@ -497,7 +511,7 @@ mod tests {
         Cursor::new(Filter {
             mine: mine.map(str::to_owned),
             min_severity,
-            access: Access::unrestricted(),
+            access: crate::Access::unrestricted(),
         })
     }
 

@@ -6,7 +6,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (created with its parent directories if missing) or `sqlite::memory:`.
+    /// `sqlite://PATH` (created with its parent directories if missing), `sqlite::memory:`, or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgresql://`; the database must exist).
     /// Default `"sqlite://minewatch.db"`.
     #[serde(default = "default_url")]
     pub url: String,

@@ -14,7 +14,8 @@ pub enum StoreError {
     #[error("store JSON error: {0}")]
     Json(#[from] serde_json::Error),
 
-    /// The store URL is neither `sqlite://PATH` nor `sqlite::memory:`.
+    /// The store URL is none of `sqlite://PATH`, `sqlite::memory:`, `postgres://…`,
+    /// `postgresql://…`.
     #[error("bad store url {url:?}: {reason}")]
     BadUrl {
         /// The URL as given.

@@ -1,20 +1,24 @@
 //! The durable store of minewatch: alerts and their events, dead letters, regulators' status
-//! orders and engine snapshots, in SQLite (PostgreSQL to follow behind the same [`Store`]).
+//! orders and engine snapshots, in SQLite or PostgreSQL behind the same [`Store`].
 //!
 //! The alert writer assigns each event its global, gap-free seq, then hands the batch to
 //! [`Store::commit`], one transaction, and publishes only after it returns; the HTTP API and the
 //! WebSocket gateway read back through the other [`Store`] methods.
 //!
 //! Modules:
-//! - `store`: [`Store`] itself: opening a URL, the transactional commit, every query.
+//! - `store`: [`Store`] itself: opening a URL, the transactional commit, every query; the
+//!   private `Pool` enum (one variant per backend) and `on_pool!`, which compiles one query
+//!   text once per backend.
 //! - `model`: what goes in and out besides core's `Alert` and `Event`: [`WriteBatch`],
 //!   [`DeadLetter`], [`AlertQuery`], [`DeadLetterQuery`], [`StatusOrder`].
-//! - `migrate`: the migration runner over the SQL files in `migrations/`, embedded in the binary.
+//! - `migrate`: the migration runner over the SQL files in `migrations/sqlite/` and
+//!   `migrations/postgres/` (the same steps, each backend's DDL), embedded in the binary.
 //! - `codec`: timestamps as fixed-width RFC 3339 UTC text, seqs as SQL integers.
 //! - `config`: the `[store]` config section, [`StoreConfig`].
 //! - `error`: [`StoreError`].
 //!
-//! SQL is kept portable: `$n` placeholders, INTEGER / REAL / TEXT columns, JSON as TEXT. An alert
+//! Queries are shared by both backends, so kept portable: `$n` placeholders, `ON CONFLICT`
+//! upserts, integer and TEXT columns, timestamps as RFC 3339 TEXT, JSON as TEXT. An alert
 //! is stored as its JSON plus the columns queries filter and sort on; reads return the JSON.
 #![forbid(unsafe_code)]
 

@@ -8,17 +8,46 @@ use crate::{
 };
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{Alert, AlertState, Event, EventType};
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Arguments, Encode, Sqlite, SqlitePool, Type};
+use sqlx::SqlitePool;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 use tracing::debug;
 
+/// Runs `$body` with `$p` bound to the pool of whichever backend `$pool` (a `&Pool`) is. The body
+/// is compiled once per backend, so one query text serves both, type-checked against each.
+/// `?` and `return` inside act on the enclosing function.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Binds every value of a [`Where`] to the query `$q`, in placeholder order.
+macro_rules! bind_params {
+    ($q:expr, $w:expr) => {{
+        let mut q = $q;
+        for v in &$w.params {
+            q = match v {
+                Param::Text(s) => q.bind(s),
+                Param::Int(i) => q.bind(i),
+            };
+        }
+        q
+    }};
+}
+
 /// Connections to a database file: one writer at a time (SQLite's rule) plus readers for the API.
 const POOL_SIZE: u32 = 4;
+/// Connections to a PostgreSQL server, which runs writers and readers side by side.
+const PG_POOL_SIZE: u32 = 8;
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for a free pooled connection before failing.
@@ -26,13 +55,22 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The durable store of alerts, their events, dead letters, status orders and engine state.
 ///
-/// Cheap to clone: clones share one connection pool. The pool type stays private so a PostgreSQL
-/// backend can be added behind the same methods.
+/// Cheap to clone: clones share one connection pool. Which backend it is stays private: every
+/// method behaves the same on SQLite and PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct Store {
     /// Every query goes through this pool; for `sqlite::memory:` it holds exactly one connection,
     /// which must never close, since the database lives and dies with it.
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: Pool,
+}
+
+/// A connection pool on one of the backends; run a query on it with `on_pool!`.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    /// `sqlite://PATH` or `sqlite::memory:`.
+    Sqlite(SqlitePool),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(PgPool),
 }
 
 /// Where a store URL points.
@@ -42,9 +80,11 @@ enum Target {
     Memory,
     /// `sqlite://PATH`.
     File(PathBuf),
+    /// `postgres://…` or `postgresql://…`, passed to sqlx as it is (parameters included).
+    Postgres(String),
 }
 
-/// Reads `sqlite://PATH` or `sqlite::memory:`.
+/// Reads `sqlite://PATH`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
 fn parse_url(url: &str) -> Result<Target, StoreError> {
     let bad = |reason| StoreError::BadUrl {
         url: url.to_owned(),
@@ -53,11 +93,13 @@ fn parse_url(url: &str) -> Result<Target, StoreError> {
     if url == "sqlite::memory:" {
         return Ok(Target::Memory);
     }
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        return Err(bad("PostgreSQL is not supported yet; use sqlite://PATH"));
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target::Postgres(url.to_owned()));
     }
     let Some(path) = url.strip_prefix("sqlite://") else {
-        return Err(bad("expected sqlite://PATH or sqlite::memory:"));
+        return Err(bad(
+            "expected sqlite://PATH, sqlite::memory:, postgres://… or postgresql://…",
+        ));
     };
     if path.is_empty() {
         return Err(bad("no file path after sqlite://"));
@@ -104,57 +146,60 @@ ON CONFLICT (id) DO UPDATE SET
     resolved_at = excluded.resolved_at, json = excluded.json, last_seq = excluded.last_seq
 WHERE excluded.last_seq > alerts.last_seq";
 
+/// Appends an event to the log.
+const INSERT_EVENT: &str =
+    "INSERT INTO events (seq, alert_id, type, at, json) VALUES ($1, $2, $3, $4, $5)";
+
+/// Keeps a dead letter; the id comes from the database.
+const INSERT_DEAD_LETTER: &str = "\
+INSERT INTO dead_letters (received_at, topic, mine, system, reason, detail, excerpt)
+VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Records a regulator's order as the mine's current one.
+const UPSERT_MINE_STATUS: &str = "\
+INSERT INTO mine_status (mine, status, set_by, at, note) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (mine) DO UPDATE SET
+    status = excluded.status, set_by = excluded.set_by, at = excluded.at, note = excluded.note";
+
+/// Stores an engine snapshot: `(key, value, updated_at)`.
+const UPSERT_STATE: &str = "\
+INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
 impl Store {
     /// Opens (creating if missing, with parent directories) and migrates the database at `url`:
-    /// `sqlite://PATH` or `sqlite::memory:`.
+    /// `sqlite://PATH` or `sqlite::memory:`, or `postgres://…` / `postgresql://…` (the database
+    /// must exist; its tables are created in the connection's `search_path`, normally `public`).
     ///
-    /// Files are opened in WAL mode with `synchronous=FULL` (a committed batch survives power
-    /// loss), a busy timeout, and foreign keys enforced.
+    /// SQLite files are opened in WAL mode with `synchronous=FULL` (a committed batch survives
+    /// power loss), a busy timeout, and foreign keys enforced.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let (options, pool) = match parse_url(url)? {
-            Target::Memory => (
-                SqliteConnectOptions::from_str("sqlite::memory:")?,
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None),
-            ),
-            Target::File(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    tokio::fs::create_dir_all(dir).await.map_err(|source| {
-                        StoreError::CreateDir {
-                            path: dir.to_owned(),
-                            source,
-                        }
-                    })?;
-                }
-                (
-                    SqliteConnectOptions::new()
-                        .filename(&path)
-                        .create_if_missing(true)
-                        .journal_mode(SqliteJournalMode::Wal),
-                    SqlitePoolOptions::new().max_connections(POOL_SIZE),
-                )
-            }
+        let target = parse_url(url)?;
+        let backend = match &target {
+            Target::Postgres(_) => "postgres",
+            Target::Memory | Target::File(_) => "sqlite",
         };
-        let options = options
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = pool
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
+        let pool = match target {
+            Target::Postgres(url) => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(PG_POOL_SIZE)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(&url)
+                    .await?,
+            ),
+            Target::Memory => Pool::Sqlite(open_sqlite(None).await?),
+            Target::File(path) => Pool::Sqlite(open_sqlite(Some(path)).await?),
+        };
         migrate::run(&pool).await?;
-        debug!(url, "store opened");
+        // Not the URL: a PostgreSQL one may carry a password.
+        debug!(backend, "store opened");
         Ok(Store { pool })
     }
 
     /// Waits for queries in flight, then closes every connection (checkpointing the WAL).
     /// Call on shutdown; every clone of this store is closed with it.
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(&self.pool, |p| p.close().await);
     }
 
     /// One transaction: insert every event (seq, type, at, alert_id, full alert JSON) and upsert
@@ -171,63 +216,57 @@ impl Store {
             .map(|e| Ok((e, seq_to_sql(e.seq)?, serde_json::to_string(&e.alert)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
 
-        let mut tx = self.pool.begin().await?;
-        for (event, seq, json) in &events {
-            let a = &event.alert;
-            sqlx::query(UPSERT_ALERT)
-                .bind(&a.id)
-                .bind(&a.key)
-                .bind(&a.mine)
-                .bind(a.kind.as_str())
-                .bind(a.severity.as_str())
-                .bind(a.state.as_str())
-                .bind(&a.subject)
-                .bind(a.area.as_deref())
-                .bind(time_text(&a.started_at))
-                .bind(time_text(&a.updated_at))
-                .bind(a.resolved_at.as_ref().map(time_text))
-                .bind(json)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO events (seq, alert_id, type, at, json) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(seq)
-            .bind(&a.id)
-            .bind(event.kind.as_str())
-            .bind(time_text(&event.at))
-            .bind(json)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for d in &batch.dead_letters {
-            sqlx::query(
-                "INSERT INTO dead_letters (received_at, topic, mine, system, reason, detail, excerpt)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(time_text(&d.received_at))
-            .bind(&d.topic)
-            .bind(d.mine.as_deref())
-            .bind(d.system.as_deref())
-            .bind(&d.reason)
-            .bind(&d.detail)
-            .bind(&d.excerpt)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (key, value) in &batch.states {
-            sqlx::query(
-                "INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(key)
-            .bind(value)
-            .bind(now_text())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            for (event, seq, json) in &events {
+                let a = &event.alert;
+                sqlx::query(UPSERT_ALERT)
+                    .bind(&a.id)
+                    .bind(&a.key)
+                    .bind(&a.mine)
+                    .bind(a.kind.as_str())
+                    .bind(a.severity.as_str())
+                    .bind(a.state.as_str())
+                    .bind(&a.subject)
+                    .bind(a.area.as_deref())
+                    .bind(time_text(&a.started_at))
+                    .bind(time_text(&a.updated_at))
+                    .bind(a.resolved_at.as_ref().map(time_text))
+                    .bind(json)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(INSERT_EVENT)
+                    .bind(seq)
+                    .bind(&a.id)
+                    .bind(event.kind.as_str())
+                    .bind(time_text(&event.at))
+                    .bind(json)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for d in &batch.dead_letters {
+                sqlx::query(INSERT_DEAD_LETTER)
+                    .bind(time_text(&d.received_at))
+                    .bind(no_nul(&d.topic))
+                    .bind(d.mine.as_deref().map(no_nul))
+                    .bind(d.system.as_deref().map(no_nul))
+                    .bind(no_nul(&d.reason))
+                    .bind(no_nul(&d.detail))
+                    .bind(no_nul(&d.excerpt))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (key, value) in &batch.states {
+                sqlx::query(UPSERT_STATE)
+                    .bind(key)
+                    .bind(value)
+                    .bind(now_text())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         debug!(
             events = batch.events.len(),
             dead_letters = batch.dead_letters.len(),
@@ -240,31 +279,37 @@ impl Store {
     ///
     /// Also consults the alert rows, so the answer stays right even if old events are pruned.
     pub async fn last_seq(&self) -> Result<u64, StoreError> {
-        let max: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM events
+        let max: Option<i64> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar(
+                "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM events
                                  UNION ALL SELECT MAX(last_seq) AS m FROM alerts) AS t",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+            )
+            .fetch_one(p)
+            .await?
+        });
         max.map_or(Ok(0), seq_from_sql)
     }
 
     /// The oldest event still stored; `None` when there are none. A client that missed events
     /// after `S` can catch up from the log only if this is at most `S + 1`.
     pub async fn first_seq(&self) -> Result<Option<u64>, StoreError> {
-        let min: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
+        let min: Option<i64> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar("SELECT MIN(seq) FROM events")
+                .fetch_one(p)
+                .await?
+        });
         min.map(seq_from_sql).transpose()
     }
 
     /// Every active alert, newest first.
     pub async fn active_alerts(&self) -> Result<Vec<Alert>, StoreError> {
         let sql = format!("SELECT json FROM alerts WHERE state = $1 {ALERT_ORDER}");
-        let rows: Vec<String> = sqlx::query_scalar(&sql)
-            .bind(AlertState::Active.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<String> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar(&sql)
+                .bind(AlertState::Active.as_str())
+                .fetch_all(p)
+                .await?
+        });
         decode_alerts(&rows)
     }
 
@@ -273,48 +318,54 @@ impl Store {
     pub async fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
         let mut w = Where::default();
         if let Some(state) = q.state {
-            w.eq("state", state.as_str())?;
+            w.eq("state", state.as_str());
         }
         if let Some(mine) = &q.mine {
-            w.eq("mine", mine.clone())?;
+            w.eq("mine", mine.clone());
         }
         if let Some(mines) = &q.mines {
             if mines.is_empty() {
                 return Ok(Vec::new());
             }
-            w.any_of("mine", mines)?;
+            w.any_of("mine", mines);
         }
         if let Some(kind) = q.kind {
-            w.eq("kind", kind.as_str())?;
+            w.eq("kind", kind.as_str());
         }
         if let Some(severity) = q.severity {
-            w.eq("severity", severity.as_str())?;
+            w.eq("severity", severity.as_str());
         }
-        let limit = w.param(effective_limit(q.limit))?;
+        let limit = w.param(effective_limit(q.limit));
         let sql = format!(
             "SELECT json FROM alerts{} {ALERT_ORDER} LIMIT {limit}",
             w.clause()
         );
-        let rows: Vec<String> = sqlx::query_scalar_with(&sql, w.args)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<String> = on_pool!(&self.pool, |p| {
+            bind_params!(sqlx::query_scalar(&sql), w)
+                .fetch_all(p)
+                .await?
+        });
         decode_alerts(&rows)
     }
 
     /// One alert as it stands, with all its stored events ascending by seq; `None` if unknown.
     pub async fn alert(&self, id: &str) -> Result<Option<(Alert, Vec<Event>)>, StoreError> {
         // One read transaction, so the row and the events are the same snapshot.
-        let mut tx = self.pool.begin().await?;
-        let json: Option<String> = sqlx::query_scalar("SELECT json FROM alerts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(json) = json else {
-            return Ok(None);
-        };
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE alert_id = $1 ORDER BY seq");
-        let rows: Vec<EventRow> = sqlx::query_as(&sql).bind(id).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let (json, rows): (String, Vec<EventRow>) = on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let json: Option<String> = sqlx::query_scalar("SELECT json FROM alerts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(json) = json else {
+                return Ok(None);
+            };
+            let sql =
+                format!("SELECT {EVENT_COLUMNS} FROM events WHERE alert_id = $1 ORDER BY seq");
+            let rows: Vec<EventRow> = sqlx::query_as(&sql).bind(id).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            (json, rows)
+        });
         let events = rows
             .into_iter()
             .map(decode_event)
@@ -329,11 +380,13 @@ impl Store {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let sql =
             format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(after)
-            .bind(effective_limit(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<EventRow> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(&sql)
+                .bind(after)
+                .bind(effective_limit(limit))
+                .fetch_all(p)
+                .await?
+        });
         rows.into_iter().map(decode_event).collect()
     }
 
@@ -341,27 +394,27 @@ impl Store {
     pub async fn dead_letters(&self, q: &DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError> {
         let mut w = Where::default();
         if let Some(mine) = &q.mine {
-            w.eq("mine", mine.clone())?;
+            w.eq("mine", mine.clone());
         }
         if let Some(mines) = &q.mines {
             if mines.is_empty() {
                 return Ok(Vec::new());
             }
-            w.any_of("mine", mines)?;
+            w.any_of("mine", mines);
         }
         if let Some(before) = q.before_id {
-            let p = w.param(before)?;
+            let p = w.param(before);
             w.clauses.push(format!("id < {p}"));
         }
-        let limit = w.param(effective_limit(q.limit))?;
+        let limit = w.param(effective_limit(q.limit));
         let sql = format!(
             "SELECT id, received_at, topic, mine, system, reason, detail, excerpt
              FROM dead_letters{} ORDER BY id DESC LIMIT {limit}",
             w.clause()
         );
-        let rows: Vec<DeadLetterRow> = sqlx::query_as_with(&sql, w.args)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<DeadLetterRow> = on_pool!(&self.pool, |p| {
+            bind_params!(sqlx::query_as(&sql), w).fetch_all(p).await?
+        });
         rows.into_iter()
             .map(
                 |(id, received_at, topic, mine, system, reason, detail, excerpt)| {
@@ -383,14 +436,16 @@ impl Store {
     /// Deletes all but the newest `keep` dead letters; returns how many were deleted.
     pub async fn prune_dead_letters(&self, keep: u64) -> Result<u64, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let deleted = sqlx::query(
-            "DELETE FROM dead_letters WHERE id <=
-                 (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET $1)",
-        )
-        .bind(keep)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let deleted = on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "DELETE FROM dead_letters WHERE id <=
+                     (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET $1)",
+            )
+            .bind(keep)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
         if deleted > 0 {
             debug!(deleted, keep, "dead letters pruned");
         }
@@ -401,41 +456,39 @@ impl Store {
     /// mine's status history.
     pub async fn set_mine_status(&self, order: &StatusOrder) -> Result<(), StoreError> {
         let at = time_text(&order.at);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO mine_status (mine, status, set_by, at, note) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (mine) DO UPDATE SET
-                 status = excluded.status, set_by = excluded.set_by,
-                 at = excluded.at, note = excluded.note",
-        )
-        .bind(&order.mine)
-        .bind(order.status.as_str())
-        .bind(&order.by)
-        .bind(&at)
-        .bind(&order.note)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO status_history (mine, status, set_by, at, note)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&order.mine)
-        .bind(order.status.as_str())
-        .bind(&order.by)
-        .bind(&at)
-        .bind(&order.note)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(UPSERT_MINE_STATUS)
+                .bind(&order.mine)
+                .bind(order.status.as_str())
+                .bind(&order.by)
+                .bind(&at)
+                .bind(&order.note)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO status_history (mine, status, set_by, at, note)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&order.mine)
+            .bind(order.status.as_str())
+            .bind(&order.by)
+            .bind(&at)
+            .bind(&order.note)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Every mine's current order, by mine id.
     pub async fn mine_statuses(&self) -> Result<Vec<StatusOrder>, StoreError> {
-        let rows: Vec<StatusRow> =
+        let rows: Vec<StatusRow> = on_pool!(&self.pool, |p| {
             sqlx::query_as("SELECT mine, status, set_by, at, note FROM mine_status ORDER BY mine")
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(p)
+                .await?
+        });
         rows.into_iter()
             .map(|(mine, status, by, at, note)| {
                 Ok(StatusOrder {
@@ -455,61 +508,113 @@ impl Store {
     /// recorded in the status history (status NULL, at the wall clock); lifting no order is a
     /// no-op.
     pub async fn clear_mine_status(&self, mine: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let cleared = sqlx::query("DELETE FROM mine_status WHERE mine = $1")
-            .bind(mine)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if cleared > 0 {
-            sqlx::query(
-                "INSERT INTO status_history (mine, status, set_by, at, note)
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let cleared = sqlx::query("DELETE FROM mine_status WHERE mine = $1")
+                .bind(mine)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if cleared > 0 {
+                sqlx::query(
+                    "INSERT INTO status_history (mine, status, set_by, at, note)
                  VALUES ($1, NULL, '', $2, 'order lifted')",
-            )
-            .bind(mine)
-            .bind(now_text())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+                )
+                .bind(mine)
+                .bind(now_text())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Stores an engine snapshot under `key`, replacing any previous value.
     pub async fn put_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(value)
-        .bind(now_text())
-        .execute(&self.pool)
-        .await?;
+        on_pool!(&self.pool, |p| {
+            sqlx::query(UPSERT_STATE)
+                .bind(key)
+                .bind(value)
+                .bind(now_text())
+                .execute(p)
+                .await?;
+        });
         Ok(())
     }
 
     /// The snapshot stored under `key`.
     pub async fn get_state(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(
+        Ok(on_pool!(&self.pool, |p| {
             sqlx::query_scalar("SELECT value FROM engine_state WHERE key = $1")
                 .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+                .fetch_optional(p)
+                .await?
+        }))
     }
 
     /// Every `(key, value)` whose key starts with `prefix` (exactly, case-sensitive), by key.
     pub async fn states(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
         // substr/length rather than LIKE: LIKE is case-insensitive in SQLite, not in PostgreSQL,
         // and `_` / `%` in a key would need escaping.
-        Ok(sqlx::query_as(
-            "SELECT key, value FROM engine_state
+        Ok(on_pool!(&self.pool, |p| {
+            sqlx::query_as(
+                "SELECT key, value FROM engine_state
              WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
-        )
-        .bind(prefix)
-        .fetch_all(&self.pool)
+            )
+            .bind(prefix)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+}
+
+/// Opens a SQLite database: the file at `path`, or in memory when `None`.
+async fn open_sqlite(path: Option<PathBuf>) -> Result<SqlitePool, StoreError> {
+    let (options, pool) = match path {
+        None => (
+            SqliteConnectOptions::from_str("sqlite::memory:")?,
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+        ),
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|source| StoreError::CreateDir {
+                        path: dir.to_owned(),
+                        source,
+                    })?;
+            }
+            (
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+                SqlitePoolOptions::new().max_connections(POOL_SIZE),
+            )
+        }
+    };
+    let options = options
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    Ok(pool
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
         .await?)
+}
+
+/// `s` with every NUL character replaced by U+FFFD: PostgreSQL text cannot hold NUL, and a dead
+/// letter's excerpt of hostile input may carry one. Done on both backends so they agree.
+fn no_nul(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
     }
 }
 
@@ -532,45 +637,64 @@ fn decode_event((seq, kind, at, json): EventRow) -> Result<Event, StoreError> {
 }
 
 /// A `WHERE` clause built from optional filters, with `$n` placeholders numbered as bound.
+///
+/// The values are kept as plain [`Param`]s rather than one backend's argument buffer, so the
+/// same clause binds on either backend (see `bind_params!`).
 #[derive(Default)]
 struct Where {
     /// Conditions, joined with `AND`.
     clauses: Vec<String>,
     /// The values, in placeholder order.
-    args: SqliteArguments<'static>,
+    params: Vec<Param>,
+}
+
+/// A value bound to a [`Where`] placeholder: the only types the filters need.
+enum Param {
+    /// A text column's value.
+    Text(String),
+    /// An integer column's value, or a `LIMIT`.
+    Int(i64),
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
 }
 
 impl Where {
     /// Binds `value` and returns its placeholder.
-    fn param<T>(&mut self, value: T) -> Result<String, StoreError>
-    where
-        T: 'static + Encode<'static, Sqlite> + Type<Sqlite>,
-    {
-        self.args
-            .add(value)
-            .map_err(|e| StoreError::Sqlx(sqlx::Error::Encode(e)))?;
-        Ok(format!("${}", self.args.len()))
+    fn param(&mut self, value: impl Into<Param>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
     }
 
     /// Adds `column = value`.
-    fn eq<T>(&mut self, column: &str, value: T) -> Result<(), StoreError>
-    where
-        T: 'static + Encode<'static, Sqlite> + Type<Sqlite>,
-    {
-        let p = self.param(value)?;
+    fn eq(&mut self, column: &str, value: impl Into<Param>) {
+        let p = self.param(value);
         self.clauses.push(format!("{column} = {p}"));
-        Ok(())
     }
 
     /// Adds `column IN (values…)`; `values` must not be empty.
-    fn any_of(&mut self, column: &str, values: &[String]) -> Result<(), StoreError> {
+    fn any_of(&mut self, column: &str, values: &[String]) {
         let ps = values
             .iter()
-            .map(|v| self.param(v.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|v| self.param(v.as_str()))
+            .collect::<Vec<_>>();
         self.clauses
             .push(format!("{column} IN ({})", ps.join(", ")));
-        Ok(())
     }
 
     /// ` WHERE …`, or nothing when there are no conditions.
@@ -588,7 +712,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn store_urls_name_a_file_or_memory_and_nothing_else() {
+    fn store_urls_name_a_file_memory_or_a_postgres_server_and_nothing_else() {
         assert_eq!(
             parse_url("sqlite::memory:").expect("memory"),
             Target::Memory
@@ -601,12 +725,22 @@ mod tests {
             parse_url("sqlite:///var/lib/minewatch.db").expect("absolute"),
             Target::File(PathBuf::from("/var/lib/minewatch.db"))
         );
+        for pg in [
+            "postgres://mw@db.example/minewatch",
+            "postgresql://mw:secret@10.0.0.5:5432/minewatch?options=-csearch_path%3Dmw",
+        ] {
+            assert_eq!(
+                parse_url(pg).expect("postgres"),
+                Target::Postgres(pg.to_owned())
+            );
+        }
         for bad in [
             "",
             "minewatch.db",
             "sqlite://",
             "sqlite://x.db?mode=ro",
-            "postgres://h/db",
+            "postgres:h/db",
+            "mysql://h/db",
         ] {
             assert!(
                 matches!(parse_url(bad), Err(StoreError::BadUrl { .. })),

@@ -96,18 +96,24 @@ impl Config {
                     self.http.listen
                 ));
             }
-            // Auth tokens are not configurable yet, so nothing but loopback may be served.
-            Ok(a) if !a.ip().is_loopback() => {
+            // Without tokens every caller is an unrestricted admin: nothing but loopback then.
+            Ok(a) if !a.ip().is_loopback() && !self.http.auth_enabled() => {
                 return bad(format!(
-                    "http.listen {a} is not a loopback address; without auth tokens minewatch only serves loopback"
+                    "http.listen {a} is not a loopback address; without [[http.tokens]] minewatch only serves loopback"
                 ));
             }
             Ok(_) => {}
         }
-        if !self.store.url.starts_with("sqlite:") {
+        self.http
+            .validate_tokens()
+            .map_err(|m| ConfigError::file(path, m))?;
+        let url = &self.store.url;
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| url.starts_with(p))
+        {
             return bad(format!(
-                "store.url {:?}: only sqlite:// stores are supported so far",
-                self.store.url
+                "store.url {url:?}: expected sqlite://PATH, postgres://… or postgresql://…"
             ));
         }
         Ok(())
@@ -151,5 +157,103 @@ mod tests {
         let c = Config::load(&p).expect("valid");
         assert_eq!(c.rules.feed_grace, std::time::Duration::from_secs(15));
         assert_eq!(c.rules.silent_after, std::time::Duration::from_secs(300));
+    }
+
+    fn write(body: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, body).expect("write");
+        (dir, p)
+    }
+
+    const OPS_SHA: &str =
+        "sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"";
+
+    #[test]
+    fn tokens_allow_a_non_loopback_listen() {
+        let (_d, p) = write(&format!(
+            "[http]\nlisten = \"0.0.0.0:8080\"\n\n[[http.tokens]]\nname = \"ops\"\nrole = \"operator\"\nmines = [\"140100001\"]\n{OPS_SHA}\n"
+        ));
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.http.tokens.len(), 1);
+        assert_eq!(c.http.tokens[0].name, "ops");
+        assert_eq!(c.http.tokens[0].mines, Some(vec!["140100001".to_owned()]));
+    }
+
+    #[test]
+    fn no_tokens_still_refuse_a_non_loopback_listen() {
+        let (_d, p) = write("[http]\nlisten = \"0.0.0.0:8080\"\n");
+        let e = Config::load(&p).expect_err("non-loopback without tokens");
+        assert!(e.to_string().contains("loopback"), "{e}");
+    }
+
+    fn token_error(entry: &str) -> String {
+        let (_d, p) = write(&format!(
+            "[http]\nlisten = \"127.0.0.1:8080\"\n\n[[http.tokens]]\nname = \"ops\"\n{entry}\n"
+        ));
+        match Config::load(&p) {
+            Ok(_) => panic!("accepted: {entry}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_token_with_both_or_neither_sha256_and_env_is_a_config_error() {
+        let both = token_error(&format!(
+            "role = \"viewer\"\nmines = [\"*\"]\n{OPS_SHA}\nenv = \"PATH\""
+        ));
+        assert!(both.contains("not both"), "{both}");
+        let neither = token_error("role = \"viewer\"\nmines = [\"*\"]");
+        assert!(
+            neither.contains("sha256") && neither.contains("env"),
+            "{neither}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_role_is_a_config_error_naming_it() {
+        let e = token_error(&format!("role = \"root\"\nmines = [\"*\"]\n{OPS_SHA}"));
+        assert!(e.contains("root") && e.contains("viewer"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_token_variable_is_a_config_error_naming_it() {
+        let e = token_error(
+            "role = \"admin\"\nmines = [\"*\"]\nenv = \"MINEWATCH_TEST_TOKEN_NEVER_SET\"",
+        );
+        assert!(e.contains("MINEWATCH_TEST_TOKEN_NEVER_SET"), "{e}");
+    }
+
+    #[test]
+    fn a_token_read_from_the_environment_is_kept_as_its_hash() {
+        // Cargo sets CARGO_PKG_NAME for the test process; edition 2024 makes set_var unsafe.
+        let (_d, p) = write(
+            "[[http.tokens]]\nname = \"ci\"\nrole = \"viewer\"\nmines = [\"*\"]\nenv = \"CARGO_PKG_NAME\"\n",
+        );
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        let expected = minewatch_gateway::HttpConfig {
+            tokens: vec![minewatch_gateway::config::TokenConfig::with_secret(
+                "ci",
+                minewatch_gateway::Role::Viewer,
+                None,
+                env!("CARGO_PKG_NAME"),
+            )],
+            ..Default::default()
+        };
+        assert!(c.http.tokens[0].same_secret(&expected.tokens[0]));
+    }
+
+    #[test]
+    fn bad_mines_and_duplicate_tokens_are_config_errors() {
+        let e = token_error(&format!("role = \"viewer\"\nmines = []\n{OPS_SHA}"));
+        assert!(e.contains("mines"), "{e}");
+        let e = token_error(&format!(
+            "role = \"viewer\"\nmines = [\"*\", \"m1\"]\n{OPS_SHA}"
+        ));
+        assert!(e.contains("*"), "{e}");
+        let e = token_error(&format!(
+            "role = \"viewer\"\nmines = [\"*\"]\n{OPS_SHA}\n\n[[http.tokens]]\nname = \"ops2\"\nrole = \"admin\"\nmines = [\"*\"]\n{OPS_SHA}"
+        ));
+        assert!(e.contains("same secret"), "{e}");
     }
 }

@@ -80,6 +80,9 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print the SHA-256 (hex) of a bearer token read from stdin, for `sha256 =` in
+    /// `[[http.tokens]]`. Surrounding whitespace is ignored, as it is for `env =` tokens.
+    HashToken,
 }
 
 fn init_logging() {
@@ -96,6 +99,9 @@ fn main() -> ExitCode {
     init_logging();
     if let Command::Check { config } = &cli.command {
         return check(config);
+    }
+    if let Command::HashToken = &cli.command {
+        return hash_token();
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -144,7 +150,7 @@ fn main() -> ExitCode {
                 )
                 .await
             }
-            Command::Check { .. } => Ok(()),
+            Command::Check { .. } | Command::HashToken => Ok(()),
         }
     });
     match res {
@@ -154,6 +160,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `minewatch hash-token`: stdin's token, hashed as the config's `sha256 =` wants it.
+fn hash_token() -> ExitCode {
+    let mut token = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut token) {
+        eprintln!("error: cannot read the token from stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        eprintln!("error: no token on stdin");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", minewatch_gateway::access::hash_token(token));
+    ExitCode::SUCCESS
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

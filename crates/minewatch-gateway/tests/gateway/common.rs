@@ -286,6 +286,34 @@ impl Gateway {
         request(self.addr, "PUT", path, Some(body)).await
     }
 
+    /// A request with `Authorization: Bearer {token}`.
+    pub async fn as_token(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Reply {
+        let auth = format!("Bearer {token}");
+        request_with(self.addr, method, path, body, &[("Authorization", &auth)]).await
+    }
+
+    /// Opens `/ws?{query}` with `Authorization: Bearer {token}`.
+    pub async fn ws_as(&self, token: &str, query: &str) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/ws?{query}", self.addr)
+            .into_client_request()
+            .expect("a websocket request");
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("a header value"),
+        );
+        let (ws, _) = within("the websocket handshake", connect_async(req))
+            .await
+            .expect("websocket handshake");
+        ws
+    }
+
     /// Opens `/ws?{query}`.
     pub async fn ws(&self, query: &str) -> Ws {
         let url = format!("ws://{}/ws?{query}", self.addr);
@@ -347,9 +375,23 @@ impl Reply {
 
 /// One HTTP/1.1 request on a fresh connection, read until the server closes it.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Reply {
+    request_with(addr, method, path, body, &[]).await
+}
+
+/// Like [`request`], with extra headers.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
     within(&format!("{method} {path}"), async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
         if let Some(body) = body {
             head.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -1,5 +1,6 @@
 //! The gateway served for real on 127.0.0.1:0 and spoken to over real HTTP and WebSocket.
 
+mod auth;
 mod common;
 mod http;
 mod ws;

@@ -1,8 +1,9 @@
 -- minewatch-store schema, version 1.
--- Portable on purpose (SQLite now, PostgreSQL later): INTEGER / REAL / TEXT columns only,
--- timestamps as RFC 3339 UTC text with nanoseconds (fixed width, so text order is time order),
--- JSON as TEXT. The one SQLite-ism is AUTOINCREMENT, which a PostgreSQL migration set spells
--- as an identity column.
+-- SQLite's spelling; ../postgres/0001_init.sql is the same schema for PostgreSQL, and the two
+-- must stay in step (same tables, columns, indexes and version numbers).
+-- INTEGER / TEXT columns only, timestamps as RFC 3339 UTC text with nanoseconds (fixed width, so
+-- text order is time order), JSON as TEXT. The SQLite-ism is AUTOINCREMENT, which PostgreSQL
+-- spells as an identity column.
 
 -- One row per alert: the alert as of its latest event (`last_seq`), as JSON, plus the columns
 -- that queries filter and sort on.
