@@ -39,6 +39,10 @@ pub struct PublishOptions {
     pub sim: SimConfig,
     /// Anomalies to inject shortly after start, 30 s apart: (mine, `None` = the first mine; anomaly).
     pub inject: Vec<(Option<String>, Anomaly)>,
+    /// Mines held suspended from the start ([`Sim::set_suspended`]): their crews come up and
+    /// production stops, as under a regulator's order. Applied before the injections, so
+    /// `production_while_suspended` can be injected on one of them.
+    pub suspend: Vec<String>,
 }
 
 impl Default for PublishOptions {
@@ -49,6 +53,7 @@ impl Default for PublishOptions {
             client_id: "minewatch-sim".into(),
             sim: SimConfig::default(),
             inject: Vec::new(),
+            suspend: Vec::new(),
         }
     }
 }
@@ -93,6 +98,10 @@ pub async fn publish(
     let per_tick = mines.len() * 4;
     let mut sim = Sim::new(mines, opts.sim.clone());
     let t0 = minewatch_core::time::now_millis();
+    for mine in &opts.suspend {
+        sim.set_suspended(mine, true, t0)
+            .map_err(|e| format!("cannot suspend mine {mine}: {e}"))?;
+    }
     for (k, (mine, anomaly)) in opts.inject.iter().enumerate() {
         let mine = mine.as_deref().unwrap_or(&first_mine);
         let at = t0 + INJECT_DELAY_MS + k as i64 * INJECT_SPACING_MS;

@@ -96,6 +96,7 @@ fn options(port: u16) -> PublishOptions {
             ..SimConfig::default()
         },
         inject: vec![(None, Anomaly::UnregisteredDevice { point: None })],
+        suspend: Vec::new(),
     }
 }
 

@@ -94,6 +94,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         } else {
             Vec::new()
         },
+        suspend: Vec::new(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sim_task = tokio::spawn({

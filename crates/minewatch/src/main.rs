@@ -73,6 +73,11 @@ enum Command {
         /// MQTT client id.
         #[arg(long, default_value = "minewatch-sim")]
         client_id: String,
+        /// Hold a mine suspended from the start (its crews come up, production stops); repeatable.
+        /// For `--inject production_while_suspended` on it, order the suspension in minewatch too
+        /// (`PUT /api/mines/MINE/status`).
+        #[arg(long, value_name = "MINE")]
+        suspend: Vec<String>,
     },
     /// Validate a config file and its registry; exits non-zero on the first problem.
     Check {
@@ -144,10 +149,20 @@ fn main() -> ExitCode {
                 inject,
                 mine,
                 client_id,
+                suspend,
             } => {
-                sim(
-                    broker, registry, prefix, interval, seed, anomalies, inject, mine, client_id,
-                )
+                sim(SimArgs {
+                    broker,
+                    registry,
+                    prefix,
+                    interval,
+                    seed,
+                    anomalies,
+                    inject,
+                    mine,
+                    client_id,
+                    suspend,
+                })
                 .await
             }
             Command::Check { .. } | Command::HashToken => Ok(()),
@@ -233,7 +248,8 @@ async fn shutdown_signal() {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn sim(
+/// `minewatch sim`'s arguments.
+struct SimArgs {
     broker: String,
     registry: PathBuf,
     prefix: String,
@@ -243,7 +259,22 @@ async fn sim(
     inject: Vec<String>,
     mine: Option<String>,
     client_id: String,
-) -> Result<(), String> {
+    suspend: Vec<String>,
+}
+
+async fn sim(args: SimArgs) -> Result<(), String> {
+    let SimArgs {
+        broker,
+        registry,
+        prefix,
+        interval,
+        seed,
+        anomalies,
+        inject,
+        mine,
+        client_id,
+        suspend,
+    } = args;
     let (host, port) = broker
         .rsplit_once(':')
         .ok_or_else(|| format!("--broker {broker:?} must be host:port"))?;
@@ -269,6 +300,7 @@ async fn sim(
             ..minewatch_sim::SimConfig::default()
         },
         inject,
+        suspend,
     };
     println!(
         "publishing {} mines to {host}:{port} every {interval} s; Ctrl-C stops",
