@@ -1,15 +1,25 @@
 //! Every Prometheus metric of minewatch, in one registry (prometheus-client). Components take
 //! pre-labelled handles at start so the hot path only touches atomics.
+//!
+//! The per-mine gauges (`minewatch_mine_*`) are not updated on the hot path at all: a
+//! [`MinesCollector`] reads the [`LiveView`] when Prometheus scrapes.
 
 use crate::alert::{EventType, Kind, Severity};
+use crate::live::LiveView;
 use crate::payload::{Reason, System};
+use crate::registry::{MineStatus, PointKind};
+use crate::time::Millis;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -271,6 +281,15 @@ impl Metrics {
         }
     }
 
+    /// Registers a collector that is asked for its metrics at every scrape (for gauges computed
+    /// from state that already exists, such as [`MinesCollector`]). Its metric names get the
+    /// `minewatch_` prefix like every other.
+    pub fn register_collector(&self, collector: Box<dyn Collector>) {
+        if let Ok(mut r) = self.registry.lock() {
+            r.register_collector(collector);
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -278,6 +297,185 @@ impl Metrics {
             let _ = encode(&mut out, &r);
         }
         out
+    }
+}
+
+/// How far behind its mine's event clock a point's last reading may be and still count as
+/// reporting: by default the `point_silent` rule's `silent_after`, so a point that is not
+/// "reporting" here is one that `point_silent` is about to raise (or has raised).
+pub const DEFAULT_REPORTING_WINDOW_MS: Millis = 120_000;
+
+/// Point status bit for calibration (domain.md): the value is test gas, not the air.
+const STATUS_CALIBRATION: u32 = 4;
+
+/// Per-mine gauges for the mines overview, computed from the live view at scrape time (nothing is
+/// counted on the hot path). Per mine, about ten series:
+///
+/// - `minewatch_mine_people_underground{mine}` and `minewatch_mine_max_underground{mine}`
+///   (the approved number);
+/// - `minewatch_mine_points{mine}` (registered safety points) and
+///   `minewatch_mine_points_reporting{mine}`: points whose last reading is at most the reporting
+///   window (default [`DEFAULT_REPORTING_WINDOW_MS`]) behind the mine's event clock;
+/// - `minewatch_mine_ch4_max_percent{mine}`: the highest methane value among reporting ch4
+///   points not in calibration (absent when there is none, never a made-up 0);
+/// - `minewatch_mine_alerts_active{mine,severity}`: one series per severity, zeros included;
+/// - `minewatch_mine_suspended{mine}`: 1 while the effective status (a stored regulator's order
+///   outranks the registry file) is `suspended`.
+#[derive(Debug)]
+pub struct MinesCollector {
+    /// The picture shards and the alert writer keep current; read-only here.
+    live: Arc<LiveView>,
+    /// Reporting window on each mine's event clock, in ms.
+    window_ms: Millis,
+}
+
+/// One mine's numbers, copied out so no live-view lock is held while encoding.
+#[derive(Debug, Default)]
+struct MineRow {
+    people: u32,
+    max_underground: u32,
+    points: usize,
+    reporting: usize,
+    ch4_max: Option<f64>,
+    suspended: bool,
+    /// Active alerts by `Severity::ALL` index.
+    alerts: [u32; 4],
+    /// False for a mine seen only through an active alert (no live entry).
+    live: bool,
+}
+
+impl MinesCollector {
+    /// A collector over `live` with the reporting window `window`.
+    pub fn new(live: Arc<LiveView>, window: std::time::Duration) -> Self {
+        MinesCollector {
+            live,
+            window_ms: Millis::try_from(window.as_millis()).unwrap_or(Millis::MAX),
+        }
+    }
+
+    /// A snapshot of every mine, sorted by id.
+    fn rows(&self) -> BTreeMap<Arc<str>, MineRow> {
+        let mut rows: BTreeMap<Arc<str>, MineRow> = BTreeMap::new();
+        for m in self.live.mines.iter() {
+            let l = m.value();
+            let mut row = MineRow {
+                people: l.underground,
+                max_underground: l.def.max_underground,
+                points: l.def.points.len(),
+                suspended: l.status == MineStatus::Suspended,
+                live: true,
+                ..MineRow::default()
+            };
+            if let Some(clock) = l.clock {
+                for (def, p) in l.def.points.iter().zip(&l.points) {
+                    if p.ts == 0 || clock.saturating_sub(p.ts) > self.window_ms {
+                        continue;
+                    }
+                    row.reporting += 1;
+                    if def.kind == PointKind::Ch4
+                        && p.status & STATUS_CALIBRATION == 0
+                        && p.value.is_finite()
+                    {
+                        row.ch4_max = Some(row.ch4_max.map_or(p.value, |x| x.max(p.value)));
+                    }
+                }
+            }
+            rows.insert(m.key().clone(), row);
+        }
+        for a in self.live.alerts.iter() {
+            let a = a.value();
+            let sev = Severity::ALL
+                .iter()
+                .position(|s| *s == a.severity)
+                .unwrap_or(0);
+            match rows.get_mut(a.mine.as_str()) {
+                Some(row) => row.alerts[sev] += 1,
+                None => {
+                    let mut row = MineRow::default();
+                    row.alerts[sev] = 1;
+                    rows.insert(Arc::from(a.mine.as_str()), row);
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// Writes one gauge family: a descriptor, then one sample per `(labels, value)`.
+fn gauge_family<'a, V, I>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: I,
+) -> Result<(), std::fmt::Error>
+where
+    V: EncodeGaugeValue + 'a,
+    I: IntoIterator<Item = (Vec<(&'static str, &'a str)>, V)>,
+{
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in samples {
+        family.encode_family(&labels)?.encode_gauge(&value)?;
+    }
+    Ok(())
+}
+
+impl Collector for MinesCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let rows = self.rows();
+        let live = || rows.iter().filter(|(_, r)| r.live);
+        fn mine(id: &Arc<str>) -> Vec<(&'static str, &str)> {
+            vec![("mine", &**id)]
+        }
+        gauge_family(
+            &mut encoder,
+            "mine_people_underground",
+            "People underground per mine (personnel system)",
+            live().map(|(id, r)| (mine(id), i64::from(r.people))),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_max_underground",
+            "Approved people underground per mine (registry)",
+            live().map(|(id, r)| (mine(id), i64::from(r.max_underground))),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_points",
+            "Safety points registered per mine",
+            live().map(|(id, r)| (mine(id), r.points as i64)),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_points_reporting",
+            "Safety points whose last reading is within the reporting window of the mine's event clock",
+            live().map(|(id, r)| (mine(id), r.reporting as i64)),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_ch4_max_percent",
+            "Highest methane (% CH4) among reporting ch4 points not in calibration, per mine",
+            live().filter_map(|(id, r)| r.ch4_max.map(|v| (mine(id), v))),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_suspended",
+            "1 while the mine's effective status is suspended",
+            live().map(|(id, r)| (mine(id), i64::from(r.suspended))),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_alerts_active",
+            "Active alerts per mine and severity",
+            rows.iter().flat_map(|(id, r)| {
+                Severity::ALL.iter().zip(r.alerts).map(move |(s, n)| {
+                    (
+                        vec![("mine", &**id), ("severity", s.as_str())],
+                        i64::from(n),
+                    )
+                })
+            }),
+        )?;
+        Ok(())
     }
 }
 
@@ -301,6 +499,243 @@ mod tests {
         );
         assert!(
             text.contains("minewatch_alerts_active{kind=\"over_limit\",severity=\"critical\"} 0"),
+            "{text}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod mines_collector_tests {
+    use super::*;
+    use crate::alert::{Alert, AlertState};
+    use crate::live::{MineLive, PointLive};
+    use crate::registry::MineDef;
+    use std::path::Path;
+    use std::time::Duration;
+
+    const MINE: &str = r#"
+id = "M1"
+name = "Test Colliery"
+status = "producing"
+max_underground = 50
+
+[[area]]
+id = "A1"
+name = "1201 coal face"
+kind = "coal_face"
+
+[[point]]
+id = "P0"
+area = "A1"
+kind = "ch4"
+location = "intake"
+
+[[point]]
+id = "P1"
+area = "A1"
+kind = "ch4"
+location = "coal_face"
+
+[[point]]
+id = "P2"
+area = "A1"
+kind = "ch4"
+location = "coal_face"
+
+[[point]]
+id = "F1"
+area = "A1"
+kind = "feed"
+"#;
+
+    /// 2026-11-23T00:00:00Z.
+    const T0: Millis = 1_795_392_000_000;
+
+    fn alert(mine: &str, subject: &str, severity: Severity) -> Arc<Alert> {
+        let t = chrono::DateTime::from_timestamp_millis(T0).unwrap_or_default();
+        Arc::new(Alert {
+            id: format!("id-{mine}-{subject}"),
+            key: format!("{mine}/over_limit/{subject}"),
+            mine: mine.into(),
+            kind: Kind::OverLimit,
+            severity,
+            state: AlertState::Active,
+            subject: subject.into(),
+            area: None,
+            message: String::new(),
+            value: None,
+            limit: None,
+            started_at: t,
+            updated_at: t,
+            resolved_at: None,
+            ack: None,
+            evidence: serde_json::Value::Null,
+        })
+    }
+
+    /// M1: clock at T0+300 s; P0 read 0.05 at +290 s, P1 1.3 at +200 s (inside 2 min), P2 9.9
+    /// in calibration at +295 s, F1 last read at +100 s (stale); 7 people underground; suspended.
+    /// M2: registered elsewhere, nothing reported. M3 exists only through an alert.
+    fn view() -> Arc<LiveView> {
+        let live = Arc::new(LiveView::default());
+        let def = Arc::new(MineDef::parse(Path::new("m1.toml"), MINE).expect("test mine parses"));
+        let mut m1 = MineLive::new(def, MineStatus::Suspended);
+        m1.clock = Some(T0 + 300_000);
+        m1.points = vec![
+            PointLive {
+                value: 0.05,
+                status: 0,
+                ts: T0 + 290_000,
+            },
+            PointLive {
+                value: 1.3,
+                status: 0,
+                ts: T0 + 200_000,
+            },
+            PointLive {
+                value: 9.9,
+                status: 4,
+                ts: T0 + 295_000,
+            },
+            PointLive {
+                value: 1.0,
+                status: 0,
+                ts: T0 + 100_000,
+            },
+        ];
+        m1.underground = 7;
+        live.mines.insert(Arc::from("M1"), m1);
+        let m2 = MineLive::new(Arc::new(MineDef::unregistered("M2")), MineStatus::Producing);
+        live.mines.insert(Arc::from("M2"), m2);
+        for (mine, subject, sev) in [
+            ("M1", "P1", Severity::Critical),
+            ("M1", "P2", Severity::Warning),
+            ("M1", "P3", Severity::Critical),
+            ("M3", "X", Severity::Major),
+        ] {
+            let a = alert(mine, subject, sev);
+            live.alerts.insert(a.key.clone(), a);
+        }
+        live
+    }
+
+    fn exposition(live: Arc<LiveView>, window: Duration) -> String {
+        let m = Metrics::new();
+        m.register_collector(Box::new(MinesCollector::new(live, window)));
+        m.encode()
+    }
+
+    fn sample_lines(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| l.starts_with("minewatch_mine_"))
+            .collect()
+    }
+
+    #[test]
+    fn the_collector_reports_people_points_methane_alerts_and_status_per_mine() {
+        let text = exposition(view(), Duration::from_secs(120));
+        let expected = [
+            "minewatch_mine_people_underground{mine=\"M1\"} 7",
+            "minewatch_mine_people_underground{mine=\"M2\"} 0",
+            "minewatch_mine_max_underground{mine=\"M1\"} 50",
+            "minewatch_mine_points{mine=\"M1\"} 4",
+            "minewatch_mine_points{mine=\"M2\"} 0",
+            // P0, P1 and P2 are within 2 min of the clock; F1 is 200 s behind.
+            "minewatch_mine_points_reporting{mine=\"M1\"} 3",
+            "minewatch_mine_points_reporting{mine=\"M2\"} 0",
+            // P2's 9.9 is calibration gas: the highest real methane is P1's.
+            "minewatch_mine_ch4_max_percent{mine=\"M1\"} 1.3",
+            "minewatch_mine_suspended{mine=\"M1\"} 1",
+            "minewatch_mine_suspended{mine=\"M2\"} 0",
+            "minewatch_mine_alerts_active{mine=\"M1\",severity=\"critical\"} 2",
+            "minewatch_mine_alerts_active{mine=\"M1\",severity=\"warning\"} 1",
+            "minewatch_mine_alerts_active{mine=\"M1\",severity=\"major\"} 0",
+            "minewatch_mine_alerts_active{mine=\"M1\",severity=\"info\"} 0",
+            "minewatch_mine_alerts_active{mine=\"M2\",severity=\"critical\"} 0",
+            "minewatch_mine_alerts_active{mine=\"M3\",severity=\"major\"} 1",
+        ];
+        let lines = sample_lines(&text);
+        for e in expected {
+            assert!(lines.contains(&e), "missing {e:?} in:\n{text}");
+        }
+        assert!(
+            text.contains("# TYPE minewatch_mine_ch4_max_percent gauge"),
+            "{text}"
+        );
+        // No methane series is made up for a mine without a reporting ch4 point, and a mine known
+        // only through an alert gets only its alert counts.
+        assert!(
+            !text.contains("minewatch_mine_ch4_max_percent{mine=\"M2\"}"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("minewatch_mine_points{mine=\"M3\"}"),
+            "{text}"
+        );
+        // 10 series for a reporting mine.
+        let m1 = lines.iter().filter(|l| l.contains("mine=\"M1\"")).count();
+        assert_eq!(m1, 10, "{text}");
+    }
+
+    #[test]
+    fn the_reporting_window_is_measured_on_the_mines_event_clock() {
+        // 5 min: F1 (200 s behind) counts again; 5 s: only P0 (10 s) drops, P2 (5 s) stays.
+        let wide = exposition(view(), Duration::from_secs(300));
+        assert!(
+            wide.contains("minewatch_mine_points_reporting{mine=\"M1\"} 4"),
+            "{wide}"
+        );
+        let narrow = exposition(view(), Duration::from_secs(5));
+        assert!(
+            narrow.contains("minewatch_mine_points_reporting{mine=\"M1\"} 1"),
+            "{narrow}"
+        );
+        // Only P2 is fresh and it is calibrating: no methane value at all.
+        assert!(
+            !narrow.contains("minewatch_mine_ch4_max_percent{mine=\"M1\"}"),
+            "{narrow}"
+        );
+    }
+
+    #[test]
+    fn the_collector_follows_the_live_view_between_scrapes() {
+        let live = view();
+        let m = Metrics::new();
+        m.register_collector(Box::new(MinesCollector::new(
+            live.clone(),
+            Duration::from_secs(120),
+        )));
+        live.alerts.retain(|_, a| a.mine != "M1");
+        if let Some(mut m1) = live.mines.get_mut("M1") {
+            m1.underground = 12;
+            m1.status = MineStatus::Producing;
+        }
+        let text = m.encode();
+        assert!(
+            text.contains("minewatch_mine_alerts_active{mine=\"M1\",severity=\"critical\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("minewatch_mine_people_underground{mine=\"M1\"} 12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("minewatch_mine_suspended{mine=\"M1\"} 0"),
+            "{text}"
+        );
+        // The fixed metrics are still there beside the collector's.
+        assert!(
+            text.contains("minewatch_messages_total{system=\"safety\"} 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_live_view_gives_descriptors_and_no_samples() {
+        let text = exposition(Arc::new(LiveView::default()), Duration::from_secs(120));
+        assert!(sample_lines(&text).is_empty(), "{text}");
+        assert!(
+            text.contains("# TYPE minewatch_mine_people_underground gauge"),
             "{text}"
         );
     }

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use minewatch_core::alert::Alert;
 use minewatch_core::live::LiveView;
-use minewatch_core::metrics::Metrics;
+use minewatch_core::metrics::{Metrics, MinesCollector};
 use minewatch_core::registry::MineStatus;
 use minewatch_gateway::{AppState, BoxFuture, Control, ControlError, ReloadReport};
 use minewatch_ingest::pipeline::PipelineParts;
@@ -113,6 +113,12 @@ impl Server {
         let store = Store::open(&cfg.store.url).await?;
         let live = Arc::new(LiveView::default());
         let metrics = Arc::new(Metrics::new());
+        // Per-mine gauges, read from the live view at scrape time; "reporting" uses point_silent's
+        // window so the overview and the point_silent alerts agree.
+        metrics.register_collector(Box::new(MinesCollector::new(
+            live.clone(),
+            cfg.rules.silent_after,
+        )));
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let pipeline = Pipeline::start(PipelineParts {
             engine: cfg.engine.clone(),
