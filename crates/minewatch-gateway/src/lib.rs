@@ -16,7 +16,7 @@
 //! - `ws`: `/ws`, one task per client: a snapshot (or a replay from the store), then the live
 //!   events, filtered; a client that falls behind gets a fresh snapshot and is never waited for.
 //! - `ops`: `/metrics`, `/healthz`, `/readyz`.
-//! - `page`: `/`, the operator page (`static/index.html`, embedded in the binary).
+//! - `page`: `/` and `/assets/…`, the operator dashboard (`static/`, embedded in the binary).
 //! - [`control`]: the [`Control`] trait that the binary implements over the pipeline.
 //! - [`error`]: every failed request answers `{"error":"…"}`.
 #![forbid(unsafe_code)]
@@ -99,7 +99,7 @@ impl Lifecycle {
     }
 }
 
-/// The whole HTTP surface: `/api/…`, `/ws`, `/metrics`, `/healthz`, `/readyz` and `/`.
+/// The whole HTTP surface: `/api/…`, `/ws`, `/metrics`, `/healthz`, `/readyz`, `/` and `/assets/…`.
 ///
 /// WebSocket sessions of a router built here are not closed at shutdown; [`serve`] does that.
 pub fn router(state: AppState) -> Router {
@@ -111,7 +111,7 @@ fn build(state: AppState, life: Lifecycle) -> Router {
         .merge(api::routes())
         .merge(ops::routes())
         .route("/ws", get(ws::handler))
-        .route("/", get(page::index))
+        .merge(page::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::Extension(life))

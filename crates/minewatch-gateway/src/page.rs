@@ -1,22 +1,136 @@
-//! `GET /`: the operator page, one self-contained HTML file (no CDN, vanilla JS) embedded in the
-//! binary. It opens `/ws`, keeps the live alerts table, and resumes with `after=` the last seq it
-//! saw when the connection drops.
+//! `GET /` and `GET /assets/{name}`: the operator dashboard, served by the binary itself.
+//!
+//! Three files under `static/` are embedded at build time (`include_str!`): `index.html` (the
+//! shell), `app.css` and `app.js` (vanilla JS, no framework). Nothing is fetched from elsewhere:
+//! no CDN, no web fonts, no images; a control room without internet gets the whole page. Every
+//! answer says `Cache-Control: no-cache` with a strong `ETag` (a SHA-256 prefix of the content),
+//! so a browser revalidates each load and gets a `304 Not Modified` until a new binary brings a
+//! new page. The routes are open like `/healthz`: the files hold no data, and the page sends the
+//! operator's token itself (an `Authorization` header on `/api/…`, `?token=` on `/ws`).
+//!
+//! What the page does, from the API it reads (contract §5):
+//! - **Alerts**: the live list over `/ws` (snapshot, then one message per event; on a dropped
+//!   connection it reconnects with a jittered backoff and resumes with `after=` the last seq it
+//!   saw, showing the connection state and a banner while offline), grouped by severity with
+//!   critical first and counts per severity. Filters on mine, kind, severity and state live in
+//!   the URL hash (`#view=alerts&mine=…&kind=…&severity=…&state=resolved`); resolved alerts come
+//!   from `GET /api/alerts?state=…`.
+//! - **Detail** (`#alert=ID`): `GET /api/alerts/{id}`, its evidence as tables and its history;
+//!   acknowledging with a note (`POST /api/alerts/{id}/ack`, which needs the operator role; a
+//!   refusal is shown), the operator's name kept in `localStorage`.
+//! - **Mines** (`#view=mine&mine=ID`): `GET /api/mines/{id}` every 5 s: people per area, methane
+//!   per point with its last hour as an SVG sparkline (the `history` of ch4 points), cameras,
+//!   meters and active alerts.
+//! - **Silences**: `GET /api/silences?state=active` every 30 s; an alert is marked silenced when
+//!   the server says so (`"silenced": true`) or an active silence matches it. "Silence…" on an
+//!   alert posts `/api/silences`. When the server answers 404 the page shows no silence controls.
+//! - **Sound**: a WebAudio beep for each new critical alert that is neither acknowledged nor
+//!   silenced, with a mute switch kept in `localStorage`; audio starts at the first click or key.
+//!
+//! All server text reaches the DOM as text (`textContent`, `setAttribute`), never as markup.
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
-use axum::response::IntoResponse;
+use crate::AppState;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+/// One embedded file.
+struct Asset {
+    /// The path it is served under.
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
 
 /// The page, as built into the binary.
-const INDEX_HTML: &str = include_str!("../static/index.html");
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../static/index.html"),
+    },
+    Asset {
+        path: "/assets/app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../static/app.css"),
+    },
+    Asset {
+        path: "/assets/app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/app.js"),
+    },
+];
+
+/// The routes of the page: `/` and `/assets/{name}`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{name}", get(asset))
+}
+
+/// The strong ETag of each asset, in the order of [`ASSETS`], computed once.
+fn etags() -> &'static [HeaderValue] {
+    static TAGS: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                let digest = Sha256::digest(a.body.as_bytes());
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                HeaderValue::from_str(&format!("\"{hex}\""))
+                    .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+            })
+            .collect()
+    })
+}
 
 /// `GET /`.
-pub(crate) async fn index() -> impl IntoResponse {
+async fn index(headers: HeaderMap) -> Response {
+    serve(0, &headers)
+}
+
+/// `GET /assets/{name}`.
+async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    match ASSETS
+        .iter()
+        .position(|a| a.path.strip_prefix("/assets/") == Some(name.as_str()))
+    {
+        Some(i) => serve(i, &headers),
+        None => crate::ApiError::not_found(format!("no asset {}", serde_json::json!(name)))
+            .into_response(),
+    }
+}
+
+/// The asset `i`, or a 304 when the browser already has this version.
+fn serve(i: usize, headers: &HeaderMap) -> Response {
+    let (a, tag) = (&ASSETS[i], &etags()[i]);
+    let fresh = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t.as_bytes() == tag.as_bytes());
+    let common = [
+        // A new binary may bring a new page: always revalidate, never show a stale one.
+        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (ETAG, tag.clone()),
+        (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
     (
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            // A new binary may bring a new page; never show a stale one.
-            (CACHE_CONTROL, "no-cache"),
-            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        INDEX_HTML,
+        common,
+        [(CONTENT_TYPE, HeaderValue::from_static(a.content_type))],
+        a.body,
     )
+        .into_response()
 }

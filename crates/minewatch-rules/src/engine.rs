@@ -1225,12 +1225,16 @@ impl MineState {
     fn export_system(&self, system: System, live: &mut MineLive) {
         match system {
             System::Safety => {
-                for (l, s) in live.points.iter_mut().zip(&self.points) {
-                    *l = PointLive {
-                        value: s.value,
-                        status: s.status,
-                        ts: s.last_seen,
-                    };
+                // Through `set_point`, which also fills the ch4 points' last hour.
+                for (i, s) in self.points.iter().enumerate() {
+                    live.set_point(
+                        i,
+                        PointLive {
+                            value: s.value,
+                            status: s.status,
+                            ts: s.last_seen,
+                        },
+                    );
                 }
             }
             System::Personnel => {

@@ -415,8 +415,15 @@ async fn the_operator_page_is_served_and_unknown_routes_and_methods_answer_json(
     let r = gw.get("/").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(r.body.contains("/assets/app.js") && r.body.contains("/assets/app.css"));
+    let js = gw.get("/assets/app.js").await;
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert!(
-        r.body.contains("/ws?") && r.body.contains("after"),
+        js.body.contains("/ws?") && js.body.contains("after"),
         "the page resumes with after="
     );
 
@@ -427,4 +434,51 @@ async fn the_operator_page_is_served_and_unknown_routes_and_methods_answer_json(
     assert_eq!(r.status, 405);
     assert!(r.error().contains("DELETE"));
     assert_eq!(r.header("allow"), Some("GET,HEAD"));
+}
+
+#[tokio::test]
+async fn the_dashboard_is_self_contained_and_revalidated_with_an_etag() {
+    let gw = Gateway::start().await;
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/assets/app.css", "text/css"),
+        ("/assets/app.js", "text/javascript"),
+    ] {
+        let r = gw.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with(kind)),
+            "{path}"
+        );
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        // Nothing is loaded from elsewhere: no CDN, no web fonts. (The SVG namespace is a name.)
+        let body = r.body.replace("http://www.w3.org/2000/svg", "");
+        for outside in ["http://", "https://", "//cdn", "@import", "@font-face"] {
+            assert!(!body.contains(outside), "{path} refers to {outside}");
+        }
+        let tag = r.header("etag").expect("an ETag").to_string();
+        assert!(
+            tag.starts_with('"') && tag.ends_with('"') && tag.len() > 8,
+            "{tag}"
+        );
+        let again = request_with(gw.addr, "GET", path, None, &[("If-None-Match", &tag)]).await;
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.body.is_empty());
+        let other = request_with(gw.addr, "GET", path, None, &[("If-None-Match", "\"old\"")]).await;
+        assert_eq!(other.status, 200, "{path}");
+    }
+    let js = gw.get("/assets/app.js").await;
+    assert!(
+        !js.body.contains("innerHTML"),
+        "server text goes in as text"
+    );
+    let r = gw.get("/assets/nothing.js").await;
+    assert_eq!(r.status, 404);
+    assert!(r.error().contains("nothing.js"));
 }

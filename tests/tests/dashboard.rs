@@ -1,0 +1,461 @@
+//! The operator dashboard in a real browser: Debian's Chromium, headless, driven over the Chrome
+//! DevTools Protocol (a WebSocket, spoken here with tokio-tungstenite; no browser is downloaded
+//! and no driver crate is needed).
+//!
+//! The browser is `MINEWATCH_TEST_CHROMIUM` when set (the test fails if it is missing), else
+//! `/usr/bin/chromium` (the test is skipped with a notice if that is missing). Each test starts
+//! its own Chromium with its own profile directory and DevTools port, and kills it in a Drop
+//! guard. Every wait polls a condition with a deadline.
+
+use futures_util::{SinkExt, StreamExt};
+use minewatch_tests::{Harness, MINE, WAIT};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The browser to drive, following the project's convention for outside programs.
+fn chromium() -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os("MINEWATCH_TEST_CHROMIUM") {
+        let named = PathBuf::from(named);
+        let found = if named.components().count() > 1 {
+            named.is_file().then_some(named.clone())
+        } else {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(&named))
+                    .find(|p| p.is_file())
+            })
+        };
+        return Some(found.unwrap_or_else(|| {
+            panic!(
+                "MINEWATCH_TEST_CHROMIUM={} names no program",
+                named.display()
+            )
+        }));
+    }
+    let default = PathBuf::from("/usr/bin/chromium");
+    if default.is_file() {
+        Some(default)
+    } else {
+        eprintln!(
+            "notice: /usr/bin/chromium is not installed and MINEWATCH_TEST_CHROMIUM is unset; \
+             skipping the dashboard browser test"
+        );
+        None
+    }
+}
+
+/// A headless Chromium, killed (with its whole process group) when dropped.
+struct Browser {
+    child: Child,
+    /// The profile directory; Chromium writes its DevTools port here.
+    profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(program: &Path) -> Browser {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let child = Command::new(program)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--remote-debugging-port=0", "about:blank"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so that Drop can end the renderers and helpers too.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Browser { child, profile }
+    }
+
+    /// The DevTools HTTP address, once Chromium has written it.
+    async fn devtools(&mut self) -> SocketAddr {
+        let file = self.profile.path().join("DevToolsActivePort");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && let Some(port) = text
+                    .lines()
+                    .next()
+                    .and_then(|l| l.trim().parse::<u16>().ok())
+            {
+                return SocketAddr::from(([127, 0, 0, 1], port));
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("chromium exited before opening DevTools: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {}",
+                file.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A DevTools session on the browser's first page.
+    async fn page(&mut self) -> Cdp {
+        let addr = self.devtools().await;
+        let deadline = Instant::now() + WAIT;
+        let url = loop {
+            let (status, list) = devtools_get(addr, "/json/list").await;
+            let page = list.as_array().and_then(|targets| {
+                targets
+                    .iter()
+                    .find(|t| t["type"] == "page")
+                    .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+                    .map(str::to_string)
+            });
+            if let Some(url) = page {
+                break url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no page target in /json/list ({status}): {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str()))
+            .await
+            .expect("DevTools connects in time")
+            .expect("DevTools WebSocket handshake");
+        Cdp { ws, next_id: 0 }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Our own process group, by its id: Chromium and every helper it started.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET from the DevTools HTTP endpoint. It may keep the connection open whatever the request
+/// says, so the body is read up to its Content-Length rather than to the end of the stream.
+async fn devtools_get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let fetch = async {
+        let mut s = TcpStream::connect(addr).await.ok()?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = s.read(&mut chunk).await.ok()?;
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                });
+                if n == 0 || len.is_some_and(|len| body.len() >= len) {
+                    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+                    return Some((status, serde_json::from_str(body).unwrap_or(Value::Null)));
+                }
+            } else if n == 0 {
+                return None;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, fetch)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or((0, Value::Null))
+}
+
+/// A Chrome DevTools Protocol session with one page.
+struct Cdp {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+}
+
+impl Cdp {
+    /// Calls `method` and returns its `result`, or the protocol's error.
+    async fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = json!({"id": id, "method": method, "params": params}).to_string();
+        self.ws
+            .send(Message::Text(msg.into()))
+            .await
+            .expect("send to DevTools");
+        let answer = tokio::time::timeout(WAIT, async {
+            loop {
+                let msg = self
+                    .ws
+                    .next()
+                    .await
+                    .expect("DevTools stays open")
+                    .expect("DevTools message");
+                if let Message::Text(t) = msg {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("DevTools sends JSON");
+                    // Events (no id) and answers to earlier calls are not ours.
+                    if v["id"] == id {
+                        return v;
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no answer to {method} in time"));
+        match answer.get("error") {
+            Some(e) => Err(e.to_string()),
+            None => Ok(answer["result"].clone()),
+        }
+    }
+
+    /// Evaluates `expr` in the page (promises awaited) and returns its value.
+    async fn eval(&mut self, expr: &str) -> Result<Value, String> {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await?;
+        if let Some(ex) = r.get("exceptionDetails") {
+            return Err(ex.to_string());
+        }
+        Ok(r["result"]["value"].clone())
+    }
+
+    /// Polls `expr` until it is truthy (not null, false, 0 or ""), and returns that value.
+    async fn wait(&mut self, what: &str, expr: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let last = self.eval(expr).await;
+            if let Ok(v) = &last
+                && truthy(v)
+            {
+                return v.clone();
+            }
+            if Instant::now() > deadline {
+                let body = self
+                    .eval("document.body ? document.body.innerText.slice(0, 2000) : ''")
+                    .await;
+                panic!("timed out waiting for {what}; last: {last:?}; page: {body:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+/// A JavaScript string literal for `s`.
+fn js(s: &str) -> String {
+    json!(s).to_string()
+}
+
+/// The test mine, with markup in its name: the page must show it as text.
+fn mine_with_markup() -> String {
+    let mine = MINE.replace(
+        "name = \"Test Colliery\"",
+        "name = \"Test <img id='injected' src=x> Colliery\"",
+    );
+    assert_ne!(mine, MINE, "the harness mine changed its name line");
+    mine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_raised_over_mqtt_is_acknowledged_on_the_dashboard_and_the_mine_view_draws_methane()
+ {
+    let Some(program) = chromium() else {
+        return;
+    };
+    let h = Harness::start(&[("m1.toml", &mine_with_markup())], |_| {}).await;
+    let mut browser = Browser::start(&program);
+    let mut page = browser.page().await;
+    let base = format!("http://{}", h.http());
+    page.call("Page.navigate", json!({"url": format!("{base}/")}))
+        .await
+        .expect("navigate");
+    page.wait(
+        "the page to load and go live",
+        "document.readyState === 'complete' && document.getElementById('link').classList.contains('up')",
+    )
+    .await;
+
+    // Methane over its alarm limit at the face: over_limit, raised over MQTT.
+    h.safety(
+        "M1",
+        0,
+        &[
+            ("P0", 0.05, 0),
+            ("P1", 1.2, 0),
+            ("P2", 0.45, 0),
+            ("F1", 0.0, 0),
+            ("F2", 0.0, 0),
+        ],
+    )
+    .await;
+    let alert = h
+        .wait_alert("over_limit raised", "mine=M1&kind=over_limit", |a| {
+            a["subject"] == "P1"
+        })
+        .await;
+    let id = alert["id"].as_str().expect("alert id").to_string();
+    let row = js(&format!("tr[data-id=\"{id}\"]"));
+
+    // It appears, live, in the major group, counted.
+    let seen = page
+        .wait(
+            "the alert on the page",
+            &format!(
+                "(() => {{ const r = document.querySelector({row}); return r && {{
+                    group: r.closest('section').dataset.severity, text: r.textContent,
+                    major: document.querySelector('#counts .count.major b').textContent }}; }})()"
+            ),
+        )
+        .await;
+    assert_eq!(seen["group"], "major", "{seen}");
+    assert!(
+        seen["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("over_limit") && t.contains("P1"))
+    );
+    assert_eq!(seen["major"], "1", "{seen}");
+
+    // Acknowledge it there, with a note.
+    page.eval(&format!(
+        "document.querySelector({row} + ' button.ack').click()"
+    ))
+    .await
+    .expect("click Ack");
+    page.wait(
+        "the ack form",
+        "document.getElementById('ack-submit') !== null",
+    )
+    .await;
+    let note = "Face crew withdrawn; power cut by hand <b>now</b>";
+    page.eval(&format!(
+        "document.getElementById('ack-by').value = {}; document.getElementById('ack-note').value = {}; \
+         document.getElementById('ack-submit').click(); true",
+        js("Dispatcher Li"),
+        js(note)
+    ))
+    .await
+    .expect("fill and submit the ack");
+    let done = page
+        .wait(
+            "the ack shown in the detail",
+            "(() => { const d = document.getElementById('ack-done'); return d && d.textContent; })()",
+        )
+        .await;
+    assert!(
+        done.as_str()
+            .is_some_and(|t| t.contains("Dispatcher Li") && t.contains(note)),
+        "{done}"
+    );
+    page.wait(
+        "the row marked acknowledged",
+        &format!("document.querySelector({row} + ' .badge.acked') !== null"),
+    )
+    .await;
+    page.wait(
+        "the history listing the ack",
+        "document.querySelector('table.history tr[data-type=\"acked\"]') !== null",
+    )
+    .await;
+
+    let (status, stored) = h.get(&format!("/api/alerts/{id}")).await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["alert"]["ack"]["by"], "Dispatcher Li", "{stored}");
+    assert_eq!(stored["alert"]["ack"]["note"], note, "{stored}");
+    assert!(
+        stored["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["type"] == "acked")),
+        "{stored}"
+    );
+    let remembered = page
+        .eval("localStorage.getItem('minewatch.by')")
+        .await
+        .expect("localStorage");
+    assert_eq!(remembered, "Dispatcher Li");
+
+    // A few minutes of readings: the mine view draws P1's last hour.
+    for (minute, v) in [(1, 1.1), (2, 0.9), (3, 1.3)] {
+        h.safety("M1", minute * 60, &[("P1", v, 0), ("P0", 0.05, 0)])
+            .await;
+    }
+    minewatch_tests::wait_until("three minutes in P1's history", || async {
+        let (_, m) = h.get("/api/mines/M1").await;
+        let p1 = m["points"]
+            .as_array()?
+            .iter()
+            .find(|p| p["id"] == "P1")?
+            .clone();
+        let n = p1["history"]["values"]
+            .as_array()?
+            .iter()
+            .filter(|v| v.is_number())
+            .count();
+        (n >= 4).then_some(())
+    })
+    .await;
+    page.eval("location.hash = 'view=mine&mine=M1'; true")
+        .await
+        .expect("open the mine view");
+    let spark = page
+        .wait(
+            "P1's sparkline",
+            "(() => { const l = document.querySelector('tr[data-point=\"P1\"] svg.spark polyline'); \
+             return l && l.getAttribute('points'); })()",
+        )
+        .await;
+    let drawn = spark.as_str().map_or(0, |p| p.split_whitespace().count());
+    assert!(drawn >= 4, "P1 drawn through its minutes: {spark}");
+    let view = page
+        .eval(
+            "({ feedSpark: document.querySelector('tr[data-point=\"F1\"] svg.spark') !== null, \
+                injected: document.getElementById('injected') !== null, \
+                title: document.querySelector('.mine-head h2').textContent })",
+        )
+        .await
+        .expect("read the mine view");
+    assert_eq!(view["feedSpark"], false, "only ch4 points have a last hour");
+    assert_eq!(
+        view["injected"], false,
+        "markup from the registry stays text"
+    );
+    assert!(
+        view["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("<img id='injected'")),
+        "{view}"
+    );
+}
