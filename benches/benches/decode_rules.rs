@@ -1,10 +1,10 @@
 //! Decode plus rule evaluation of realistic safety batches, on one thread (issue point 10).
 //!
 //! Setup, not timed: a registry of 100 mines with 300 points each, written as registry TOML
-//! (contract §2) and compiled with [`MineDef::parse`] — 15 point groups per mine, each a longwall
-//! panel or a development heading with its methane chain (intake → face → upper corner → return,
-//! with `upwind` links and `feeds`), CO, O2, temperature, air speed, dust, CO2, smoke, pressure and
-//! three feed-status points. Then [`Sim`] produces hours of telemetry for them at a 30 s cadence
+//! (contract §2) by [`minewatch_sim::scale`] and compiled with [`MineDef::parse`] — 15 point
+//! groups per mine, each a longwall panel or a development heading with its methane chain (intake
+//! → face → upper corner → return, with `upwind` links and `feeds`), CO, O2, temperature, air
+//! speed, dust, CO2, smoke, pressure and three feed-status points. Then [`Sim`] produces hours of telemetry for them at a 30 s cadence
 //! (the longest KJ polling cycle) with an automatic anomaly every minute (power-off failure, point
 //! silent, sensor fault, over limit, in turn) and a few unregistered points; only the `safety`
 //! messages are kept, in arrival order, and one in 997 gets an extra element with a bad id, so the
@@ -40,7 +40,6 @@ use minewatch_rules::Engine;
 use minewatch_rules::MineState;
 use minewatch_rules::config::Params;
 use minewatch_sim::{Anomaly, Sim, SimConfig};
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -119,170 +118,13 @@ struct Data {
     bytes: u64,
 }
 
-// ---- The registry ------------------------------------------------------------------------------
-
-fn area(s: &mut String, id: &str, name: &str, kind: &str, quota: u32) {
-    let _ = writeln!(
-        s,
-        "[[area]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"{kind}\"\nquota = {quota}\n"
-    );
-}
-
-fn point(
-    s: &mut String,
-    id: &str,
-    area: &str,
-    kind: &str,
-    location: Option<&str>,
-    feeds: &[&str],
-    upwind: Option<&str>,
-) {
-    let _ = writeln!(
-        s,
-        "[[point]]\nid = \"{id}\"\narea = \"{area}\"\nkind = \"{kind}\""
-    );
-    if let Some(l) = location {
-        let _ = writeln!(s, "location = \"{l}\"");
-    }
-    if !feeds.is_empty() {
-        let list: Vec<String> = feeds.iter().map(|f| format!("\"{f}\"")).collect();
-        let _ = writeln!(s, "feeds = [{}]", list.join(", "));
-    }
-    if let Some(u) = upwind {
-        let _ = writeln!(s, "upwind = \"{u}\"");
-    }
-    s.push('\n');
-}
-
-/// Registry TOML of bench mine `n`: four main areas, then 15 groups of three areas (working
-/// place, its return, its intake) and 20 points, with one camera and one meter per working place.
-fn mine_toml(n: usize) -> String {
-    let mut s = String::with_capacity(48 * 1024);
-    let _ = writeln!(
-        s,
-        "id = \"1402{:05}\"\nname = \"Bench Colliery {n}\"\nstatus = \"producing\"\n\
-         max_underground = 900\nsuspended_crew = 20\nshift_hours = 8\n",
-        n + 1
-    );
-    area(&mut s, "A0001", "Shaft wellhead", "wellhead", 40);
-    area(&mut s, "A0002", "Surface site", "surface", 300);
-    area(&mut s, "A1001", "Main intake", "intake_airway", 40);
-    area(&mut s, "A1002", "Main return", "main_return", 6);
-    for g in 1..=GROUPS {
-        // Two longwall panels for every development heading.
-        let longwall = g % 3 != 0;
-        let (face, ret, intake) = (
-            format!("A{g:02}1"),
-            format!("A{g:02}2"),
-            format!("A{g:02}3"),
-        );
-        let (face_kind, quota) = if longwall {
-            ("coal_face", 25)
-        } else {
-            ("heading", 12)
-        };
-        area(
-            &mut s,
-            &face,
-            &format!("{g:02} working place"),
-            face_kind,
-            quota,
-        );
-        area(&mut s, &ret, &format!("{g:02} return"), "return_airway", 8);
-        area(
-            &mut s,
-            &intake,
-            &format!("{g:02} intake"),
-            "intake_airway",
-            15,
-        );
-        let p = |k: u32| format!("P{g:02}{k:02}");
-        let f = |k: u32| format!("F{g:02}{k:02}");
-        let all_feeds = [f(50), f(51), f(52)];
-        let all: Vec<&str> = all_feeds.iter().map(String::as_str).collect();
-        let face_feeds = &all[..2];
-        let (l1, l2, l3, lr) = if longwall {
-            ("coal_face", "upper_corner", "shearer", "coal_face_return")
-        } else {
-            ("heading", "heading", "heading", "heading_return")
-        };
-        point(&mut s, &p(0), &intake, "ch4", Some("intake"), &all, None);
-        point(
-            &mut s,
-            &p(1),
-            &face,
-            "ch4",
-            Some(l1),
-            face_feeds,
-            Some(&p(0)),
-        );
-        point(
-            &mut s,
-            &p(2),
-            &face,
-            "ch4",
-            Some(l2),
-            face_feeds,
-            Some(&p(1)),
-        );
-        point(&mut s, &p(3), &face, "ch4", Some(l3), face_feeds, None);
-        point(
-            &mut s,
-            &p(4),
-            &ret,
-            "ch4",
-            Some(lr),
-            face_feeds,
-            Some(&p(1)),
-        );
-        point(
-            &mut s,
-            &p(5),
-            &ret,
-            "ch4",
-            Some(lr),
-            face_feeds,
-            Some(&p(4)),
-        );
-        for (k, a, kind) in [
-            (10, &face, "co"),
-            (11, &ret, "co"),
-            (12, &intake, "o2"),
-            (13, &face, "temperature"),
-            (14, &ret, "temperature"),
-            (15, &face, "air_speed"),
-            (16, &ret, "air_speed"),
-            (17, &face, "dust"),
-            (18, &intake, "co2"),
-            (19, &intake, "smoke"),
-            (20, &ret, "pressure"),
-        ] {
-            point(&mut s, &p(k), a, kind, None, &[], None);
-        }
-        for (k, a) in [(50, &face), (51, &ret), (52, &intake)] {
-            point(&mut s, &f(k), a, "feed", None, &[], None);
-        }
-        let watches = if longwall { "face" } else { "heading" };
-        let _ = writeln!(
-            s,
-            "[[camera]]\nid = \"C{g:02}\"\narea = \"{face}\"\nwatches = \"{watches}\"\n\n\
-             [[meter]]\nid = \"M{g:02}\"\narea = \"{face}\"\nload = \"face\"\nidle_kw = 5.0\n"
-        );
-    }
-    s.push_str(
-        "[[meter]]\nid = \"M90\"\narea = \"A0001\"\nload = \"hoist\"\nidle_kw = 20.0\n\n\
-         [[meter]]\nid = \"M91\"\narea = \"A1002\"\nload = \"ventilation\"\nidle_kw = 50.0\n",
-    );
-    s
-}
-
 // ---- The data set ------------------------------------------------------------------------------
 
 fn build(minutes: u32) -> Data {
     let t_build = Instant::now();
     let mines: Vec<Arc<MineDef>> = (0..MINES)
         .map(|n| {
-            let src = mine_toml(n);
+            let src = minewatch_sim::scale::mine_toml(n, GROUPS);
             let def = MineDef::parse(Path::new(&format!("bench-{n}.toml")), &src)
                 .unwrap_or_else(|e| panic!("bench registry does not compile: {e}"));
             assert_eq!(def.points.len(), GROUPS * 20);

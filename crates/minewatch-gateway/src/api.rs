@@ -74,6 +74,7 @@ async fn list_alerts(
     let alerts = alerts_at_least(&s.store, query, min_severity)
         .await
         .map_err(|e| ApiError::store("alerts", e))?;
+    let alerts = crate::notify_api::silenced_alerts(&s.store, &alerts).await?;
     Ok(Json(json!({ "alerts": alerts })))
 }
 
@@ -136,7 +137,8 @@ async fn get_alert(
     PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     let (alert, events) = visible_alert(&s, &access, &id).await?;
-    Ok(Json(json!({ "alert": alert, "events": events })))
+    let alert = crate::notify_api::silenced_alerts(&s.store, std::slice::from_ref(&alert)).await?;
+    Ok(Json(json!({ "alert": alert.first(), "events": events })))
 }
 
 /// The body of an ack.
@@ -232,7 +234,11 @@ async fn get_mine(
     // Collected before the mine's entry is read, so no two dashmap guards are held at once.
     let alerts = s.live.active_alerts(|a| a.mine == id);
     let detail = s.live.mines.get(id.as_str()).map(|m| m.detail(alerts));
-    detail.map(Json).ok_or_else(not_found)
+    let mut detail = detail.ok_or_else(not_found)?;
+    if let Some(alerts) = detail.get_mut("active_alerts") {
+        crate::notify_api::mark_silenced(&s.store, alerts).await?;
+    }
+    Ok(Json(detail))
 }
 
 /// The body of a status order.

@@ -13,6 +13,8 @@
 //! - `extract`: query parameters, path ids and JSON bodies, rejected with a 400 naming what was
 //!   wrong.
 //! - `api`: the `/api/…` routes.
+//! - `notify_api`: `/api/silences` and `/api/deliveries` (on-call notifications), and the
+//!   `silenced` flag the alert routes add.
 //! - `ws`: `/ws`, one task per client: a snapshot (or a replay from the store), then the live
 //!   events, filtered; a client that falls behind gets a fresh snapshot and is never waited for.
 //! - `ops`: `/metrics`, `/healthz`, `/readyz`.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 mod extract;
+mod notify_api;
 mod ops;
 mod page;
 mod ws;
@@ -109,6 +112,7 @@ pub fn router(state: AppState) -> Router {
 fn build(state: AppState, life: Lifecycle) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(notify_api::routes())
         .merge(ops::routes())
         .route("/ws", get(ws::handler))
         .merge(page::routes())

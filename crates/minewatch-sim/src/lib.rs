@@ -19,6 +19,7 @@
 //! - `power`: meter kW by load class and cutting, and explosives issued at production shift starts.
 //! - [`anomaly`]: the injectable [`Anomaly`] kinds, subject checks and picks, their timelines.
 //! - `json`, `rng`: fixed-decimal JSON writing and the seeded SplitMix64 that makes runs repeatable.
+//! - [`scale`]: registries of N mines x M points with realistic point groups (benches, load tool).
 //! - [`publish`](mod@publish): [`publish()`] sends ticks to a broker at wall-clock cadence with
 //!   rumqttc, QoS 1, reconnecting with backoff, until a shutdown future resolves.
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ mod people;
 mod power;
 pub mod publish;
 mod rng;
+pub mod scale;
 pub mod sim;
 mod values;
 

@@ -13,6 +13,8 @@
 //!   [`DeadLetter`], [`AlertQuery`], [`DeadLetterQuery`], [`StatusOrder`].
 //! - `migrate`: the migration runner over the SQL files in `migrations/sqlite/` and
 //!   `migrations/postgres/` (the same steps, each backend's DDL), embedded in the binary.
+//! - `notify`: on-call notifications' records: [`Silence`]s, [`Delivery`] outcomes, and each
+//!   sink's cursor in the event log, advanced with its delivery record in one transaction.
 //! - `codec`: timestamps as fixed-width RFC 3339 UTC text, seqs as SQL integers.
 //! - `config`: the `[store]` config section, [`StoreConfig`].
 //! - `error`: [`StoreError`].
@@ -27,12 +29,16 @@ mod config;
 mod error;
 mod migrate;
 mod model;
+mod notify;
 mod store;
 
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use model::{
     AlertQuery, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, MAX_LIMIT, StatusOrder, WriteBatch,
+};
+pub use notify::{
+    Delivery, DeliveryQuery, DeliveryState, Silence, SilenceQuery, cursor_key, is_silenced,
 };
 pub use store::Store;
 

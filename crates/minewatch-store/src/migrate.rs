@@ -21,18 +21,32 @@ pub(crate) struct Migration {
 }
 
 /// Every SQLite migration, in order.
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "notify",
+        sql: include_str!("../migrations/sqlite/0002_notify.sql"),
+    },
+];
 
 /// Every PostgreSQL migration, in order: the same steps as [`SQLITE_MIGRATIONS`].
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "notify",
+        sql: include_str!("../migrations/postgres/0002_notify.sql"),
+    },
+];
 
 /// What differs between the backends in migrating.
 struct Dialect {

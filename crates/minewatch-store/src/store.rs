@@ -43,6 +43,7 @@ macro_rules! bind_params {
         q
     }};
 }
+pub(crate) use bind_params;
 
 /// Connections to a database file: one writer at a time (SQLite's rule) plus readers for the API.
 const POOL_SIZE: u32 = 4;
@@ -641,15 +642,15 @@ fn decode_event((seq, kind, at, json): EventRow) -> Result<Event, StoreError> {
 /// The values are kept as plain [`Param`]s rather than one backend's argument buffer, so the
 /// same clause binds on either backend (see `bind_params!`).
 #[derive(Default)]
-struct Where {
+pub(crate) struct Where {
     /// Conditions, joined with `AND`.
-    clauses: Vec<String>,
+    pub(crate) clauses: Vec<String>,
     /// The values, in placeholder order.
-    params: Vec<Param>,
+    pub(crate) params: Vec<Param>,
 }
 
 /// A value bound to a [`Where`] placeholder: the only types the filters need.
-enum Param {
+pub(crate) enum Param {
     /// A text column's value.
     Text(String),
     /// An integer column's value, or a `LIMIT`.
@@ -676,19 +677,19 @@ impl From<i64> for Param {
 
 impl Where {
     /// Binds `value` and returns its placeholder.
-    fn param(&mut self, value: impl Into<Param>) -> String {
+    pub(crate) fn param(&mut self, value: impl Into<Param>) -> String {
         self.params.push(value.into());
         format!("${}", self.params.len())
     }
 
     /// Adds `column = value`.
-    fn eq(&mut self, column: &str, value: impl Into<Param>) {
+    pub(crate) fn eq(&mut self, column: &str, value: impl Into<Param>) {
         let p = self.param(value);
         self.clauses.push(format!("{column} = {p}"));
     }
 
     /// Adds `column IN (values…)`; `values` must not be empty.
-    fn any_of(&mut self, column: &str, values: &[String]) {
+    pub(crate) fn any_of(&mut self, column: &str, values: &[String]) {
         let ps = values
             .iter()
             .map(|v| self.param(v.as_str()))
@@ -698,7 +699,7 @@ impl Where {
     }
 
     /// ` WHERE …`, or nothing when there are no conditions.
-    fn clause(&self) -> String {
+    pub(crate) fn clause(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {

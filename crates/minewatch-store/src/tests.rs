@@ -11,8 +11,8 @@
 use crate::migrate::migrations_for;
 use crate::store::{Pool, on_pool};
 use crate::{
-    AlertQuery, DeadLetter, DeadLetterQuery, StatusOrder, Store, StoreConfig, StoreError,
-    WriteBatch,
+    AlertQuery, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState, Silence,
+    SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch, is_silenced,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use minewatch_core::alert::{Ack, alert_key};
@@ -836,7 +836,204 @@ async fn nul_characters_in_dead_letters_are_stored_as_replacement_characters(db:
     assert_eq!(stored[0].detail, "nul\u{FFFD}");
 }
 
+/// A silence of `mine` (and `kind` / `subject` when given) from `from` to `to` seconds.
+fn silence(mine: &str, kind: Option<Kind>, subject: Option<&str>, from: i64, to: i64) -> Silence {
+    Silence {
+        id: 0,
+        mine: mine.to_owned(),
+        kind,
+        subject: subject.map(str::to_owned),
+        starts_at: t(from),
+        ends_at: t(to),
+        reason: "methane sensor recalibration, WO-17".to_owned(),
+        by: "shift-lead".to_owned(),
+        created_at: t(from),
+        ended_by: None,
+    }
+}
+
+async fn silences_are_kept_listed_matched_and_ended_early(db: TestDb) {
+    let store = db.open().await;
+    let a = store
+        .add_silence(&silence("M1", Some(Kind::OverLimit), Some("P0101"), 0, 100))
+        .await
+        .expect("add");
+    let b = store
+        .add_silence(&silence("M1", None, None, 50, 60))
+        .await
+        .expect("add");
+    let c = store
+        .add_silence(&silence("M2", None, None, 0, 1000))
+        .await
+        .expect("add");
+    assert!(a.id > 0 && b.id > a.id && c.id > b.id);
+    assert_eq!(store.silence(a.id).await.expect("read"), Some(a.clone()));
+    assert_eq!(store.silence(999_999).await.expect("read"), None);
+
+    let all = store
+        .silences(&SilenceQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        all.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [c.id, b.id, a.id]
+    );
+    let running = store
+        .silences(&SilenceQuery {
+            ending_after: Some(t(70)),
+            ..SilenceQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        running.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [c.id, a.id]
+    );
+    let m1 = store
+        .silences(&SilenceQuery {
+            mines: Some(vec!["M1".into()]),
+            ..SilenceQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(m1.len(), 2);
+    let none = store
+        .silences(&SilenceQuery {
+            mines: Some(vec![]),
+            ..SilenceQuery::default()
+        })
+        .await
+        .expect("list");
+    assert!(none.is_empty());
+
+    let hit = alert("a1", "M1", Kind::OverLimit, Severity::Critical, 0);
+    let other_kind = alert("a2", "M1", Kind::SensorFault, Severity::Warning, 0);
+    assert!(is_silenced(&all, &hit, t(10)));
+    assert!(
+        !is_silenced(&all, &other_kind, t(10)),
+        "a is for over_limit only"
+    );
+    assert!(
+        is_silenced(&all, &other_kind, t(55)),
+        "b covers every kind of M1"
+    );
+    assert!(!is_silenced(&all, &hit, t(100)), "ends_at is exclusive");
+
+    let ended = store
+        .end_silence(a.id, "night-lead", t(20))
+        .await
+        .expect("end")
+        .expect("known");
+    assert_eq!(ended.ends_at, t(20));
+    assert_eq!(ended.ended_by.as_deref(), Some("night-lead"));
+    // Ending again changes nothing: the first ending is the record.
+    let again = store
+        .end_silence(a.id, "someone-else", t(30))
+        .await
+        .expect("end")
+        .expect("known");
+    assert_eq!(again, ended);
+    assert_eq!(
+        store.end_silence(999_999, "x", t(30)).await.expect("end"),
+        None
+    );
+}
+
+/// A delivery record of `seq` to `sink`.
+fn delivery(sink: &str, seq: u64, mine: &str, state: DeliveryState) -> Delivery {
+    Delivery {
+        id: 0,
+        sink: sink.to_owned(),
+        seq,
+        kind: "raised".to_owned(),
+        mine: mine.to_owned(),
+        alert_id: format!("a{seq}"),
+        state,
+        attempts: 3,
+        first_attempt_at: t(1),
+        last_attempt_at: t(9),
+        error: (state == DeliveryState::Failed).then(|| "HTTP 503".to_owned()),
+    }
+}
+
+async fn sink_cursors_advance_with_their_delivery_records(db: TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.sink_cursor("hook").await.expect("read"), None);
+    store.advance_sink("hook", 0, None).await.expect("init");
+    assert_eq!(store.sink_cursor("hook").await.expect("read"), Some(0));
+    let failed = delivery("hook", 1, "M1", DeliveryState::Failed);
+    store
+        .advance_sink("hook", 1, Some(&failed))
+        .await
+        .expect("advance");
+    store
+        .advance_sink(
+            "hook",
+            2,
+            Some(&delivery("hook", 2, "M2", DeliveryState::Delivered)),
+        )
+        .await
+        .expect("advance");
+    store
+        .advance_sink(
+            "am",
+            2,
+            Some(&delivery("am", 2, "M2", DeliveryState::Delivered)),
+        )
+        .await
+        .expect("advance");
+    assert_eq!(store.sink_cursor("hook").await.expect("read"), Some(2));
+    assert_eq!(store.sink_cursor("am").await.expect("read"), Some(2));
+
+    let all = store
+        .deliveries(&DeliveryQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].sink, "am", "newest first");
+    let only_failed = store
+        .deliveries(&DeliveryQuery {
+            state: Some(DeliveryState::Failed),
+            ..DeliveryQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(only_failed.len(), 1);
+    assert_eq!(
+        Delivery {
+            id: 0,
+            ..only_failed[0].clone()
+        },
+        failed
+    );
+    let m2_hook = store
+        .deliveries(&DeliveryQuery {
+            sink: Some("hook".into()),
+            mines: Some(vec!["M2".into()]),
+            ..DeliveryQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(m2_hook.len(), 1);
+    assert_eq!(m2_hook[0].seq, 2);
+
+    // Pruning keeps every failure and the newest delivered records.
+    assert_eq!(store.prune_deliveries(1).await.expect("prune"), 1);
+    let left = store
+        .deliveries(&DeliveryQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        left.iter()
+            .map(|d| (d.sink.as_str(), d.seq))
+            .collect::<Vec<_>>(),
+        [("am", 2), ("hook", 1)]
+    );
+}
+
 on_both_backends!(
+    silences_are_kept_listed_matched_and_ended_early,
+    sink_cursors_advance_with_their_delivery_records,
     an_empty_store_has_no_seq_and_no_alerts,
     committed_events_and_alerts_read_back_exactly_as_written,
     the_alert_row_follows_its_latest_event_through_ack_and_resolve,

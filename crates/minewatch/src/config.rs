@@ -4,6 +4,7 @@
 use minewatch_core::config::{ConfigError, parse_toml_file};
 use minewatch_gateway::HttpConfig;
 use minewatch_ingest::{EngineConfig, MqttConfig};
+use minewatch_notify::NotifyConfig;
 use minewatch_rules::RulesConfig;
 use minewatch_store::StoreConfig;
 use serde::Deserialize;
@@ -46,6 +47,9 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub registry: RegistryConfig,
+    /// `[notify]`: on-call notification sinks (webhooks, Alertmanager).
+    #[serde(default)]
+    pub notify: NotifyConfig,
 }
 
 impl Config {
@@ -116,6 +120,9 @@ impl Config {
                 "store.url {url:?}: expected sqlite://PATH, postgres://… or postgresql://…"
             ));
         }
+        self.notify
+            .validate()
+            .map_err(|m| ConfigError::file(path, m))?;
         Ok(())
     }
 }
@@ -241,6 +248,33 @@ mod tests {
             ..Default::default()
         };
         assert!(c.http.tokens[0].same_secret(&expected.tokens[0]));
+    }
+
+    #[test]
+    fn notify_sections_parse_strictly_and_bad_values_name_their_key() {
+        let (_d, p) = write(
+            "[notify]\nrenotify_after = \"5m\"\n\n[[notify.webhooks]]\nname = \"oncall\"\nurl = \"https://pager.example/hook\"\nsecret_env = \"CARGO_PKG_NAME\"\nmin_severity = \"major\"\n\n[notify.alertmanager]\nurl = \"http://alertmanager:9093\"\n",
+        );
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.notify.webhooks[0].name, "oncall");
+        assert_eq!(c.notify.renotify_after, std::time::Duration::from_secs(300));
+        assert!(c.notify.alertmanager.is_some());
+        let (_d, p) = write("[notify]\nrenotify_afterr = \"5m\"\n");
+        let e = Config::load(&p).expect_err("typo");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.to_string().contains("renotify_afterr"), "{e}");
+        let (_d, p) = write(
+            "[[notify.webhooks]]\nname = \"oncall\"\nurl = \"https://pager.example/hook\"\nsecret_env = \"MINEWATCH_TEST_NEVER_SET\"\n",
+        );
+        let e = Config::load(&p)
+            .expect_err("missing secret variable")
+            .to_string();
+        assert!(
+            e.contains("m.toml")
+                && e.contains("notify.webhooks[0]")
+                && e.contains("MINEWATCH_TEST_NEVER_SET"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //!   end-to-end tests start.
 //! - [`demo`]: `minewatch demo` — embedded broker, example registry, simulator, server.
 //! - [`broker`]: the embedded rumqttd broker (feature `embedded-broker`).
+//! - [`load`]: `minewatch load` — the server as the load tool's launcher (minewatch-load).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "embedded-broker")]
 pub mod broker;
 pub mod config;
 pub mod demo;
+pub mod load;
 pub mod server;
 
 pub use config::Config;

@@ -1,4 +1,4 @@
-//! `minewatch`: run, demo, sim, check.
+//! `minewatch`: run, demo, sim, check, load.
 
 use clap::{Parser, Subcommand};
 use minewatch::config::Config;
@@ -88,6 +88,11 @@ enum Command {
     /// Print the SHA-256 (hex) of a bearer token read from stdin, for `sha256 =` in
     /// `[[http.tokens]]`. Surrounding whitespace is ignored, as it is for `env =` tokens.
     HashToken,
+    /// Load tool: drain, latency and fan-out measurements against a broker (BENCHMARKS.md).
+    Load {
+        #[command(subcommand)]
+        mode: minewatch_load::LoadCommand,
+    },
 }
 
 fn init_logging() {
@@ -164,6 +169,9 @@ fn main() -> ExitCode {
                     suspend,
                 })
                 .await
+            }
+            Command::Load { mode } => {
+                minewatch_load::run(mode, &minewatch::load::ServerLauncher).await
             }
             Command::Check { .. } | Command::HashToken => Ok(()),
         }

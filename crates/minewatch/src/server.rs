@@ -9,6 +9,7 @@ use minewatch_core::registry::MineStatus;
 use minewatch_gateway::{AppState, BoxFuture, Control, ControlError, ReloadReport};
 use minewatch_ingest::pipeline::PipelineParts;
 use minewatch_ingest::{AckError, Pipeline};
+use minewatch_notify::Notifier;
 use minewatch_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,9 @@ pub enum StartError {
     /// The configuration asks for something unsafe or impossible.
     #[error("{0}")]
     Config(String),
+    /// The notification sinks could not start.
+    #[error("{0}")]
+    Notify(#[from] minewatch_notify::NotifyError),
 }
 
 /// The pipeline, as the gateway's [`Control`].
@@ -97,6 +101,8 @@ pub struct Server {
     http_stop: oneshot::Sender<()>,
     http: JoinHandle<std::io::Result<()>>,
     hup: JoinHandle<()>,
+    /// The notification sinks, fed from the stored events; stopped after the pipeline drains.
+    notifier: Notifier,
 }
 
 impl Server {
@@ -133,6 +139,7 @@ impl Server {
             events: events.clone(),
         })
         .await?;
+        let notifier = Notifier::start(&cfg.notify, store.clone(), &events, &metrics).await?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Listen {
@@ -169,13 +176,18 @@ impl Server {
             http_stop,
             http,
             hup,
+            notifier,
         })
     }
 
-    /// Stops in order: MQTT, then the pipeline drains into the store, then HTTP.
+    /// Stops in order: MQTT, then the pipeline drains into the store, then the notification
+    /// sinks (at most 5 s; what they had not sent goes out after the next start), then HTTP.
     pub async fn shutdown(self) {
         self.hup.abort();
         self.pipeline.shutdown().await;
+        self.notifier
+            .shutdown(std::time::Duration::from_secs(5))
+            .await;
         let _ = self.http_stop.send(());
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.http).await;
         self.store.close().await;

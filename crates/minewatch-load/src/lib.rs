@@ -1,0 +1,170 @@
+//! minewatch-load: the load tool behind `minewatch load drain|latency|fanout` (issue 5).
+//!
+//! Each mode writes a scale registry ([`minewatch_sim::scale`]) and a config file into a temp
+//! directory, starts the real server in-process through a [`Launcher`] (the `minewatch` crate
+//! implements it with its `Server`; this crate cannot depend on it, since the binary depends on
+//! this crate), drives it through the broker named by `--broker`, measures, and prints a
+//! human-readable summary followed by one JSON line.
+//!
+//! - [`drain`]: a backlog of safety batches queued in the broker for the server's persistent
+//!   session, worked through from the first message handled to the last.
+//! - [`live`]: `latency` (a steady publish rate, one reading over its limit each second, its alert
+//!   timed to a WebSocket client) and `fanout` (the same with many filtered WebSocket clients and
+//!   some that never read).
+//! - `setup`: the temp directory, registry and config; `mqtt`: the publishing client that counts
+//!   PUBACKs; `procstat`: CPU time from `/proc`; `stats`: percentiles and number formatting.
+#![forbid(unsafe_code)]
+
+pub mod drain;
+pub mod live;
+mod mqtt;
+mod procstat;
+mod setup;
+mod stats;
+
+use minewatch_core::metrics::Metrics;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use drain::DrainReport;
+pub use live::LiveReport;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Starts the server under test from a config file.
+pub trait Launcher: Send + Sync {
+    /// Loads `config` and starts the server; returns once its HTTP listener is bound.
+    fn start<'a>(&'a self, config: &'a Path) -> BoxFuture<'a, Result<Box<dyn Running>, String>>;
+}
+
+/// A server started by a [`Launcher`].
+pub trait Running: Send + Sync {
+    /// Where its HTTP API and WebSocket listen.
+    fn http_addr(&self) -> SocketAddr;
+    /// Its live counters (messages handled, readings accepted, WebSocket clients…).
+    fn metrics(&self) -> Arc<Metrics>;
+    /// The last alert event seq in its store (events are stored before they are sent).
+    fn last_seq(&self) -> BoxFuture<'_, Result<u64, String>>;
+    /// Stops it in order (MQTT, then the pipeline drains into the store, then HTTP).
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// `minewatch load …`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum LoadCommand {
+    /// Backlog drain: queue --messages safety batches in the broker for the server's persistent
+    /// session while it is stopped, start it, time the backlog from first message to last. The
+    /// broker must queue that many messages for an offline session: mosquitto's default
+    /// max_queued_messages is 1000, so run one with deploy/mosquitto.conf (100000); see
+    /// BENCHMARKS.md "Load tool" for a copy on another port.
+    Drain(DrainArgs),
+    /// Alert latency under a steady live load: publish-to-WebSocket time of one over-limit reading
+    /// a second, at --rate readings/s.
+    Latency(LatencyArgs),
+    /// Latency with --clients WebSocket clients (one mine filter each) and --stalled clients that
+    /// never read.
+    Fanout(FanoutArgs),
+}
+
+/// Options every mode shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// Broker host:port (use a broker that queues enough for an offline session; see `drain`).
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    pub broker: String,
+    /// The broker's process id, to report its CPU time (read from /proc/PID/stat).
+    #[arg(long)]
+    pub broker_pid: Option<u32>,
+    /// Mines in the generated registry.
+    #[arg(long, default_value_t = 100)]
+    pub mines: usize,
+    /// Points per mine (a multiple of 20); a safety batch carries one reading per point.
+    #[arg(long, default_value_t = 300)]
+    pub points: usize,
+    /// Alert store URL (default: a SQLite file in the temp directory), e.g. postgres://…
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Topic prefix (default: a fresh `mwload-…`, so a shared broker's other traffic is untouched).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// `[engine] shards` of the server (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub shards: usize,
+    /// Simulator seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Keep the temp directory (registry, config, store) and print its path.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// `minewatch load drain`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Safety batches to queue (each carries --points readings).
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: u64,
+    /// Seconds without progress after which the drain is taken as finished (messages missing).
+    #[arg(long, default_value_t = 5.0)]
+    pub idle_timeout: f64,
+    /// Upper bound, in seconds, on each phase (queueing, draining).
+    #[arg(long, default_value_t = 600.0)]
+    pub timeout: f64,
+}
+
+/// `minewatch load latency`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LatencyArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Readings per second published (in batches of --points readings, spread across mines).
+    #[arg(long, default_value_t = 100_000)]
+    pub rate: u64,
+    /// Seconds of steady load.
+    #[arg(long, default_value_t = 30.0)]
+    pub duration: f64,
+    /// Also let the simulator raise its automatic anomalies (one a minute) across the mines.
+    #[arg(long)]
+    pub anomalies: bool,
+}
+
+/// `minewatch load fanout`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    pub latency: LatencyArgs,
+    /// Reading WebSocket clients, client i filtered to mine i mod --mines.
+    #[arg(long, default_value_t = 1000)]
+    pub clients: usize,
+    /// Clients that connect (without a mine filter) and never read.
+    #[arg(long, default_value_t = 1)]
+    pub stalled: usize,
+}
+
+/// Runs one mode and prints its summary and JSON line.
+pub async fn run(cmd: LoadCommand, launcher: &dyn Launcher) -> Result<(), String> {
+    match cmd {
+        LoadCommand::Drain(a) => {
+            let r = drain::run(&a, launcher).await?;
+            println!("{}", r.summary());
+            println!("{}", r.json());
+        }
+        LoadCommand::Latency(a) => {
+            let r = live::run(&a, None, launcher).await?;
+            println!("{}", r.summary());
+            println!("{}", r.json());
+        }
+        LoadCommand::Fanout(a) => {
+            let r = live::run(&a.latency, Some((a.clients, a.stalled)), launcher).await?;
+            println!("{}", r.summary());
+            println!("{}", r.json());
+        }
+    }
+    Ok(())
+}

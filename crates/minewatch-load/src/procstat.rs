@@ -1,0 +1,50 @@
+//! CPU time from `/proc/<pid>/stat` (user + system, all threads), without libc: `unsafe` is
+//! forbidden in this workspace, so `getrusage` is out of reach.
+
+/// Clock ticks per second of `/proc/*/stat` times: USER_HZ, fixed at 100 in Linux's user ABI.
+const USER_HZ: f64 = 100.0;
+
+/// User + system CPU seconds of `pid` (this process when `None`); `None` when unreadable
+/// (not Linux, or no such process). Resolution 10 ms.
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_stat(&text)
+}
+
+/// utime + stime (fields 14 and 15) of a stat line; the command name in parentheses may itself
+/// contain spaces or parentheses, so fields are counted after the last `)`.
+fn parse_stat(text: &str) -> Option<f64> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After ')' comes field 3 (state); utime is field 14, i.e. the 12th from here.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// CPU cores available to this process.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utime_and_stime_are_read_after_the_command_name() {
+        let line = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0";
+        assert_eq!(parse_stat(line), Some(3.0));
+    }
+
+    #[test]
+    fn this_process_has_a_cpu_time() {
+        if cfg!(target_os = "linux") {
+            assert!(cpu_seconds(None).is_some());
+        }
+    }
+}
