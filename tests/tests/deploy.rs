@@ -245,3 +245,43 @@ fn the_deploy_prometheus_config_is_valid() {
         text(&o)
     );
 }
+
+#[test]
+fn the_deploy_alertmanager_config_is_valid() {
+    // amtool ships beside Alertmanager; the binary follows the MINEWATCH_TEST_ALERTMANAGER convention.
+    let alertmanager = match std::env::var_os("MINEWATCH_TEST_ALERTMANAGER") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "MINEWATCH_TEST_ALERTMANAGER={} does not exist",
+                p.display()
+            );
+            p
+        }
+        None => PathBuf::from("/usr/bin/prometheus-alertmanager"),
+    };
+    let amtool = alertmanager.with_file_name("amtool");
+    if !amtool.is_file() {
+        eprintln!(
+            "notice: skipping the amtool check: {} is not installed",
+            amtool.display()
+        );
+        return;
+    }
+    let o = Command::new(&amtool)
+        .args(["check-config"])
+        .arg(repo().join("deploy/alertmanager.yml"))
+        .output()
+        .expect("run amtool");
+    assert!(
+        o.status.success(),
+        "amtool check-config deploy/alertmanager.yml:\n{}",
+        text(&o)
+    );
+    let compose = std::fs::read_to_string(repo().join("deploy/compose.yml")).expect("compose.yml");
+    assert!(
+        compose.contains("./alertmanager.yml:/etc/alertmanager/alertmanager.yml"),
+        "deploy/compose.yml mounts deploy/alertmanager.yml into the alertmanager service"
+    );
+}
