@@ -291,7 +291,7 @@ fn mine_with_markup() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_alert_raised_over_mqtt_is_acknowledged_on_the_dashboard_and_the_mine_view_draws_methane()
+async fn an_alert_raised_over_mqtt_is_acknowledged_and_silenced_on_the_dashboard_and_the_mine_view_draws_methane()
  {
     let Some(program) = chromium() else {
         return;
@@ -391,8 +391,41 @@ async fn an_alert_raised_over_mqtt_is_acknowledged_on_the_dashboard_and_the_mine
     )
     .await;
 
+    // Silence its notifications there, for a planned calibration: the silence is kept, listed
+    // with who set it, and the alert stays on the page, marked silenced.
+    page.wait(
+        "the silence form",
+        "document.getElementById('silence-form') !== null",
+    )
+    .await;
+    page.eval(&format!(
+        "document.getElementById('sil-reason').value = {}; document.getElementById('sil-by').value = {}; \
+         document.querySelector('#silence-form button[type=submit]').click(); true",
+        js("Planned calibration of P1"),
+        js("Dispatcher Li")
+    ))
+    .await
+    .expect("fill and submit the silence");
+    page.wait(
+        "the row marked silenced",
+        &format!("document.querySelector({row} + ' .badge.silenced') !== null"),
+    )
+    .await;
+    let (status, listed) = h.get("/api/silences?state=active").await;
+    assert_eq!(status, 200, "{listed}");
+    let silence = listed["silences"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["mine"] == "M1"))
+        .cloned()
+        .unwrap_or_else(|| panic!("the page's silence is listed: {listed}"));
+    assert_eq!(silence["kind"], "over_limit", "{silence}");
+    assert_eq!(silence["subject"], "P1", "{silence}");
+    assert_eq!(silence["reason"], "Planned calibration of P1", "{silence}");
+    assert_eq!(silence["by"], "Dispatcher Li", "{silence}");
+
     let (status, stored) = h.get(&format!("/api/alerts/{id}")).await;
     assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["alert"]["silenced"], true, "{stored}");
     assert_eq!(stored["alert"]["ack"]["by"], "Dispatcher Li", "{stored}");
     assert_eq!(stored["alert"]["ack"]["note"], note, "{stored}");
     assert!(
