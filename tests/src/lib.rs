@@ -38,7 +38,8 @@ pub fn broker() -> (String, u16) {
         .clone()
 }
 
-fn unique(tag: &str) -> String {
+/// A name no other test in any process uses at the same time (`{tag}-{pid}-{n}-{nanos}`).
+pub fn unique(tag: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -313,7 +314,8 @@ impl Harness {
     }
 }
 
-async fn publisher(host: &str, port: u16) -> AsyncClient {
+/// A connected MQTT publisher (its own client id) on `host:port`.
+pub async fn publisher(host: &str, port: u16) -> AsyncClient {
     let mut o = MqttOptions::new(unique("pub"), host, port);
     o.set_max_packet_size(1 << 22, 1 << 22);
     o.set_keep_alive(Duration::from_secs(10));

@@ -35,6 +35,10 @@ pub struct Metrics {
     pub rejected: Family<Labels, Counter>,
     /// Messages whose topic was not understood (no system to label them with).
     pub rejected_topic: Counter,
+    /// Messages for a mine outside this instance's `mqtt.mines`, acked and dropped unread, by
+    /// system (index of `System::ALL`): a persistent session still holds an old filter, or a
+    /// broker delivers more than was asked. Not bad input, so no dead letter.
+    pub not_owned: [Counter; 5],
     /// Depth of each bounded queue (`shard-N`, `writer`).
     pub queue_depth: Family<Labels, Gauge>,
     /// Time to evaluate the rules over one message.
@@ -89,6 +93,8 @@ impl Metrics {
         };
         let messages = per_system(&messages_f);
         let elements = per_system(&elements_f);
+        let not_owned_f = Family::<Labels, Counter>::default();
+        let not_owned = per_system(&not_owned_f);
         let rejected = Family::<Labels, Counter>::default();
         for s in System::ALL {
             for reason in Reason::ALL {
@@ -116,6 +122,7 @@ impl Metrics {
             elements,
             rejected,
             rejected_topic: Counter::default(),
+            not_owned,
             queue_depth: Family::default(),
             rule_eval_seconds: Histogram::new(exponential_buckets(1e-6, 4.0, 10)),
             alerts_active,
@@ -148,6 +155,11 @@ impl Metrics {
             "rejected_topic",
             "Messages rejected because the topic is not {prefix}/{mine}/{system}",
             m.rejected_topic.clone(),
+        );
+        r.register(
+            "not_owned",
+            "Messages for a mine this instance does not own (mqtt.mines), acked and dropped unread, by system",
+            not_owned_f,
         );
         r.register(
             "queue_depth",
@@ -488,7 +500,13 @@ mod tests {
         let m = Metrics::new();
         m.messages[System::Safety.index()].inc();
         m.reject(System::Safety, Reason::BadId);
+        m.not_owned[System::Power.index()].inc();
         let text = m.encode();
+        assert!(
+            text.contains("minewatch_not_owned_total{system=\"power\"} 1")
+                && text.contains("minewatch_not_owned_total{system=\"safety\"} 0"),
+            "{text}"
+        );
         assert!(
             text.contains("minewatch_messages_total{system=\"safety\"} 1"),
             "{text}"

@@ -2,6 +2,8 @@
 
 use minewatch_core::time::de_duration;
 use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn default_host() -> String {
@@ -84,6 +86,69 @@ impl Default for MqttConfig {
     }
 }
 
+impl MqttConfig {
+    /// Checks `mines`: every entry a valid mine id, none twice. The message names the key; the
+    /// caller adds the file.
+    pub fn validate_mines(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, m) in self.mines.iter().enumerate() {
+            if !minewatch_core::id::is_valid(m) {
+                return Err(format!(
+                    "mqtt.mines[{i}]: {m:?} is not a valid mine id (1-64 characters of A-Z a-z 0-9 _ - .)"
+                ));
+            }
+            if !seen.insert(m.as_str()) {
+                return Err(format!("mqtt.mines[{i}]: {m:?} is listed twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The mines this instance owns; `None` when it owns every mine (`mines` empty).
+    pub fn owned(&self) -> Option<Ownership> {
+        (!self.mines.is_empty()).then(|| Ownership {
+            mines: self.mines.iter().map(|m| Arc::from(m.as_str())).collect(),
+        })
+    }
+}
+
+/// The set of mines an instance owns (`[mqtt] mines`). A message for any other mine is acked and
+/// dropped unread: with a persistent session the broker keeps filters of an older `mines` list.
+#[derive(Debug, Clone, Default)]
+pub struct Ownership {
+    mines: HashSet<Arc<str>>,
+}
+
+impl Ownership {
+    /// Whether `mine` is one of this instance's.
+    pub fn owns(&self, mine: &str) -> bool {
+        self.mines.contains(mine)
+    }
+
+    /// `(registered but not owned, owned but not registered)`, each sorted: the first are left to
+    /// other instances, the second will raise `unregistered_device` here.
+    pub fn gaps<'a>(
+        &'a self,
+        registered: impl Iterator<Item = &'a str>,
+    ) -> (Vec<&'a str>, Vec<&'a str>) {
+        let registered: HashSet<&str> = registered.collect();
+        let mut foreign: Vec<&str> = registered
+            .iter()
+            .copied()
+            .filter(|m| !self.owns(m))
+            .collect();
+        let mut missing: Vec<&str> = self
+            .mines
+            .iter()
+            .map(|m| &**m)
+            .filter(|m| !registered.contains(m))
+            .collect();
+        foreign.sort_unstable();
+        missing.sort_unstable();
+        (foreign, missing)
+    }
+}
+
 fn default_shard_queue() -> usize {
     256
 }
@@ -160,5 +225,49 @@ impl EngineConfig {
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_mines(mines: &[&str]) -> MqttConfig {
+        MqttConfig {
+            mines: mines.iter().map(|m| m.to_string()).collect(),
+            ..MqttConfig::default()
+        }
+    }
+
+    #[test]
+    fn owned_mines_must_be_valid_ids_and_listed_once() {
+        assert_eq!(with_mines(&[]).validate_mines(), Ok(()));
+        assert_eq!(with_mines(&["M1", "m-2.x"]).validate_mines(), Ok(()));
+        let e = with_mines(&["M1", "M 2"])
+            .validate_mines()
+            .expect_err("space");
+        assert!(e.contains("mqtt.mines[1]") && e.contains("\"M 2\""), "{e}");
+        let e = with_mines(&["M1", "M2", "M1"])
+            .validate_mines()
+            .expect_err("twice");
+        assert!(e.contains("mqtt.mines[2]") && e.contains("twice"), "{e}");
+        let e = with_mines(&[""]).validate_mines().expect_err("empty id");
+        assert!(e.contains("mqtt.mines[0]"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_list_owns_every_mine_and_a_list_owns_only_its_own() {
+        assert!(with_mines(&[]).owned().is_none());
+        let o = with_mines(&["M1", "M2"]).owned().expect("a list");
+        assert!(o.owns("M1") && o.owns("M2"));
+        assert!(!o.owns("M3") && !o.owns("m1") && !o.owns(""));
+    }
+
+    #[test]
+    fn gaps_name_foreign_registry_mines_and_owned_mines_the_registry_lacks() {
+        let o = with_mines(&["M1", "M2", "M9"]).owned().expect("a list");
+        let (foreign, missing) = o.gaps(["M3", "M1", "M2", "M4"].into_iter());
+        assert_eq!(foreign, vec!["M3", "M4"]);
+        assert_eq!(missing, vec!["M9"]);
     }
 }

@@ -33,6 +33,20 @@ pub fn filters(cfg: &MqttConfig) -> Vec<String> {
         .collect()
 }
 
+/// The filters to drop from the session after subscribing: the catch-all `{prefix}/+/{system}`
+/// when this instance owns a list of mines (the broker keeps a persistent session's filters, so
+/// an instance that once owned every mine would otherwise still receive them all). Unsubscribing
+/// a filter the session does not hold is harmless.
+pub fn stale_filters(cfg: &MqttConfig) -> Vec<String> {
+    if cfg.mines.is_empty() {
+        return Vec::new();
+    }
+    System::ALL
+        .iter()
+        .map(|s| format!("{}/+/{}", cfg.prefix, s.as_str()))
+        .collect()
+}
+
 /// Jittered exponential backoff between a floor and a ceiling.
 #[derive(Debug)]
 pub struct Backoff {
@@ -105,6 +119,7 @@ pub async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let filters = filters(&cfg);
+    let stale = stale_filters(&cfg);
     let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
     let mut subscribed_once = false;
     let mut n: u64 = 0;
@@ -129,6 +144,15 @@ pub async fn run(
                     } else {
                         subscribed_once = true;
                         tracing::info!(filters = ?filters, "subscribed");
+                    }
+                    // After the subscription, so no owned mine goes unheard in between.
+                    for f in &stale {
+                        if let Err(e) = client.try_unsubscribe(f.clone()) {
+                            tracing::warn!(filter = %f, error = %e, "could not queue the unsubscription");
+                        }
+                    }
+                    if !stale.is_empty() {
+                        tracing::info!(filters = ?stale, "unsubscribed the catch-all filters: this instance owns only mqtt.mines");
                     }
                 }
             }
@@ -216,5 +240,22 @@ mod tests {
         };
         assert!(filters(&cfg).contains(&"mines/B/explosives".to_string()));
         assert_eq!(filters(&cfg).len(), 10);
+    }
+
+    #[test]
+    fn an_instance_owning_a_list_drops_the_catch_all_filters_and_one_owning_all_drops_none() {
+        assert!(stale_filters(&MqttConfig::default()).is_empty());
+        let cfg = MqttConfig {
+            mines: vec!["A".into()],
+            prefix: "p".into(),
+            ..MqttConfig::default()
+        };
+        let stale = stale_filters(&cfg);
+        assert_eq!(stale.len(), 5);
+        assert!(stale.contains(&"p/+/safety".to_string()), "{stale:?}");
+        assert!(
+            stale.iter().all(|f| !filters(&cfg).contains(f)),
+            "{stale:?}"
+        );
     }
 }

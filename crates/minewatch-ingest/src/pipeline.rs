@@ -1,7 +1,7 @@
 //! Starting the pipeline, routing messages to shards, and operator commands.
 
 use crate::acks::{Acker, NoAcks};
-use crate::config::{EngineConfig, MqttConfig};
+use crate::config::{EngineConfig, MqttConfig, Ownership};
 use crate::mqtt;
 use crate::shard::{self, Inbound, ShardCtx, ShardMsg};
 pub use crate::writer::AckError;
@@ -48,6 +48,10 @@ impl Hasher for Fnv {
 #[derive(Clone)]
 pub struct Router {
     prefix: Arc<str>,
+    /// The mines this instance owns (`[mqtt] mines`); `None` owns every mine. Anything else is
+    /// acked and dropped here, before decoding: the broker may still deliver filters of an older
+    /// `mines` list held in the persistent session.
+    owned: Option<Arc<Ownership>>,
     shards: Vec<mpsc::Sender<ShardMsg>>,
     writer: mpsc::Sender<WriterMsg>,
     metrics: Arc<Metrics>,
@@ -77,6 +81,21 @@ impl Router {
             };
             return self.writer.send(msg).await.map_err(|_| Closed);
         };
+        if let Some(owned) = &self.owned
+            && !owned.owns(mine)
+        {
+            self.metrics.not_owned[system.index()].inc();
+            tracing::debug!(topic = %inbound.topic, "message for a mine this instance does not own: acked and dropped");
+            // The ack still goes through the writer, which releases PUBACKs in arrival order.
+            if inbound.token.is_none() {
+                return Ok(());
+            }
+            let msg = WriterMsg {
+                token: inbound.token,
+                ..WriterMsg::default()
+            };
+            return self.writer.send(msg).await.map_err(|_| Closed);
+        }
         let mine: Arc<str> = Arc::from(mine);
         let i = shard_of(&mine, self.shards.len());
         self.shards[i]
@@ -88,6 +107,28 @@ impl Router {
             .await
             .map_err(|_| Closed)
     }
+}
+
+/// Keeps only the owned mines of a registry, so an instance watches (rules, `system_silent`, live
+/// picture) exactly the mines it reads; says which registry mines are left to other instances and
+/// which owned mines the registry lacks.
+fn restrict(registry: &mut Registry, owned: &Ownership, at_start: bool) {
+    let (foreign, missing) = owned.gaps(registry.mines.keys().map(|m| &**m));
+    if at_start && !foreign.is_empty() {
+        tracing::info!(
+            count = foreign.len(),
+            mines = ?foreign.iter().take(20).collect::<Vec<_>>(),
+            "the registry defines mines this instance does not own (mqtt.mines): they are not watched here; another instance must own them"
+        );
+    }
+    if !missing.is_empty() {
+        tracing::warn!(
+            mines = ?missing,
+            "mqtt.mines lists mines the registry does not define: their data will raise unregistered_device"
+        );
+    }
+    registry.mines.retain(|id, _| owned.owns(id));
+    registry.files.retain(|_, id| owned.owns(id));
 }
 
 /// What a registry reload did.
@@ -134,9 +175,17 @@ impl Pipeline {
     /// Loads the registry, restores alerts and seq from the store, and starts the shards, the
     /// writer, the tick and (when configured) the MQTT reader.
     pub async fn start(parts: PipelineParts) -> Result<Arc<Pipeline>, StoreError> {
-        let (registry, report) = Registry::load_dir(&parts.registry_dir);
+        let (mut registry, report) = Registry::load_dir(&parts.registry_dir);
         for e in &report.errors {
             tracing::error!(error = %e, "registry file refused; fix it and reload");
+        }
+        let owned = parts
+            .mqtt
+            .as_ref()
+            .and_then(MqttConfig::owned)
+            .map(Arc::new);
+        if let Some(o) = &owned {
+            restrict(&mut registry, o, true);
         }
         let metrics = parts.metrics.clone();
         metrics.registry_errors.set(report.errors.len() as i64);
@@ -182,6 +231,10 @@ impl Pipeline {
             let Some(mine) = key.strip_prefix(shard::SNAPSHOT_PREFIX) else {
                 continue;
             };
+            // What a mine learned while this instance owned it stays in the store, unused.
+            if owned.as_ref().is_some_and(|o| !o.owns(mine)) {
+                continue;
+            }
             match serde_json::from_str(&value) {
                 Ok(v) => restore_snaps[shard_of(mine, n)].push((mine.to_string(), v)),
                 Err(e) => {
@@ -246,6 +299,7 @@ impl Pipeline {
             .map_or(parts.prefix.clone(), |m| m.prefix.clone());
         let router = Router {
             prefix: Arc::from(prefix.as_str()),
+            owned: owned.clone(),
             shards: shard_txs,
             writer: writer_tx,
             metrics: metrics.clone(),
@@ -405,8 +459,13 @@ impl Pipeline {
             Ok(r) => r.clone(),
             Err(p) => p.into_inner().clone(),
         };
+        let owned = self.router.owned.clone();
         let (reg, report) = match tokio::task::spawn_blocking(move || {
-            let report = current.reload(&dir);
+            let mut report = current.reload(&dir);
+            if let Some(o) = owned {
+                restrict(&mut current, &o, false);
+                report.changed.retain(|id| o.owns(id));
+            }
             (current, report)
         })
         .await
@@ -520,6 +579,131 @@ async fn tick(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acks::AckToken;
+    use minewatch_core::payload::System;
+    use std::path::Path;
+
+    /// A router owning `owned`, with its shard and writer queues.
+    #[allow(clippy::type_complexity)]
+    fn router(
+        owned: &[&str],
+    ) -> (
+        Router,
+        Vec<mpsc::Receiver<ShardMsg>>,
+        mpsc::Receiver<WriterMsg>,
+    ) {
+        let cfg = MqttConfig {
+            mines: owned.iter().map(|m| m.to_string()).collect(),
+            ..MqttConfig::default()
+        };
+        let (writer, writer_rx) = mpsc::channel(8);
+        let (shards, shard_rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel(8)).unzip();
+        let r = Router {
+            prefix: Arc::from("mines"),
+            owned: cfg.owned().map(Arc::new),
+            shards,
+            writer,
+            metrics: Arc::new(Metrics::new()),
+        };
+        (r, shard_rxs, writer_rx)
+    }
+
+    fn inbound(topic: &str, pkid: Option<u16>) -> Inbound {
+        Inbound {
+            topic: Arc::from(topic),
+            payload: bytes::Bytes::from_static(br#"{"ts":"2026-01-01T00:00:00Z","readings":[]}"#),
+            token: pkid.map(|pkid| AckToken {
+                generation: 1,
+                n: u64::from(pkid),
+                pkid,
+            }),
+            arrived: std::time::Instant::now(),
+            wall: now_millis(),
+        }
+    }
+
+    fn queued(shards: &mut [mpsc::Receiver<ShardMsg>]) -> Vec<Arc<str>> {
+        let mut mines = Vec::new();
+        for rx in shards {
+            while let Ok(ShardMsg::Publish { mine, .. }) = rx.try_recv() {
+                mines.push(mine);
+            }
+        }
+        mines
+    }
+
+    #[tokio::test]
+    async fn a_message_for_a_mine_not_owned_is_acked_and_dropped_before_the_rules() {
+        let (r, mut shards, mut writer) = router(&["M1", "M2"]);
+        r.route(inbound("mines/M3/safety", Some(7)))
+            .await
+            .expect("routed");
+        r.route(inbound("mines/M3/power", None))
+            .await
+            .expect("routed");
+        r.route(inbound("mines/M1/safety", Some(8)))
+            .await
+            .expect("routed");
+        assert_eq!(
+            queued(&mut shards),
+            vec![Arc::from("M1")],
+            "only M1 reaches a shard"
+        );
+        let ack = writer
+            .try_recv()
+            .expect("the dropped message's ack goes to the writer");
+        assert_eq!(ack.token.map(|t| t.pkid), Some(7));
+        assert!(
+            ack.changes.is_empty() && ack.dead_letters.is_empty(),
+            "{ack:?}"
+        );
+        assert!(writer.try_recv().is_err(), "QoS 0 has nothing to ack");
+        assert_eq!(r.metrics.not_owned[System::Safety.index()].get(), 1);
+        assert_eq!(r.metrics.not_owned[System::Power.index()].get(), 1);
+        assert_eq!(r.metrics.messages[System::Safety.index()].get(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_instance_without_a_mines_list_routes_every_mine() {
+        let (r, mut shards, mut writer) = router(&[]);
+        r.route(inbound("mines/M3/safety", Some(1)))
+            .await
+            .expect("routed");
+        r.route(inbound("mines/M9/video", Some(2)))
+            .await
+            .expect("routed");
+        assert_eq!(queued(&mut shards).len(), 2);
+        assert!(writer.try_recv().is_err());
+        let dropped: u64 = r.metrics.not_owned.iter().map(|c| c.get()).sum();
+        assert_eq!(dropped, 0);
+    }
+
+    fn def(id: &str) -> Arc<MineDef> {
+        let src = format!(
+            "id = \"{id}\"\nname = \"{id}\"\nstatus = \"producing\"\nmax_underground = 10\n"
+        );
+        let path = format!("{id}.toml");
+        Arc::new(MineDef::parse(Path::new(&path), &src).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn an_instance_watches_only_the_registry_mines_it_owns() {
+        let mut reg = Registry::default();
+        for id in ["M1", "M2", "M3"] {
+            reg.mines.insert(Arc::from(id), def(id));
+            reg.files
+                .insert(PathBuf::from(format!("{id}.toml")), Arc::from(id));
+        }
+        let cfg = MqttConfig {
+            mines: vec!["M1".into(), "M3".into(), "M9".into()],
+            ..MqttConfig::default()
+        };
+        restrict(&mut reg, &cfg.owned().expect("a list"), true);
+        let mut kept: Vec<&str> = reg.mines.keys().map(|m| &**m).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec!["M1", "M3"]);
+        assert_eq!(reg.files.len(), 2);
+    }
 
     #[test]
     fn a_mine_always_lands_on_the_same_shard() {

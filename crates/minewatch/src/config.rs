@@ -85,11 +85,9 @@ impl Config {
                 self.mqtt.prefix
             ));
         }
-        for m in &self.mqtt.mines {
-            if !minewatch_core::id::is_valid(m) {
-                return bad(format!("mqtt.mines: {m:?} is not a valid mine id"));
-            }
-        }
+        self.mqtt
+            .validate_mines()
+            .map_err(|m| ConfigError::file(path, m))?;
         if self.mqtt.username.is_some() != self.mqtt.password.is_some() {
             return bad("mqtt.username and mqtt.password go together".into());
         }
@@ -275,6 +273,21 @@ mod tests {
                 && e.contains("MINEWATCH_TEST_NEVER_SET"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn owned_mines_that_are_bad_or_listed_twice_name_the_file_and_key() {
+        let (_d, p) = write("[mqtt]\nmines = [\"M1\", \"M/2\"]\n");
+        let e = Config::load(&p).expect_err("bad id").to_string();
+        assert!(e.contains("m.toml") && e.contains("mqtt.mines[1]"), "{e}");
+        let (_d, p) = write("[mqtt]\nmines = [\"M1\", \"M2\", \"M1\"]\n");
+        let e = Config::load(&p).expect_err("twice").to_string();
+        assert!(
+            e.contains("m.toml") && e.contains("mqtt.mines[2]") && e.contains("twice"),
+            "{e}"
+        );
+        let (_d, p) = write("[mqtt]\nmines = [\"M1\", \"M2\"]\n");
+        assert_eq!(Config::load(&p).map(|c| c.mqtt.mines.len()), Ok(2));
     }
 
     #[test]
