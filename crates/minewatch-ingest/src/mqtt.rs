@@ -108,7 +108,35 @@ pub fn acker(client: AsyncClient, generation: Arc<AtomicU64>, metrics: Arc<Metri
     }
 }
 
-/// Runs the connection until `shutdown` resolves.
+/// Where a reader is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Taking messages.
+    Running,
+    /// Shutting down: taking nothing more, polling so the acks of what the pipeline still stores
+    /// reach the broker.
+    Draining,
+    /// Everything taken is acked (or queued to be, ahead of it): DISCONNECT queued, polling until
+    /// it is sent.
+    Disconnecting,
+}
+
+/// Longest a stopping reader waits for the pipeline to store and ack what it took, and then for
+/// the DISCONNECT to go out.
+const STOP_LIMIT: Duration = Duration::from_secs(30);
+/// Longest a reader waits, once its DISCONNECT is sent, for the broker to close the connection.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs the connection until shutdown. When `shutdown` turns true the reader stops taking
+/// messages (one it has not handed on is left unacked, so the broker sends it again next session)
+/// but keeps polling, so the acks of what the pipeline is still storing reach the broker; when
+/// `drained` turns true (everything taken is stored and its ack queued) it queues a DISCONNECT
+/// behind those acks and returns once it is sent. The session stays: the broker keeps queueing
+/// for us while we are away.
+///
+/// A shutdown never cancels `poll()` half way: rumqttc may be in the middle of writing a packet,
+/// and a cancelled write would leave half a packet on the wire and lose the acks after it.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: MqttConfig,
     client: AsyncClient,
@@ -117,16 +145,69 @@ pub async fn run(
     router: Router,
     metrics: Arc<Metrics>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut drained: tokio::sync::watch::Receiver<bool>,
 ) {
     let filters = filters(&cfg);
     let stale = stale_filters(&cfg);
     let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
     let mut subscribed_once = false;
     let mut n: u64 = 0;
+    let mut phase = if *shutdown.borrow() {
+        Phase::Draining
+    } else {
+        Phase::Running
+    };
+    let mut deadline = None;
     loop {
-        let event = tokio::select! {
-            e = eventloop.poll() => e,
-            _ = shutdown.changed() => break,
+        if phase != Phase::Running {
+            // Not connected: acks of a lost connection are worthless, and polling would reconnect.
+            if eventloop.network.is_none() {
+                break;
+            }
+            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + STOP_LIMIT);
+            if tokio::time::Instant::now() >= until {
+                if phase == Phase::Draining {
+                    tracing::warn!(
+                        "stopping: the pipeline did not drain within 30 s; the broker will redeliver what was not acked"
+                    );
+                }
+                break;
+            }
+        }
+        if phase == Phase::Draining && *drained.borrow() {
+            phase = Phase::Disconnecting;
+            if client.try_disconnect().is_err() {
+                tracing::debug!("could not queue the DISCONNECT");
+                break;
+            }
+        }
+        let event = {
+            let poll = eventloop.poll();
+            tokio::pin!(poll);
+            loop {
+                tokio::select! {
+                    e = &mut poll => break Some(e),
+                    changed = shutdown.changed(), if phase == Phase::Running => {
+                        if changed.is_err() || *shutdown.borrow() {
+                            phase = Phase::Draining;
+                        }
+                    }
+                    changed = drained.changed(), if phase == Phase::Draining => {
+                        // Queued behind every ack: the poll in flight goes on and sends them all.
+                        if changed.is_err() || *drained.borrow() {
+                            phase = Phase::Disconnecting;
+                            if client.try_disconnect().is_err() {
+                                tracing::debug!("could not queue the DISCONNECT");
+                                break None;
+                            }
+                        }
+                    }
+                    () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => break None,
+                }
+            }
+        };
+        let Some(event) = event else {
+            break;
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -156,6 +237,8 @@ pub async fn run(
                     }
                 }
             }
+            // Stopping: not taken, not acked; the broker sends it again next session.
+            Ok(Event::Incoming(Packet::Publish(_))) if phase != Phase::Running => {}
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let token = (p.qos != QoS::AtMostOnce).then(|| {
                     let t = AckToken {
@@ -173,9 +256,14 @@ pub async fn run(
                     arrived: Instant::now(),
                     wall: now_millis(),
                 };
+                // Waiting for room in a full queue ends at shutdown: the message is then neither
+                // taken nor acked.
                 let routed = tokio::select! {
                     r = router.route(inbound) => r,
-                    _ = shutdown.changed() => break,
+                    _ = shutdown.changed() => {
+                        phase = Phase::Draining;
+                        continue;
+                    }
                 };
                 if routed.is_err() {
                     break;
@@ -189,10 +277,21 @@ pub async fn run(
                     tracing::error!(codes = ?s.return_codes, "the broker refused a subscription");
                 }
             }
+            // Sent. Closing our end now could reset the connection while the broker is still
+            // sending (it has more of the backlog for us), and a reset makes the broker drop what
+            // it has not read yet: our last acks. So wait, briefly, for the broker to close.
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) if phase == Phase::Disconnecting => {
+                deadline = Some(tokio::time::Instant::now() + CLOSE_WAIT);
+            }
             Ok(_) => {}
             Err(e) => {
                 generation.fetch_add(1, Ordering::AcqRel);
                 metrics.mqtt_connected.set(0);
+                if phase != Phase::Running {
+                    // After our DISCONNECT, the broker closing the connection is the normal end.
+                    tracing::debug!(error = %e, "connection closed while stopping");
+                    break;
+                }
                 metrics.mqtt_reconnects.inc();
                 let wait = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker connection lost");
@@ -204,8 +303,6 @@ pub async fn run(
         }
     }
     metrics.mqtt_connected.set(0);
-    // Leave the session in place: the broker keeps queueing for us while we are away.
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
     tracing::info!("MQTT reader stopped");
 }
 

@@ -151,8 +151,11 @@ pub struct Pipeline {
     command_timeout: Duration,
     /// The writer, the shards, then the tick and MQTT reader.
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Flipped to true to stop the MQTT reader and the tick.
+    /// Flipped to true to stop the tick and to stop the MQTT reader taking messages.
     stop: watch::Sender<bool>,
+    /// Flipped to true once the writer has stored and acked everything: the MQTT reader, which
+    /// kept polling so those acks reached the broker, then disconnects.
+    drained: watch::Sender<bool>,
 }
 
 /// Everything the pipeline is built from.
@@ -305,6 +308,7 @@ impl Pipeline {
             metrics: metrics.clone(),
         };
         let (stop, _) = watch::channel(false);
+        let (drained, _) = watch::channel(false);
         tasks.push(tokio::spawn(tick(
             router.shards.clone(),
             parts.engine.tick,
@@ -320,6 +324,7 @@ impl Pipeline {
                 router.clone(),
                 metrics.clone(),
                 stop.subscribe(),
+                drained.subscribe(),
             )));
         }
         Ok(Arc::new(Pipeline {
@@ -333,6 +338,7 @@ impl Pipeline {
             command_timeout: parts.engine.command_timeout,
             tasks: Mutex::new(tasks),
             stop,
+            drained,
         }))
     }
 
@@ -518,7 +524,13 @@ impl Pipeline {
             Err(_) => Vec::new(),
         };
         let limit = Duration::from_secs(10);
-        // Tasks are [writer, shard 0..n, tick, mqtt]: first the inputs stop.
+        // Tasks are [writer, shard 0..n, tick, mqtt]. The tick stops now; the MQTT reader stops
+        // taking messages but keeps its connection until the writer has acked what it took.
+        let mqtt = if tasks.len() > 2 + self.shards {
+            tasks.pop()
+        } else {
+            None
+        };
         for t in tasks.drain((1 + self.shards).min(tasks.len())..) {
             let _ = tokio::time::timeout(limit, t).await;
         }
@@ -541,6 +553,12 @@ impl Pipeline {
             if tokio::time::timeout(limit, t).await.is_err() {
                 tracing::warn!("the alert writer did not stop within 10 s");
             }
+        }
+        let _ = self.drained.send(true);
+        if let Some(t) = mqtt
+            && tokio::time::timeout(limit, t).await.is_err()
+        {
+            tracing::warn!("the MQTT reader did not stop within 10 s");
         }
     }
 }
