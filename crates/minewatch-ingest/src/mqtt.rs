@@ -101,11 +101,7 @@ pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) 
 
 /// The acker for this client.
 pub fn acker(client: AsyncClient, generation: Arc<AtomicU64>, metrics: Arc<Metrics>) -> MqttAcker {
-    MqttAcker {
-        client,
-        generation,
-        metrics,
-    }
+    MqttAcker::new(client, generation, metrics)
 }
 
 /// Where a reader is in its life.

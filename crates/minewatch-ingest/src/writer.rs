@@ -19,6 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+/// How often acks waiting for room in the MQTT client's queue are retried.
+const ACK_RETRY: Duration = Duration::from_millis(5);
+/// Longest the writer waits at shutdown for its waiting acks to be handed on.
+const ACK_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+
 /// Why an operator's ack was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
@@ -119,17 +124,32 @@ impl Writer {
     /// Runs until every sender is gone, then returns after storing what it has.
     pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
         let depth = self.metrics.queue("writer");
+        let acks = self.metrics.queue("acks");
         let mut msgs = Vec::with_capacity(self.batch);
         loop {
             msgs.clear();
-            let n = rx.recv_many(&mut msgs, self.batch).await;
+            // Acks waiting for room in the MQTT client's queue are retried every few ms.
+            let n = if self.acker.pending() > 0 {
+                match tokio::time::timeout(ACK_RETRY, rx.recv_many(&mut msgs, self.batch)).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        self.acker.flush();
+                        acks.set(self.acker.pending() as i64);
+                        continue;
+                    }
+                }
+            } else {
+                rx.recv_many(&mut msgs, self.batch).await
+            };
             if n == 0 {
                 break;
             }
             depth.set(rx.len() as i64);
             let stop = msgs.iter().any(|m| m.stop);
             self.process(&mut msgs).await;
+            acks.set(self.acker.pending() as i64);
             if stop {
+                self.flush_acks().await;
                 break;
             }
             if self.last_prune.elapsed() > Duration::from_secs(60) {
@@ -140,6 +160,24 @@ impl Writer {
             }
         }
         tracing::info!(seq = self.seq, "alert writer stopped");
+    }
+
+    /// At shutdown: hands on every waiting ack (the MQTT task keeps polling until the writer has
+    /// stopped), giving up after [`ACK_FLUSH_LIMIT`]; the broker redelivers what is left.
+    async fn flush_acks(&mut self) {
+        let deadline = Instant::now() + ACK_FLUSH_LIMIT;
+        self.acker.flush();
+        while self.acker.pending() > 0 {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    pending = self.acker.pending(),
+                    "PUBACKs not handed to the MQTT client at shutdown; the broker will redeliver"
+                );
+                return;
+            }
+            tokio::time::sleep(ACK_RETRY).await;
+            self.acker.flush();
+        }
     }
 
     async fn process(&mut self, msgs: &mut [WriterMsg]) {
