@@ -45,40 +45,7 @@ enum Command {
         anomaly_every: u64,
     },
     /// Publish realistic telemetry for the registry's mines to a broker.
-    Sim {
-        /// Broker host:port.
-        #[arg(long, default_value = "127.0.0.1:1883")]
-        broker: String,
-        /// The registry directory of the mines to simulate.
-        #[arg(long, default_value = "config/registry")]
-        registry: PathBuf,
-        /// Topic prefix.
-        #[arg(long, default_value = "mines")]
-        prefix: String,
-        /// Cadence in seconds.
-        #[arg(long, default_value_t = 10.0)]
-        interval: f64,
-        /// Random seed (same seed, same telemetry).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Schedule anomalies now and then.
-        #[arg(long)]
-        anomalies: bool,
-        /// Inject an anomaly: KIND or KIND:SUBJECT (e.g. power_off_failure:P0101); repeatable.
-        #[arg(long, value_name = "KIND[:SUBJECT]")]
-        inject: Vec<String>,
-        /// The mine injections apply to (default: the first mine).
-        #[arg(long)]
-        mine: Option<String>,
-        /// MQTT client id.
-        #[arg(long, default_value = "minewatch-sim")]
-        client_id: String,
-        /// Hold a mine suspended from the start (its crews come up, production stops); repeatable.
-        /// For `--inject production_while_suspended` on it, order the suspension in minewatch too
-        /// (`PUT /api/mines/MINE/status`).
-        #[arg(long, value_name = "MINE")]
-        suspend: Vec<String>,
-    },
+    Sim(SimArgs),
     /// Validate a config file and its registry; exits non-zero on the first problem.
     Check {
         /// The main config file.
@@ -144,32 +111,7 @@ fn main() -> ExitCode {
                 })
                 .await
             }
-            Command::Sim {
-                broker,
-                registry,
-                prefix,
-                interval,
-                seed,
-                anomalies,
-                inject,
-                mine,
-                client_id,
-                suspend,
-            } => {
-                sim(SimArgs {
-                    broker,
-                    registry,
-                    prefix,
-                    interval,
-                    seed,
-                    anomalies,
-                    inject,
-                    mine,
-                    client_id,
-                    suspend,
-                })
-                .await
-            }
+            Command::Sim(args) => sim(args).await,
             Command::Load { mode } => {
                 minewatch_load::run(mode, &minewatch::load::ServerLauncher).await
             }
@@ -255,18 +197,40 @@ async fn shutdown_signal() {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// `minewatch sim`'s arguments.
+#[derive(clap::Args, Debug)]
 struct SimArgs {
+    /// Broker host:port.
+    #[arg(long, default_value = "127.0.0.1:1883")]
     broker: String,
+    /// The registry directory of the mines to simulate.
+    #[arg(long, default_value = "config/registry")]
     registry: PathBuf,
+    /// Topic prefix.
+    #[arg(long, default_value = "mines")]
     prefix: String,
+    /// Cadence in seconds.
+    #[arg(long, default_value_t = 10.0)]
     interval: f64,
+    /// Random seed (same seed, same telemetry).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Schedule anomalies now and then.
+    #[arg(long)]
     anomalies: bool,
+    /// Inject an anomaly: KIND or KIND:SUBJECT (e.g. power_off_failure:P0101); repeatable.
+    #[arg(long, value_name = "KIND[:SUBJECT]")]
     inject: Vec<String>,
+    /// The mine injections apply to (default: the first mine).
+    #[arg(long)]
     mine: Option<String>,
+    /// MQTT client id.
+    #[arg(long, default_value = "minewatch-sim")]
     client_id: String,
+    /// Hold a mine suspended from the start (its crews come up, production stops); repeatable.
+    /// For `--inject production_while_suspended` on it, order the suspension in minewatch too
+    /// (`PUT /api/mines/MINE/status`).
+    #[arg(long, value_name = "MINE")]
     suspend: Vec<String>,
 }
 
