@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::Spanned;
 
+mod fast;
+
 /// A mine's declared operating status. A regulator's order (stored) outranks the registry file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -428,11 +430,20 @@ impl MineDef {
         Self::parse(path, &source)
     }
 
-    /// Parses and validates a mine from TOML text; `path` is used in errors.
+    /// Parses and validates a mine from TOML text; `path` is used in errors. Files in the
+    /// registry's usual shape are read by a fast path ([`fast`]); anything else, and every
+    /// syntax or schema error, goes through the `toml` crate.
     pub fn parse(path: &Path, source: &str) -> Result<MineDef, ConfigError> {
-        let file: MineFile =
-            toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+        let file = match fast::parse(source) {
+            Some(f) => f,
+            None => Self::parse_toml(path, source)?,
+        };
         compile(path, source, file)
+    }
+
+    /// The general path: the `toml` crate into the file's structure.
+    fn parse_toml(path: &Path, source: &str) -> Result<MineFile, ConfigError> {
+        toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))
     }
 }
 
@@ -476,7 +487,8 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
             declared: a.declared,
         });
     }
-    let area_ref = |s: &Spanned<String>, owner: &str| -> Result<Idx, ConfigError> {
+    // The owner ("point", its id) is only formatted for an error: a million points load here.
+    let area_ref = |s: &Spanned<String>, what: &str, id: &str| -> Result<Idx, ConfigError> {
         area_index
             .get(s.get_ref().as_str())
             .copied()
@@ -484,16 +496,18 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
                 err(
                     s.span(),
                     format!(
-                        "{owner} names area {:?}, which is not defined in this file",
+                        "{what} {id} names area {:?}, which is not defined in this file",
                         s.get_ref()
                     ),
                 )
             })
     };
 
-    let mut point_index = HashMap::new();
+    let mut point_index = HashMap::with_capacity(f.point.len());
+    let mut point_ids = Vec::with_capacity(f.point.len());
     for p in &f.point {
         let id = check_id(&p.id, "point")?;
+        point_ids.push(id.clone());
         if point_index.insert(id, point_index.len() as Idx).is_some() {
             return Err(err(
                 p.id.span(),
@@ -502,10 +516,8 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
         }
     }
     let mut points = Vec::with_capacity(f.point.len());
-    for p in &f.point {
-        let id: Arc<str> = Arc::from(p.id.get_ref().as_str());
-        let owner = format!("point {id}");
-        let area = area_ref(&p.area, &owner)?;
+    for (p, id) in f.point.iter().zip(point_ids) {
+        let area = area_ref(&p.area, "point", &id)?;
         let location = p.location.as_ref().map(|l| *l.get_ref());
         if p.kind == PointKind::Ch4 && location.is_none() && p.alarm.is_none() {
             return Err(err(
@@ -596,7 +608,7 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
         {
             return Err(err(c.id.span(), format!("duplicate camera id {id:?}")));
         }
-        let area = area_ref(&c.area, &format!("camera {id}"))?;
+        let area = area_ref(&c.area, "camera", &id)?;
         cameras.push(Camera {
             id,
             area,
@@ -620,7 +632,7 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
                 format!("meter {id}: idle_kw must be a number >= 0"),
             ));
         }
-        let area = area_ref(&m.area, &format!("meter {id}"))?;
+        let area = area_ref(&m.area, "meter", &id)?;
         meters.push(Meter {
             id,
             area,
@@ -1087,6 +1099,73 @@ kind = "feed"
         assert!(report.changed.is_empty());
         assert_eq!(reg.mines.get("M1").map(|m| m.max_underground), Some(100));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The fast path reads `src` (it does not give up) into the same definition as the `toml`
+    /// crate does.
+    fn same_through_both_paths(src: &str) {
+        let path = Path::new("m.toml");
+        let fast = fast::parse(src).unwrap_or_else(|| panic!("the fast path gave up on:\n{src}"));
+        let general = MineDef::parse_toml(path, src).unwrap_or_else(|e| panic!("{e}"));
+        let (a, b) = (
+            compile(path, src, fast).unwrap_or_else(|e| panic!("{e}")),
+            compile(path, src, general).unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(same_def(&a, &b), "{a:?}\n!=\n{b:?}");
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_toml_reads_the_same_way() {
+        same_through_both_paths(GOOD);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/registry");
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            same_through_both_paths(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+        // Comments, CRLF, blanks, literal strings, integers for floats, explicit defaults.
+        let variant = GOOD
+            .replace(
+                "kind = \"coal_face\"",
+                "kind = 'coal_face'   # a literal string",
+            )
+            .replace(
+                "location = \"intake\"",
+                "location=\"intake\"\nalarm = 1\npower_off = 1.5e0",
+            )
+            .replace(
+                "quota = 10",
+                "quota = 10\ndeclared = false\n\t# indented comment",
+            )
+            .replace("feeds = [\"F1\"]", "feeds = [ 'F1' , ]")
+            .replace(
+                "max_underground = 100",
+                "max_underground = 100\nshift_hours = 12",
+            )
+            .replace('\n', "\r\n");
+        same_through_both_paths(&variant);
+    }
+
+    #[test]
+    fn what_the_fast_path_leaves_is_still_read_and_errors_keep_their_line() {
+        // An escape and a multi-line array: the toml crate reads them.
+        let odd = GOOD
+            .replace("name = \"Test\"", "name = \"Te\\u0073t\"")
+            .replace("feeds = [\"F1\"]", "feeds = [\n  \"F1\",\n]");
+        assert!(fast::parse(&odd).is_none());
+        let m = parse(&odd).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.name, "Test");
+        assert_eq!(m.points[0].feeds, vec![2]);
+        // A semantic error found after the fast path still names its line.
+        let dangling = GOOD.replace("upwind = \"P0\"", "upwind = \"P9\"");
+        assert!(fast::parse(&dangling).is_some());
+        let e = parse(&dangling).expect_err("dangling upwind");
+        assert_eq!(e.line, Some(line_containing(&dangling, "upwind")), "{e}");
+    }
+
+    fn line_containing(src: &str, needle: &str) -> usize {
+        src.lines()
+            .position(|l| l.contains(needle))
+            .map_or(0, |i| i + 1)
     }
 }
 
