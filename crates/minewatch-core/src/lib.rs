@@ -18,6 +18,7 @@ pub mod id;
 pub mod live;
 pub mod metrics;
 pub mod payload;
+pub mod procfs;
 pub mod registry;
 pub mod time;
 

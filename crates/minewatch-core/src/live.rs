@@ -30,7 +30,8 @@ pub const HISTORY_MINUTES: usize = 60;
 const MINUTE_MS: Millis = 60_000;
 
 /// The last hour of one ch4 point: the highest value seen in each of the last
-/// [`HISTORY_MINUTES`] minutes of event time, as `f32` (a sparkline needs no more). 248 bytes.
+/// [`HISTORY_MINUTES`] minutes of event time, in hundredths of a percent (the 0.01 % resolution
+/// of a methane sensor; a sparkline needs no more), saturating at 655.34. 128 bytes.
 ///
 /// Bucket `minute % 60` holds that minute; only the newest minute (`head`) is kept, and every
 /// bucket of a minute skipped when `head` moves forward is cleared, so a bucket is always either
@@ -43,8 +44,16 @@ pub struct MinuteRing {
     /// Minutes since the epoch of the newest bucket ([`i32`] lasts until the year 6053);
     /// `i32::MIN` before the first reading.
     head: i32,
-    /// The highest value per minute; NaN for a minute without a reading.
-    max: [f32; HISTORY_MINUTES],
+    /// The highest value per minute in hundredths; [`EMPTY`] for a minute without a reading.
+    max: [u16; HISTORY_MINUTES],
+}
+
+/// A minute without a reading in a [`MinuteRing`].
+const EMPTY: u16 = u16::MAX;
+
+/// A value in a ring's hundredths: rounded, and clamped to what a bucket holds.
+fn hundredths(value: f64) -> u16 {
+    (value * 100.0).round().clamp(0.0, f64::from(EMPTY - 1)) as u16
 }
 
 impl MinuteRing {
@@ -53,7 +62,7 @@ impl MinuteRing {
         MinuteRing {
             point,
             head: i32::MIN,
-            max: [f32::NAN; HISTORY_MINUTES],
+            max: [EMPTY; HISTORY_MINUTES],
         }
     }
 
@@ -80,19 +89,19 @@ impl MinuteRing {
         }
         const SPAN: i64 = HISTORY_MINUTES as i64;
         if self.head == i32::MIN || i64::from(minute) - i64::from(self.head) >= SPAN {
-            self.max = [f32::NAN; HISTORY_MINUTES];
+            self.max = [EMPTY; HISTORY_MINUTES];
             self.head = minute;
         } else if minute > self.head {
             for m in self.head + 1..=minute {
-                self.max[Self::bucket(m)] = f32::NAN;
+                self.max[Self::bucket(m)] = EMPTY;
             }
             self.head = minute;
         } else if i64::from(self.head) - i64::from(minute) >= SPAN {
             return;
         }
         let b = &mut self.max[Self::bucket(minute)];
-        let v = value as f32;
-        if b.is_nan() || v > *b {
+        let v = hundredths(value);
+        if *b == EMPTY || v > *b {
             *b = v;
         }
     }
@@ -110,8 +119,8 @@ impl MinuteRing {
             let head = i64::from(self.head);
             if m <= head && head - m < span {
                 let v = self.max[m.rem_euclid(span) as usize];
-                if !v.is_nan() {
-                    *slot = Some(v);
+                if v != EMPTY {
+                    *slot = Some(f32::from(v) / 100.0);
                 }
             }
         }
@@ -181,14 +190,25 @@ impl MineLive {
     pub fn new(def: Arc<MineDef>, status: MineStatus) -> Self {
         MineLive {
             points: vec![PointLive::default(); def.points.len()],
-            history: def
-                .points
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.kind == PointKind::Ch4)
-                .filter_map(|(i, _)| u32::try_from(i).ok())
-                .map(MinuteRing::new)
-                .collect(),
+            history: {
+                // Sized exactly: collecting from a filter would grow by doubling, and a million
+                // points make that slack tens of megabytes.
+                let ch4 = |(i, p): (usize, &crate::registry::Point)| {
+                    (p.kind == PointKind::Ch4)
+                        .then(|| u32::try_from(i).ok())
+                        .flatten()
+                };
+                let mut rings =
+                    Vec::with_capacity(def.points.iter().enumerate().filter_map(ch4).count());
+                rings.extend(
+                    def.points
+                        .iter()
+                        .enumerate()
+                        .filter_map(ch4)
+                        .map(MinuteRing::new),
+                );
+                rings
+            },
             people: vec![0; def.areas.len()],
             cameras: vec![CameraLive::default(); def.cameras.len()],
             meters: vec![MeterLive::default(); def.meters.len()],
@@ -377,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_ring_is_small_enough_for_a_million_points() {
-        assert_eq!(std::mem::size_of::<MinuteRing>(), 248);
+        assert_eq!(std::mem::size_of::<MinuteRing>(), 128);
     }
 
     #[test]
@@ -455,6 +475,19 @@ mod tests {
         r.record(-1, 0.1);
         r.record(0, 0.2);
         assert_eq!(tail(&r, 0, 2), vec![Some(0.1), Some(0.2)]);
+    }
+
+    #[test]
+    fn values_are_kept_to_the_sensor_resolution_and_clamped() {
+        let mut r = MinuteRing::new(0);
+        r.record(at(0, 0), 0.424);
+        r.record(at(1, 0), -0.3);
+        r.record(at(2, 0), 1e9);
+        r.record(at(3, 0), 0.005);
+        assert_eq!(
+            tail(&r, at(3, 0), 4),
+            vec![Some(0.42), Some(0.0), Some(655.34), Some(0.01)]
+        );
     }
 
     const MINE: &str = r#"

@@ -19,6 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 type Labels = Vec<(&'static str, String)>;
@@ -70,6 +71,11 @@ pub struct Metrics {
     pub registry_points: Gauge,
     /// Dead letters written.
     pub dead_letters: Counter,
+    /// Seconds from the pipeline's start to the end of each startup phase (`registry`: files
+    /// parsed and the store read; `state`: engine and live view built), and the resident memory
+    /// then: what a restart costs, and how it splits.
+    pub startup_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
+    pub startup_resident_bytes: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -139,6 +145,8 @@ impl Metrics {
             registry_mines: Gauge::default(),
             registry_points: Gauge::default(),
             dead_letters: Counter::default(),
+            startup_seconds: Family::default(),
+            startup_resident_bytes: Family::default(),
         };
         r.register("messages", "MQTT messages received, by system", messages_f);
         r.register(
@@ -241,10 +249,32 @@ impl Metrics {
             "Rejected messages or elements written to the dead-letter record",
             m.dead_letters.clone(),
         );
+        r.register(
+            "startup_seconds",
+            "Seconds from the start to the end of each startup phase",
+            m.startup_seconds.clone(),
+        );
+        r.register(
+            "startup_resident_bytes",
+            "Resident memory at the end of each startup phase (Linux)",
+            m.startup_resident_bytes.clone(),
+        );
         if let Ok(mut reg) = m.registry.lock() {
             *reg = r;
         }
         m
+    }
+
+    /// Records the end of startup phase `phase`, `secs` after the start, with this process's
+    /// resident memory now.
+    pub fn startup_phase(&self, phase: &str, secs: f64) {
+        let l = labels(&[("phase", phase)]);
+        self.startup_seconds.get_or_create(&l).set(secs);
+        if let Some(b) = crate::procfs::resident_bytes(None) {
+            self.startup_resident_bytes
+                .get_or_create(&l)
+                .set(i64::try_from(b).unwrap_or(i64::MAX));
+        }
     }
 
     /// Counts a rejection.

@@ -1,5 +1,5 @@
-//! CPU time from `/proc/<pid>/stat` (user + system, all threads), without libc: `unsafe` is
-//! forbidden in this workspace, so `getrusage` is out of reach.
+//! A process's CPU time and resident memory from `/proc` (Linux), without libc: `unsafe` is
+//! forbidden in this workspace, so `getrusage` is out of reach. Elsewhere every reading is `None`.
 
 /// Clock ticks per second of `/proc/*/stat` times: USER_HZ, fixed at 100 in Linux's user ABI.
 const USER_HZ: f64 = 100.0;
@@ -26,6 +26,22 @@ fn parse_stat(text: &str) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
+/// Resident memory in bytes (`VmRSS` of `/proc/<pid>/status`) of `pid` (this process when
+/// `None`); `None` when unreadable.
+pub fn resident_bytes(pid: Option<u32>) -> Option<u64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    parse_vm_rss(&std::fs::read_to_string(path).ok()?)
+}
+
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// CPU cores available to this process.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -39,6 +55,17 @@ mod tests {
     fn utime_and_stime_are_read_after_the_command_name() {
         let line = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0";
         assert_eq!(parse_stat(line), Some(3.0));
+    }
+
+    #[test]
+    fn resident_memory_is_read_in_kilobytes() {
+        let status = "Name:\tminewatch\nVmPeak:\t  900 kB\nVmRSS:\t  641024 kB\nRssAnon:\t 1 kB\n";
+        assert_eq!(parse_vm_rss(status), Some(641_024 * 1024));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(resident_bytes(Some(std::process::id())).is_some_and(|b| b > 0));
+            assert!(resident_bytes(None).is_some_and(|b| b > 0));
+        }
     }
 
     #[test]

@@ -3,16 +3,16 @@
 use crate::acks::{Acker, NoAcks};
 use crate::config::{EngineConfig, MqttConfig, Ownership};
 use crate::mqtt;
-use crate::shard::{self, Inbound, ShardCtx, ShardMsg};
+use crate::shard::{self, Inbound, ShardCtx, ShardInit, ShardMsg};
 pub use crate::writer::AckError;
 use crate::writer::{Writer, WriterMsg};
 use minewatch_core::alert::{Alert, WireEvent};
-use minewatch_core::live::{LiveView, MineLive};
+use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::payload::{Reason, Rejected, parse_topic};
 use minewatch_core::registry::{MineDef, MineStatus, Registry};
 use minewatch_core::time::{millis, now_millis, to_datetime};
-use minewatch_rules::{Engine, RulesConfig};
+use minewatch_rules::RulesConfig;
 use minewatch_store::{StatusOrder, Store, StoreError};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -22,6 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+
+/// How long startup waits for the shards to build their state and restore the stored alerts
+/// (about half a second for a million points on two cores).
+const STATE_WAIT: Duration = Duration::from_secs(120);
 
 /// The shard that owns `mine`: a stable hash, so a mine always lands on the same shard.
 pub fn shard_of(mine: &str, shards: usize) -> usize {
@@ -178,7 +182,31 @@ impl Pipeline {
     /// Loads the registry, restores alerts and seq from the store, and starts the shards, the
     /// writer, the tick and (when configured) the MQTT reader.
     pub async fn start(parts: PipelineParts) -> Result<Arc<Pipeline>, StoreError> {
-        let (mut registry, report) = Registry::load_dir(&parts.registry_dir);
+        let started = std::time::Instant::now();
+        // Parsing the registry (all cores) and reading the store overlap.
+        let dir = parts.registry_dir.clone();
+        let loading = tokio::task::spawn_blocking(move || Registry::load_dir(&dir));
+        let store = parts.store.clone();
+        let stored = async {
+            let statuses = store.mine_statuses().await?;
+            let active = store.active_alerts().await?;
+            let snapshots = store.states(shard::SNAPSHOT_PREFIX).await?;
+            let seq = store.last_seq().await?;
+            tracing::info!(
+                secs = started.elapsed().as_secs_f64(),
+                active = active.len(),
+                snapshots = snapshots.len(),
+                "store read"
+            );
+            Ok::<_, StoreError>((statuses, active, snapshots, seq))
+        };
+        let (loaded, stored) = tokio::join!(loading, stored);
+        let (statuses, active, snapshots, seq) = stored?;
+        let (mut registry, report) = match loaded {
+            Ok(r) => r,
+            // load_all already turns a parser panic into per-file errors; this is a bug.
+            Err(e) => panic!("registry loading failed: {e}"),
+        };
         for e in &report.errors {
             tracing::error!(error = %e, "registry file refused; fix it and reload");
         }
@@ -191,20 +219,14 @@ impl Pipeline {
             restrict(&mut registry, o, true);
         }
         let metrics = parts.metrics.clone();
+        metrics.startup_phase("registry", started.elapsed().as_secs_f64());
         metrics.registry_errors.set(report.errors.len() as i64);
         metrics.registry_mines.set(registry.mines.len() as i64);
         metrics.registry_points.set(registry.point_count() as i64);
-        let store = parts.store.clone();
-        let statuses: HashMap<String, MineStatus> = store
-            .mine_statuses()
-            .await?
-            .into_iter()
-            .map(|o| (o.mine, o.status))
-            .collect();
-        let active = store.active_alerts().await?;
-        let snapshots = store.states(shard::SNAPSHOT_PREFIX).await?;
-        let seq = store.last_seq().await?;
+        let statuses: HashMap<String, MineStatus> =
+            statuses.into_iter().map(|o| (o.mine, o.status)).collect();
         tracing::info!(
+            secs = started.elapsed().as_secs_f64(),
             mines = registry.mines.len(),
             points = registry.point_count(),
             active = active.len(),
@@ -219,17 +241,13 @@ impl Pipeline {
         let mut per_shard: Vec<Vec<Arc<MineDef>>> = vec![Vec::new(); n];
         for def in registry.mines.values() {
             per_shard[shard_of(&def.id, n)].push(def.clone());
-            let status = statuses.get(&*def.id).copied().unwrap_or(def.status);
-            parts
-                .live
-                .mines
-                .insert(def.id.clone(), MineLive::new(def.clone(), status));
         }
+        let statuses = Arc::new(statuses);
         let mut restore: Vec<Vec<Alert>> = vec![Vec::new(); n];
         for a in &active {
             restore[shard_of(&a.mine, n)].push(a.clone());
         }
-        let mut restore_snaps: Vec<Vec<(String, serde_json::Value)>> = vec![Vec::new(); n];
+        let mut restore_snaps: Vec<Vec<(String, String)>> = vec![Vec::new(); n];
         for (key, value) in snapshots {
             let Some(mine) = key.strip_prefix(shard::SNAPSHOT_PREFIX) else {
                 continue;
@@ -238,12 +256,7 @@ impl Pipeline {
             if owned.as_ref().is_some_and(|o| !o.owns(mine)) {
                 continue;
             }
-            match serde_json::from_str(&value) {
-                Ok(v) => restore_snaps[shard_of(mine, n)].push((mine.to_string(), v)),
-                Err(e) => {
-                    tracing::warn!(mine, error = %e, "ignoring an unreadable engine snapshot")
-                }
-            }
+            restore_snaps[shard_of(mine, n)].push((mine.to_string(), value));
         }
 
         let generation = Arc::new(AtomicU64::new(0));
@@ -268,14 +281,16 @@ impl Pipeline {
         );
         let mut tasks = vec![tokio::spawn(writer.run(writer_rx))];
         let mut shard_txs = Vec::with_capacity(n);
+        let mut built = Vec::with_capacity(n);
         for (i, defs) in per_shard.into_iter().enumerate() {
-            let mut engine = Engine::new(params, defs);
-            for (id, m) in engine.mines.iter_mut() {
-                if let Some(s) = statuses.get(&**id) {
-                    m.status_order = Some(*s);
-                    m.status = *s;
-                }
-            }
+            let (built_tx, built_rx) = oneshot::channel();
+            built.push(built_rx);
+            let init = ShardInit {
+                params,
+                defs,
+                statuses: statuses.clone(),
+                built: built_tx,
+            };
             let (tx, rx) = mpsc::channel(parts.engine.shard_queue.max(2));
             // Restore before anything else reaches the shard (the queue is empty, so this fits).
             let _ = tx.try_send(ShardMsg::Restore {
@@ -288,7 +303,7 @@ impl Pipeline {
             };
             tasks.push(tokio::spawn(shard::run(
                 ctx,
-                engine,
+                init,
                 rx,
                 writer_tx.clone(),
                 parts.live.clone(),
@@ -327,11 +342,11 @@ impl Pipeline {
                 drained.subscribe(),
             )));
         }
-        Ok(Arc::new(Pipeline {
+        let pipeline = Arc::new(Pipeline {
             router,
             live: parts.live,
             store,
-            metrics,
+            metrics: metrics.clone(),
             registry: Mutex::new(registry),
             registry_dir: parts.registry_dir,
             shards: n,
@@ -339,7 +354,28 @@ impl Pipeline {
             tasks: Mutex::new(tasks),
             stop,
             drained,
-        }))
+        });
+        // Started means every shard has built its state and its mines are in the live view (the
+        // shards build in parallel). The stored alerts are already there (the writer has them);
+        // each shard restores what its rules had learned before it takes its first message.
+        let all_built = async {
+            for b in built {
+                b.await.map_err(|_| Closed)?;
+            }
+            Ok::<(), Closed>(())
+        };
+        match tokio::time::timeout(STATE_WAIT, all_built).await {
+            Ok(Ok(())) => {}
+            Ok(Err(Closed)) => tracing::error!("a shard stopped while building its state"),
+            Err(_) => tracing::warn!(
+                secs = STATE_WAIT.as_secs(),
+                "the shards are still building their state; serving anyway"
+            ),
+        }
+        let secs = started.elapsed().as_secs_f64();
+        metrics.startup_phase("state", secs);
+        tracing::info!(secs, "engine state and live view built");
+        Ok(pipeline)
     }
 
     /// Feeds one message as if it came from the broker (no ack).

@@ -12,6 +12,7 @@ use minewatch_core::registry::{MineDef, MineStatus};
 use minewatch_core::time::{Millis, now_millis, to_datetime};
 use minewatch_rules::Engine;
 use minewatch_store::DeadLetter;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -62,7 +63,9 @@ pub enum ShardMsg {
     /// Active alerts and engine snapshots (by mine) from the store at start.
     Restore {
         alerts: Vec<Alert>,
-        snapshots: Vec<(String, serde_json::Value)>,
+        /// (mine, snapshot JSON as stored): parsed here, in parallel across the shards, rather
+        /// than one after another before the server is ready.
+        snapshots: Vec<(String, String)>,
     },
     /// Hand what the rules learned to the writer, to be stored.
     Snapshot,
@@ -99,15 +102,56 @@ pub struct ShardCtx {
     pub max_skew: Millis,
 }
 
+/// What a shard builds its state from when it starts.
+pub struct ShardInit {
+    pub params: minewatch_rules::config::Params,
+    /// The registry definitions of the mines this shard owns.
+    pub defs: Vec<Arc<MineDef>>,
+    /// Stored regulators' orders, which outrank the registry files' statuses.
+    pub statuses: Arc<HashMap<String, MineStatus>>,
+    /// Told once the state is built and the mines are in the live view.
+    pub built: oneshot::Sender<()>,
+}
+
+impl ShardInit {
+    /// The shard's engine, and its mines' entries in the live view. Done by the shard itself, so
+    /// the shards build a million points' state in parallel.
+    fn build(self, live: &LiveView) -> (Engine, oneshot::Sender<()>) {
+        for def in &self.defs {
+            let status = self.statuses.get(&*def.id).copied().unwrap_or(def.status);
+            live.mines
+                .insert(def.id.clone(), MineLive::new(def.clone(), status));
+        }
+        let mut engine = Engine::new(self.params, self.defs);
+        for (id, m) in engine.mines.iter_mut() {
+            if let Some(s) = self.statuses.get(&**id) {
+                m.status_order = Some(*s);
+                m.status = *s;
+            }
+        }
+        (engine, self.built)
+    }
+}
+
 /// Runs a shard until its queue closes.
 pub async fn run(
     ctx: ShardCtx,
-    mut engine: Engine,
+    init: ShardInit,
     mut rx: mpsc::Receiver<ShardMsg>,
     writer: mpsc::Sender<WriterMsg>,
     live: Arc<LiveView>,
     metrics: Arc<Metrics>,
 ) {
+    let t0 = Instant::now();
+    let mines = init.defs.len();
+    let (mut engine, built) = init.build(&live);
+    tracing::info!(
+        shard = ctx.index,
+        mines,
+        secs = t0.elapsed().as_secs_f64(),
+        "shard state built"
+    );
+    let _ = built.send(());
     let depth = metrics.queue(&format!("shard-{}", ctx.index));
     let mut changes = Vec::new();
     while let Some(msg) = rx.recv().await {
@@ -201,7 +245,9 @@ pub async fn run(
             }
             ShardMsg::Restore { alerts, snapshots } => {
                 for (mine, snap) in snapshots {
-                    engine.mine(&mine).restore_snapshot(&snap);
+                    if let Err(e) = engine.mine(&mine).restore_snapshot(&snap) {
+                        tracing::warn!(mine, error = %e, "ignoring an unreadable engine snapshot");
+                    }
                 }
                 let mut by_mine: std::collections::HashMap<String, Vec<Alert>> = Default::default();
                 for a in alerts {

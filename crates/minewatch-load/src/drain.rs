@@ -13,13 +13,13 @@
 //! A broker that keeps fewer messages for an offline session than were queued drops the rest;
 //! the report then says how many arrived and why.
 
-use crate::mqtt::{Publisher, forget_session};
-use crate::procstat::{cores, cpu_seconds};
+use crate::mqtt::Publisher;
 use crate::setup::{Setup, prepare};
 use crate::stats::{per_sec, show};
 use crate::{DrainArgs, Launcher, Running};
 use minewatch_core::metrics::Metrics;
 use minewatch_core::payload::System;
+use minewatch_core::procfs::{cores, cpu_seconds};
 use minewatch_core::time::{Millis, format_rfc3339, now_millis};
 use minewatch_sim::{Sim, SimConfig};
 use std::time::{Duration, Instant};
@@ -171,18 +171,9 @@ pub async fn run(args: &DrainArgs, launcher: &dyn Launcher) -> Result<DrainRepor
     let mines = setup.mines.len();
     let ticks = args.messages.div_ceil(mines as u64) as i64;
     let start = backlog_start(now_millis(), ticks);
-    let publisher = Publisher::connect(
-        &setup.host,
-        setup.port,
-        &format!("{}-pub", setup.client_id),
-        4096,
-    )
-    .await?;
+    let publisher = setup.publisher().await?;
     let res = drain(args, &setup, &publisher, launcher, start, ticks).await;
-    publisher.close().await;
-    if let Err(e) = forget_session(&setup.host, setup.port, &setup.client_id).await {
-        eprintln!("load: could not remove the server's session from the broker: {e}");
-    }
+    setup.finish(publisher).await;
     drop(setup);
     res
 }

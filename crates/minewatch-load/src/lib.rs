@@ -11,14 +11,16 @@
 //! - [`live`]: `latency` (a steady publish rate, one reading over its limit each second, its alert
 //!   timed to a WebSocket client) and `fanout` (the same with many filtered WebSocket clients and
 //!   some that never read).
+//! - [`restart`]: the server as a child process: time to ready after a restart with active
+//!   alerts, and its resident memory per point and per tag.
 //! - `setup`: the temp directory, registry and config; `mqtt`: the publishing client that counts
-//!   PUBACKs; `procstat`: CPU time from `/proc`; `stats`: percentiles and number formatting.
+//!   PUBACKs; `stats`: percentiles and number formatting.
 #![forbid(unsafe_code)]
 
 pub mod drain;
 pub mod live;
 mod mqtt;
-mod procstat;
+pub mod restart;
 mod setup;
 mod stats;
 
@@ -31,6 +33,7 @@ use std::sync::Arc;
 
 pub use drain::DrainReport;
 pub use live::LiveReport;
+pub use restart::RestartReport;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -68,6 +71,10 @@ pub enum LoadCommand {
     /// Latency with --clients WebSocket clients (one mine filter each) and --stalled clients that
     /// never read.
     Fanout(FanoutArgs),
+    /// Restart and memory: the server as a child process (`minewatch run`), timed from spawn to
+    /// /readyz with the registry and --alerts active alerts, and its resident memory without the
+    /// registry, with it, and after every point and tag has reported.
+    Restart(RestartArgs),
 }
 
 /// Options every mode shares.
@@ -100,6 +107,10 @@ pub struct Common {
     /// Keep the temp directory (registry, config, store) and print its path.
     #[arg(long)]
     pub keep: bool,
+    /// `[http] ws_send_timeout_ms` of the server: how long a WebSocket send may block before
+    /// the gateway gives up on that client (the server's default when not given).
+    #[arg(long)]
+    pub ws_send_timeout_ms: Option<u64>,
 }
 
 /// `minewatch load drain`.
@@ -142,9 +153,27 @@ pub struct FanoutArgs {
     /// Reading WebSocket clients, client i filtered to mine i mod --mines.
     #[arg(long, default_value_t = 1000)]
     pub clients: usize,
-    /// Clients that connect (without a mine filter) and never read.
+    /// Clients that connect (without a mine filter, with a 4 KiB receive buffer) and never read.
     #[arg(long, default_value_t = 1)]
     pub stalled: usize,
+    /// Active alerts raised before any client connects (`unregistered_device`, which stay until
+    /// acknowledged): every client starts with a snapshot of them, so a stalled client's socket
+    /// is full at once and the gateway must give up on it.
+    #[arg(long, default_value_t = 0)]
+    pub backlog: usize,
+}
+
+/// `minewatch load restart`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Active alerts in the store at the restart (over-limit CO readings, spread over the mines).
+    #[arg(long, default_value_t = 10_000)]
+    pub alerts: usize,
+    /// Restarts to time (each from the same store); the report gives each and the worst.
+    #[arg(long, default_value_t = 3)]
+    pub restarts: usize,
 }
 
 /// Runs one mode and prints its summary and JSON line.
@@ -161,7 +190,17 @@ pub async fn run(cmd: LoadCommand, launcher: &dyn Launcher) -> Result<(), String
             println!("{}", r.json());
         }
         LoadCommand::Fanout(a) => {
-            let r = live::run(&a.latency, Some((a.clients, a.stalled)), launcher).await?;
+            let plan = live::Fanout {
+                clients: a.clients,
+                stalled: a.stalled,
+                backlog: a.backlog,
+            };
+            let r = live::run(&a.latency, Some(plan), launcher).await?;
+            println!("{}", r.summary());
+            println!("{}", r.json());
+        }
+        LoadCommand::Restart(a) => {
+            let r = restart::run(&a).await?;
             println!("{}", r.summary());
             println!("{}", r.json());
         }

@@ -12,13 +12,13 @@
 //! drop those rather than let them slow anyone else.
 
 use crate::drain::{alert_events, wait_subscribed};
-use crate::mqtt::{Publisher, forget_session};
-use crate::procstat::{cores, cpu_seconds};
-use crate::setup::{Setup, prepare};
+use crate::mqtt::Publisher;
+use crate::setup::{Setup, prepare, safety_batch, spread};
 use crate::stats::{per_sec, percentile, show};
 use crate::{LatencyArgs, Launcher, Running};
 use futures_util::StreamExt;
 use minewatch_core::payload::System;
+use minewatch_core::procfs::{cores, cpu_seconds};
 use minewatch_core::time::{format_rfc3339, now_millis};
 use minewatch_sim::{Message, Sim, SimConfig};
 use std::collections::VecDeque;
@@ -72,6 +72,8 @@ pub struct LiveReport {
     pub client_events: u64,
     pub client_errors: u64,
     pub stalled: usize,
+    /// Active alerts raised before the clients connected (in every client's first snapshot).
+    pub backlog: usize,
     pub ws_clients_end: i64,
     pub ws_resyncs: u64,
     pub alerts_raised: u64,
@@ -129,11 +131,13 @@ impl LiveReport {
         if self.mode == "fanout" {
             s.push_str(&format!(
                 "\nfan-out: {} reading clients received {} events ({} errors); {} stalled \
-                 clients; {} WebSocket clients connected at the end of {} opened; {} resyncs",
+                 clients, {} alerts active before they connected; {} WebSocket clients \
+                 connected at the end of {} opened; {} resyncs",
                 self.clients,
                 self.client_events,
                 self.client_errors,
                 self.stalled,
+                self.backlog,
                 self.ws_clients_end,
                 self.clients + self.stalled + 1,
                 self.ws_resyncs,
@@ -175,6 +179,7 @@ impl LiveReport {
             "client_events": self.client_events,
             "client_errors": self.client_errors,
             "stalled": self.stalled,
+            "backlog": self.backlog,
             "ws_clients_end": self.ws_clients_end,
             "ws_resyncs": self.ws_resyncs,
             "alerts_raised": self.alerts_raised,
@@ -187,39 +192,42 @@ impl LiveReport {
 /// Publish instants of the spikes in flight, by code.
 type Book = Arc<Mutex<Vec<Option<Instant>>>>;
 
-/// Runs `latency`, or `fanout` with `Some((clients, stalled))`.
+/// The fan-out part of a run: reading clients, clients that never read, and the active alerts
+/// raised before any client connects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fanout {
+    pub clients: usize,
+    pub stalled: usize,
+    pub backlog: usize,
+}
+
+/// A stalled client's socket receive buffer: small, so the gateway's sends to it block soon.
+const STALLED_RCVBUF: u32 = 4096;
+
+/// Runs `latency`, or `fanout` with `Some(plan)`.
 pub async fn run(
     args: &LatencyArgs,
-    fanout: Option<(usize, usize)>,
+    fanout: Option<Fanout>,
     launcher: &dyn Launcher,
 ) -> Result<LiveReport, String> {
     if args.rate == 0 || !args.duration.is_finite() || args.duration <= 0.0 {
         return Err("--rate and --duration must be positive".into());
     }
     let setup = prepare(&args.common)?;
-    let publisher = Publisher::connect(
-        &setup.host,
-        setup.port,
-        &format!("{}-pub", setup.client_id),
-        4096,
-    )
-    .await?;
+    let publisher = setup.publisher().await?;
     let server = launcher.start(&setup.config).await?;
     let res = match wait_subscribed(server.as_ref(), &setup, &publisher, now_millis()).await {
         Ok(()) => measure(args, fanout, &setup, &publisher, server.as_ref()).await,
         Err(e) => Err(e),
     };
     server.shutdown().await;
-    publisher.close().await;
-    if let Err(e) = forget_session(&setup.host, setup.port, &setup.client_id).await {
-        eprintln!("load: could not remove the server's session from the broker: {e}");
-    }
+    setup.finish(publisher).await;
     res
 }
 
 async fn measure(
     args: &LatencyArgs,
-    fanout: Option<(usize, usize)>,
+    fanout: Option<Fanout>,
     setup: &Setup,
     publisher: &Publisher,
     server: &dyn Running,
@@ -229,6 +237,10 @@ async fn measure(
     let book: Book = Arc::new(Mutex::new(vec![None; SPIKE_CODES]));
     let samples = Arc::new(Mutex::new(Vec::new()));
     let unmatched = Arc::new(AtomicU64::new(0));
+    let plan = fanout.unwrap_or_default();
+    if plan.backlog > 0 {
+        raise_backlog(setup, publisher, server, plan.backlog).await?;
+    }
     let mut tasks = Vec::new();
     let ws = connect_ws(addr, &format!("mine={mine0}")).await?;
     tasks.push(tokio::spawn(time_alerts(
@@ -237,7 +249,7 @@ async fn measure(
         samples.clone(),
         unmatched.clone(),
     )));
-    let (clients, stalled) = fanout.unwrap_or((0, 0));
+    let (clients, stalled) = (plan.clients, plan.stalled);
     let events = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     for i in 0..clients {
@@ -249,10 +261,11 @@ async fn measure(
             errors.clone(),
         )));
     }
-    // Held open and never polled: the gateway's sends to them pile up.
+    // Held open and never polled, with a small receive buffer: the gateway's sends to them (the
+    // snapshot of every active alert first) block until it gives up on them.
     let mut held = Vec::with_capacity(stalled);
     for _ in 0..stalled {
-        held.push(connect_ws(addr, "").await?);
+        held.push(connect_stalled(addr).await?);
     }
 
     let points = args.common.points;
@@ -370,6 +383,7 @@ async fn measure(
         client_events: events.load(Ordering::Relaxed),
         client_errors: errors.load(Ordering::Relaxed),
         stalled,
+        backlog: plan.backlog,
         ws_clients_end,
         ws_resyncs: m.ws_resyncs.get(),
         alerts_raised: alert_events(&m, "raised"),
@@ -388,6 +402,66 @@ fn reading(point: &str, value: f64) -> Vec<u8> {
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An unfiltered client whose socket has a [`STALLED_RCVBUF`] receive buffer.
+async fn connect_stalled(addr: SocketAddr) -> Result<Ws, String> {
+    let url = format!("ws://{addr}/ws");
+    let io = async {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(|e| e.to_string())?;
+        sock.set_recv_buffer_size(STALLED_RCVBUF)
+            .map_err(|e| e.to_string())?;
+        let stream = sock.connect(addr).await.map_err(|e| e.to_string())?;
+        tokio_tungstenite::client_async(
+            url.as_str(),
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(WS_CONNECT, io).await {
+        Ok(r) => r.map_err(|e| format!("WebSocket {url}: {e}")),
+        Err(_) => Err(format!(
+            "WebSocket {url}: no handshake within {} s",
+            WS_CONNECT.as_secs()
+        )),
+    }
+}
+
+/// Raises `n` `unregistered_device` alerts (they stay until acknowledged), spread over the
+/// mines: readings of points `U00000`, `U00001`, … that the registry does not define.
+async fn raise_backlog(
+    setup: &Setup,
+    publisher: &Publisher,
+    server: &dyn Running,
+    n: usize,
+) -> Result<(), String> {
+    let m = server.metrics();
+    let before = alert_events(&m, "raised");
+    let ts = format_rfc3339(now_millis());
+    for (mine, here) in spread(n, setup.mines.len()) {
+        let payload = safety_batch(&ts, (0..here).map(|j| (format!("U{j:05}"), 0.0)));
+        publisher
+            .publish(setup.topic(mine, "safety"), payload)
+            .await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alert_events(&m, "raised") < before + n as u64 {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the server raised {} of the {n} backlog alerts within 60 s",
+                alert_events(&m, "raised") - before
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
 
 async fn connect_ws(addr: SocketAddr, query: &str) -> Result<Ws, String> {
     let url = format!("ws://{addr}/ws?{query}");

@@ -1141,64 +1141,56 @@ impl MineState {
         serde_json::json!({"version": 1, "meters": meters, "calibrations": cal})
     }
 
-    /// Takes back what [`MineState::snapshot`] kept; entries for ids no longer defined are dropped.
-    pub fn restore_snapshot(&mut self, v: &Value) {
-        if v.get("version").and_then(Value::as_u64) != Some(1) {
-            return;
+    /// Takes back what [`MineState::snapshot`] kept (its JSON text); entries for ids no longer
+    /// defined are dropped, as is an entry of the wrong shape. Read straight into typed values:
+    /// a national restart reads tens of megabytes of these.
+    pub fn restore_snapshot(&mut self, json: &str) -> Result<(), serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct Snapshot<'a> {
+            version: u32,
+            #[serde(borrow, default)]
+            meters: HashMap<String, &'a serde_json::value::RawValue>,
+            #[serde(borrow, default)]
+            calibrations: HashMap<String, &'a serde_json::value::RawValue>,
         }
-        for (id, m) in v
-            .get("meters")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let Some(i) = self.def.meter(id) else {
+        // Each entry is read on its own, so one of the wrong shape costs only itself.
+        #[derive(serde::Deserialize)]
+        struct MeterSnap {
+            first: Millis,
+            hours: Vec<(u32, f64, f64)>,
+        }
+        let full: Snapshot<'_> = serde_json::from_str(json)?;
+        if full.version != 1 {
+            return Ok(());
+        }
+        for (id, raw) in full.meters {
+            let Some(i) = self.def.meter(&id) else {
                 continue;
             };
-            let (Some(first), Some(hours)) = (
-                m.get("first").and_then(Value::as_i64),
-                m.get("hours").and_then(Value::as_array),
-            ) else {
+            let Ok(m) = serde_json::from_str::<MeterSnap>(raw.get()) else {
                 continue;
             };
-            if hours.len() != 24 {
+            let Ok(hours) = <[(u32, f64, f64); 24]>::try_from(m.hours) else {
                 continue;
-            }
-            let mut b = power_anomaly::Baseline {
-                first,
-                hours: [power_anomaly::Bucket::default(); 24],
             };
-            for (slot, h) in b.hours.iter_mut().zip(hours) {
-                let n = h.get(0).and_then(Value::as_u64).unwrap_or(0);
-                let mean = h.get(1).and_then(Value::as_f64).unwrap_or(0.0);
-                let m2 = h.get(2).and_then(Value::as_f64).unwrap_or(0.0);
-                *slot = power_anomaly::Bucket {
-                    n: u32::try_from(n).unwrap_or(u32::MAX),
-                    mean,
-                    m2,
-                };
-            }
+            let b = power_anomaly::Baseline {
+                first: m.first,
+                hours: hours.map(|(n, mean, m2)| power_anomaly::Bucket { n, mean, m2 }),
+            };
             self.meter_state[i as usize].baseline = Some(Box::new(b));
         }
-        for (id, starts) in v
-            .get("calibrations")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let Some(i) = self.def.point(id) else {
+        for (id, raw) in full.calibrations {
+            let Some(i) = self.def.point(&id) else {
                 continue;
             };
-            let starts: Vec<Millis> = starts
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_i64)
-                .collect();
+            let Ok(starts) = serde_json::from_str::<Vec<Millis>>(raw.get()) else {
+                continue;
+            };
             if !starts.is_empty() {
                 self.cal_starts.insert(i, starts);
             }
         }
+        Ok(())
     }
 
     /// Copies what `system` changed into the live picture.

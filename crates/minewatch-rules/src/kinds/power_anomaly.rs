@@ -169,6 +169,50 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_entry_of_the_wrong_shape_costs_only_itself() {
+        let mut m = mine();
+        for s in (0..86_400).step_by(600) {
+            power(&mut m, at(s), &[("MF", usual(s)), ("MH", 50.0)]);
+        }
+        let mut snap = m.snapshot();
+        let good = snap["meters"]["MF"].clone();
+        snap["meters"]["MH"]["hours"] = serde_json::json!([[1, 2.0]]);
+        snap["calibrations"] = serde_json::json!({"P1": [5, 7], "NOPE": [1], "P2": "x"});
+        let mut fresh = mine();
+        fresh
+            .restore_snapshot(&snap.to_string())
+            .expect("the snapshot as a whole is readable");
+        // MF as it was (serde_json reads long floats to within an ulp), MH dropped.
+        let back = fresh.snapshot()["meters"].clone();
+        let metres: Vec<&String> = back
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(metres, vec!["MF"]);
+        assert_eq!(back["MF"]["first"], good["first"]);
+        for (a, b) in back["MF"]["hours"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(good["hours"].as_array().into_iter().flatten())
+        {
+            assert_eq!(a[0], b[0]);
+            let (x, y) = (
+                a[1].as_f64().unwrap_or(f64::NAN),
+                b[1].as_f64().unwrap_or(0.0),
+            );
+            assert!((x - y).abs() <= 1e-9 * y.abs(), "{a} {b}");
+        }
+        let p1 = fresh.def.point("P1").expect("P1");
+        assert_eq!(fresh.cal_starts.get(&p1), Some(&vec![5, 7]));
+        assert_eq!(fresh.cal_starts.len(), 1);
+        assert!(
+            fresh.restore_snapshot("{\"meters\":{}}").is_err(),
+            "no version"
+        );
+    }
+
+    #[test]
     fn learned_baselines_survive_a_snapshot_and_restore() {
         let mut m = mine();
         for s in (0..3 * 86_400).step_by(60) {
@@ -176,7 +220,9 @@ mod tests {
         }
         let snap = m.snapshot();
         let mut fresh = mine();
-        fresh.restore_snapshot(&serde_json::from_str(&snap.to_string()).expect("round trip"));
+        fresh
+            .restore_snapshot(&snap.to_string())
+            .expect("round trip");
         let start = 3 * 86_400;
         let mut all = Vec::new();
         for s in (start..=start + 1800).step_by(10) {
