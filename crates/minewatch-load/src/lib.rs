@@ -1,4 +1,4 @@
-//! minewatch-load: the load tool behind `minewatch load drain|latency|fanout` (issue 5).
+//! minewatch-load: the load tool behind `minewatch load drain|latency|fanout|restart` (issue 5).
 //!
 //! Each mode writes a scale registry ([`minewatch_sim::scale`]) and a config file into a temp
 //! directory, starts the real server in-process through a [`Launcher`] (the `minewatch` crate

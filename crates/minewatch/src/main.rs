@@ -55,7 +55,7 @@ enum Command {
     /// Print the SHA-256 (hex) of a bearer token read from stdin, for `sha256 =` in
     /// `[[http.tokens]]`. Surrounding whitespace is ignored, as it is for `env =` tokens.
     HashToken,
-    /// Load tool: drain, latency and fan-out measurements against a broker (BENCHMARKS.md).
+    /// Load tool: drain, latency, fan-out and restart/memory measurements against a broker (BENCHMARKS.md).
     Load {
         #[command(subcommand)]
         mode: minewatch_load::LoadCommand,
