@@ -6,6 +6,7 @@
 use crate::config::ConfigError;
 use crate::id;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -207,14 +208,18 @@ pub enum Load {
 
 // ---- The file as written -------------------------------------------------------------------
 
+/// A string of the file with its place: borrowed from the text by the fast path, owned when the
+/// `toml` crate read it (it may have had escapes to undo).
+type Text<'a> = Spanned<Cow<'a, str>>;
+
 fn default_shift_hours() -> f64 {
     8.0
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MineFile {
-    id: Spanned<String>,
+struct MineFile<'a> {
+    id: Text<'a>,
     name: String,
     status: MineStatus,
     max_underground: u32,
@@ -223,19 +228,19 @@ struct MineFile {
     #[serde(default = "default_shift_hours")]
     shift_hours: f64,
     #[serde(default)]
-    area: Vec<AreaFile>,
+    area: Vec<AreaFile<'a>>,
     #[serde(default)]
-    point: Vec<PointFile>,
+    point: Vec<PointFile<'a>>,
     #[serde(default)]
-    camera: Vec<CameraFile>,
+    camera: Vec<CameraFile<'a>>,
     #[serde(default)]
-    meter: Vec<MeterFile>,
+    meter: Vec<MeterFile<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AreaFile {
-    id: Spanned<String>,
+struct AreaFile<'a> {
+    id: Text<'a>,
     name: String,
     kind: AreaKind,
     #[serde(default)]
@@ -250,9 +255,9 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PointFile {
-    id: Spanned<String>,
-    area: Spanned<String>,
+struct PointFile<'a> {
+    id: Text<'a>,
+    area: Text<'a>,
     kind: PointKind,
     #[serde(default)]
     location: Option<Spanned<Location>>,
@@ -267,24 +272,24 @@ struct PointFile {
     #[serde(default)]
     restore_low: Option<f64>,
     #[serde(default)]
-    feeds: Vec<Spanned<String>>,
+    feeds: Vec<Text<'a>>,
     #[serde(default)]
-    upwind: Option<Spanned<String>>,
+    upwind: Option<Text<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CameraFile {
-    id: Spanned<String>,
-    area: Spanned<String>,
+struct CameraFile<'a> {
+    id: Text<'a>,
+    area: Text<'a>,
     watches: Watches,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MeterFile {
-    id: Spanned<String>,
-    area: Spanned<String>,
+struct MeterFile<'a> {
+    id: Text<'a>,
+    area: Text<'a>,
     load: Load,
     #[serde(default)]
     idle_kw: f64,
@@ -442,18 +447,18 @@ impl MineDef {
     }
 
     /// The general path: the `toml` crate into the file's structure.
-    fn parse_toml(path: &Path, source: &str) -> Result<MineFile, ConfigError> {
+    fn parse_toml<'a>(path: &Path, source: &'a str) -> Result<MineFile<'a>, ConfigError> {
         toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))
     }
 }
 
-fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> {
+fn compile(path: &Path, src: &str, f: MineFile<'_>) -> Result<MineDef, ConfigError> {
     let err = |span: std::ops::Range<usize>, msg: String| {
         ConfigError::at(path, src, Some(span.start), msg)
     };
-    let check_id = |s: &Spanned<String>, what: &str| -> Result<Arc<str>, ConfigError> {
+    let check_id = |s: &Text<'_>, what: &str| -> Result<Arc<str>, ConfigError> {
         if id::is_valid(s.get_ref()) {
-            Ok(Arc::from(s.get_ref().as_str()))
+            Ok(Arc::from(s.get_ref().as_ref()))
         } else {
             Err(err(
                 s.span(),
@@ -488,9 +493,9 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
         });
     }
     // The owner ("point", its id) is only formatted for an error: a million points load here.
-    let area_ref = |s: &Spanned<String>, what: &str, id: &str| -> Result<Idx, ConfigError> {
+    let area_ref = |s: &Text<'_>, what: &str, id: &str| -> Result<Idx, ConfigError> {
         area_index
-            .get(s.get_ref().as_str())
+            .get(s.get_ref().as_ref())
             .copied()
             .ok_or_else(|| {
                 err(
@@ -537,7 +542,7 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
             .map_err(|m| err(p.id.span(), format!("point {id}: {m}")))?;
         let mut feeds = Vec::with_capacity(p.feeds.len());
         for fd in &p.feeds {
-            let Some(&i) = point_index.get(fd.get_ref().as_str()) else {
+            let Some(&i) = point_index.get(fd.get_ref().as_ref()) else {
                 return Err(err(
                     fd.span(),
                     format!(
@@ -560,7 +565,7 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
         let upwind = match &p.upwind {
             None => None,
             Some(u) => {
-                let Some(&i) = point_index.get(u.get_ref().as_str()) else {
+                let Some(&i) = point_index.get(u.get_ref().as_ref()) else {
                     return Err(err(
                         u.span(),
                         format!(
@@ -569,7 +574,7 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
                         ),
                     ));
                 };
-                if u.get_ref().as_str() == &*id {
+                if u.get_ref().as_ref() == &*id {
                     return Err(err(
                         u.span(),
                         format!("point {id} names itself as its upwind"),
@@ -676,7 +681,7 @@ fn compile(path: &Path, src: &str, f: MineFile) -> Result<MineDef, ConfigError> 
 
 /// Class defaults by kind (and methane location), then the point's own overrides; then sanity.
 fn resolve_limits(
-    p: &PointFile,
+    p: &PointFile<'_>,
     location: Option<Location>,
     area: AreaKind,
 ) -> Result<Limits, String> {

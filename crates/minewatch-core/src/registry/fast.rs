@@ -12,17 +12,18 @@
 //! this accepts, the `toml` crate accepts with the same result (tests compare the two).
 
 use super::{
-    AreaFile, CameraFile, MeterFile, MineFile, MineStatus, PointFile, default_shift_hours,
+    AreaFile, CameraFile, MeterFile, MineFile, MineStatus, PointFile, Text, default_shift_hours,
 };
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
+use std::borrow::Cow;
 use std::ops::Range;
 use toml::Spanned;
 
 /// Parses `src`, or `None` when it is not in the shape this reads.
-pub(super) fn parse(src: &str) -> Option<MineFile> {
+pub(super) fn parse(src: &str) -> Option<MineFile<'_>> {
     let mut file = MineFile {
-        id: Spanned::new(0..0, String::new()),
+        id: Spanned::new(0..0, Cow::Borrowed("")),
         name: String::new(),
         status: MineStatus::Producing,
         max_underground: 0,
@@ -71,7 +72,7 @@ pub(super) fn parse(src: &str) -> Option<MineFile> {
 
 /// Converts the keys read for `section` (`None`: the top level) into `file`; `None` for an
 /// unknown, missing or mistyped key.
-fn finish<'a>(file: &mut MineFile, section: Option<Section>, f: &mut Fields<'a>) -> Option<()> {
+fn finish<'a>(file: &mut MineFile<'a>, section: Option<Section>, f: &mut Fields<'a>) -> Option<()> {
     match section {
         None => {
             file.id = f.string("id")?;
@@ -165,28 +166,28 @@ impl<'a> Fields<'a> {
 
     // Each `opt_*` is `None` (give up) for a value of the wrong type, `Some(None)` when absent.
 
-    fn opt_string(&mut self, key: &str) -> Option<Option<Spanned<String>>> {
+    fn opt_string(&mut self, key: &str) -> Option<Option<Text<'a>>> {
         match self.take(key) {
             None => Some(None),
-            Some(Value::Str(s, r)) => Some(Some(Spanned::new(r, s.to_string()))),
+            Some(Value::Str(s, r)) => Some(Some(Spanned::new(r, Cow::Borrowed(s)))),
             Some(_) => None,
         }
     }
 
-    fn string(&mut self, key: &str) -> Option<Spanned<String>> {
+    fn string(&mut self, key: &str) -> Option<Text<'a>> {
         self.opt_string(key)?
     }
 
     fn plain(&mut self, key: &str) -> Option<String> {
-        self.string(key).map(Spanned::into_inner)
+        self.string(key).map(|s| s.into_inner().into_owned())
     }
 
-    fn opt_strings(&mut self, key: &str) -> Option<Option<Vec<Spanned<String>>>> {
+    fn opt_strings(&mut self, key: &str) -> Option<Option<Vec<Text<'a>>>> {
         match self.take(key) {
             None => Some(None),
             Some(Value::Strs(v)) => Some(Some(
                 v.into_iter()
-                    .map(|(s, r)| Spanned::new(r, s.to_string()))
+                    .map(|(s, r)| Spanned::new(r, Cow::Borrowed(s)))
                     .collect(),
             )),
             Some(_) => None,
