@@ -244,16 +244,24 @@ impl Harness {
 
     /// A safety batch at `secs` of `(point, value, status)`.
     pub async fn safety(&self, mine: &str, secs: i64, readings: &[(&str, f64, u32)]) {
+        self.publish(mine, "safety", &self.safety_batch(secs, readings))
+            .await;
+    }
+
+    /// Like [`Harness::safety`], but returns only once the broker has acknowledged the message
+    /// (PUBACK): it is then the broker's, queued for the server's session even while it is down.
+    pub async fn safety_acked(&self, mine: &str, secs: i64, readings: &[(&str, f64, u32)]) {
+        let topic = format!("{}/{mine}/safety", self.prefix);
+        let payload = self.safety_batch(secs, readings).to_string().into_bytes();
+        publish_acked(&self.cfg.mqtt.host, self.cfg.mqtt.port, &topic, payload).await;
+    }
+
+    fn safety_batch(&self, secs: i64, readings: &[(&str, f64, u32)]) -> Value {
         let r: Vec<Value> = readings
             .iter()
             .map(|(p, v, s)| serde_json::json!({"point": p, "value": v, "status": s}))
             .collect();
-        self.publish(
-            mine,
-            "safety",
-            &serde_json::json!({"ts": self.ts(secs), "readings": r}),
-        )
-        .await;
+        serde_json::json!({"ts": self.ts(secs), "readings": r})
     }
 
     /// Stops the server (MQTT first, the pipeline drains into the store).
@@ -340,6 +348,31 @@ pub async fn publisher(host: &str, port: u16) -> AsyncClient {
         .expect("publisher connects in time")
         .expect("publisher task");
     client
+}
+
+/// Publishes one QoS 1 message from a client of its own and waits for the broker's PUBACK
+/// (failing the test after [`WAIT`]).
+pub async fn publish_acked(host: &str, port: u16, topic: &str, payload: Vec<u8>) {
+    let mut o = MqttOptions::new(unique("pub-acked"), host, port);
+    o.set_max_packet_size(1 << 22, 1 << 22);
+    let (client, mut eventloop) = AsyncClient::new(o, 16);
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload)
+        .await
+        .expect("publish queued");
+    let acked = async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => return,
+                Ok(_) => {}
+                Err(e) => panic!("publishing to {host}:{port}: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, acked)
+        .await
+        .expect("the broker acknowledges the message in time");
+    let _ = client.try_disconnect();
 }
 
 /// Polls `f` until it yields `Some`, failing the test after [`WAIT`].

@@ -358,9 +358,8 @@ async fn messages_published_while_minewatch_is_down_are_delivered_after_it_resta
     })
     .await;
     h.stop().await;
-    // The persistent session holds this for us while we are away.
-    h.safety("M1", 10, &[("P1", 1.3, 0)]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Acknowledged by the broker while the server is down: the persistent session holds it.
+    h.safety_acked("M1", 10, &[("P1", 1.3, 0)]).await;
     h.restart().await;
     h.wait_alert(
         "the alert from the queued message",
