@@ -19,7 +19,7 @@
 //! split is an upper bound for each part.
 
 use crate::RestartArgs;
-use crate::mqtt::Publisher;
+use crate::mqtt::{Publisher, forget_session};
 use crate::setup::{Setup, prepare_at, safety_batch, spread};
 use crate::stats::show;
 use minewatch_core::procfs::resident_bytes;
@@ -224,7 +224,16 @@ pub async fn run(args: &RestartArgs) -> Result<RestartReport, String> {
         stop(child).await;
     }
     setup.finish(publisher).await;
+    // The baseline server's session too, in case the run ended before it was removed.
+    if let Err(e) = forget_session(&setup.host, setup.port, &empty_client_id(&setup)).await {
+        eprintln!("load: could not remove the baseline server's session from the broker: {e}");
+    }
     res
+}
+
+/// The MQTT client id of the baseline server (empty registry).
+fn empty_client_id(setup: &Setup) -> String {
+    format!("{}-empty", setup.client_id)
 }
 
 async fn measure(
@@ -248,11 +257,13 @@ async fn measure(
     r.ready_empty_secs = secs;
     r.rss_empty = resident_bytes(Some(child.id()));
     stop(child).await;
+    // Its session would otherwise collect the whole run in the broker.
+    forget_session(&setup.host, setup.port, &empty_client_id(setup)).await?;
 
     // 2. First start; raise the alerts; stop.
     let (child, secs) = start(exe, &setup.config, &setup.root.join("server-1.log"), addr).await?;
     r.ready_first_secs = secs;
-    let child = server.insert(child);
+    *server = Some(child);
     let text = get(addr, "/metrics").await?;
     (r.first_registry_secs, r.rss_registry) = phase(&text, "registry");
     (r.first_state_secs, r.rss_state) = phase(&text, "state");
@@ -266,7 +277,6 @@ async fn measure(
         (a >= args.alerts as f64).then_some(a as u64)
     })
     .await?;
-    let _ = child;
     if let Some(child) = server.take() {
         stop(child).await;
     }
@@ -488,7 +498,7 @@ fn empty_config(setup: &Setup) -> Result<PathBuf, String> {
     let text = text
         .replace("dir = \"registry\"", "dir = \"empty-registry\"")
         .replace("store.db", "store-empty.db")
-        .replace(&setup.client_id, &format!("{}-empty", setup.client_id));
+        .replace(&setup.client_id, &empty_client_id(setup));
     let path = setup.root.join("minewatch-empty.toml");
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
