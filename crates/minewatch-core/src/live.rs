@@ -191,22 +191,17 @@ impl MineLive {
         MineLive {
             points: vec![PointLive::default(); def.points.len()],
             history: {
-                // Sized exactly: collecting from a filter would grow by doubling, and a million
-                // points make that slack tens of megabytes.
-                let ch4 = |(i, p): (usize, &crate::registry::Point)| {
-                    (p.kind == PointKind::Ch4)
-                        .then(|| u32::try_from(i).ok())
-                        .flatten()
-                };
-                let mut rings =
-                    Vec::with_capacity(def.points.iter().enumerate().filter_map(ch4).count());
-                rings.extend(
-                    def.points
-                        .iter()
-                        .enumerate()
-                        .filter_map(ch4)
-                        .map(MinuteRing::new),
-                );
+                let mut rings: Vec<MinuteRing> = def
+                    .points
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.kind == PointKind::Ch4)
+                    .filter_map(|(i, _)| u32::try_from(i).ok())
+                    .map(MinuteRing::new)
+                    .collect();
+                // A filter's collect grows by doubling; at a million points the slack is tens
+                // of megabytes.
+                rings.shrink_to_fit();
                 rings
             },
             people: vec![0; def.areas.len()],

@@ -369,28 +369,49 @@ pub(crate) async fn wait_subscribed(
     ts: Millis,
 ) -> Result<(), String> {
     let m = server.metrics();
-    let deadline = Instant::now() + SERVER_WAIT;
     let idx = System::Personnel.index();
-    let base = m.messages[idx].get();
+    probe_until_handled(setup, publisher, ts, || {
+        let state = (m.messages[idx].get(), m.mqtt_connected.get() == 1);
+        async move { Ok(state) }
+    })
+    .await
+}
+
+/// [`wait_subscribed`] for a server of which only `read` is known: it gives the personnel
+/// messages the server has handled and whether it is connected to the broker.
+pub(crate) async fn probe_until_handled<F, Fut>(
+    setup: &Setup,
+    publisher: &Publisher,
+    ts: Millis,
+    mut read: F,
+) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(u64, bool), String>>,
+{
+    let deadline = Instant::now() + SERVER_WAIT;
+    let (base, _) = read().await?;
     let payload = format!("{{\"ts\":\"{}\",\"tags\":[]}}", format_rfc3339(ts)).into_bytes();
     let topic = setup.topic(0, "personnel");
-    while m.messages[idx].get() == base {
+    loop {
+        let (handled, connected) = read().await?;
+        if handled > base {
+            return Ok(());
+        }
         if Instant::now() > deadline {
             return Err(format!(
                 "the server did not receive a message through the broker {}:{} within {} s \
-                 (connected: {})",
+                 (connected: {connected})",
                 setup.host,
                 setup.port,
                 SERVER_WAIT.as_secs(),
-                m.mqtt_connected.get() == 1
             ));
         }
-        if m.mqtt_connected.get() == 1 {
+        if connected {
             publisher.publish(topic.clone(), payload.clone()).await?;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Ok(())
 }
 
 #[cfg(test)]

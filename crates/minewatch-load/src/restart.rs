@@ -19,6 +19,7 @@
 //! split is an upper bound for each part.
 
 use crate::RestartArgs;
+use crate::drain::probe_until_handled;
 use crate::mqtt::{Publisher, forget_session};
 use crate::setup::{Setup, prepare_at, safety_batch, spread};
 use crate::stats::show;
@@ -412,37 +413,21 @@ async fn publish_and_wait(
     .await
 }
 
-/// Waits until the server handles a message: an empty personnel batch to the first mine, sent
-/// every 200 ms until its personnel counter moves.
+/// [`crate::drain::wait_subscribed`] for the server in its own process, read through `/metrics`.
 async fn wait_subscribed(
     addr: SocketAddr,
     setup: &Setup,
     publisher: &Publisher,
 ) -> Result<(), String> {
-    let label = "system=\"personnel\"";
-    let base = sum(
-        &get(addr, "/metrics").await?,
-        "minewatch_messages_total",
-        label,
-    );
-    let deadline = Instant::now() + SERVER_WAIT;
-    loop {
-        let payload = format!(
-            "{{\"ts\":\"{}\",\"tags\":[]}}",
-            format_rfc3339(now_millis())
-        );
-        publisher
-            .publish(setup.topic(0, "personnel"), payload.into_bytes())
-            .await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    probe_until_handled(setup, publisher, now_millis(), || async move {
         let text = get(addr, "/metrics").await?;
-        if sum(&text, "minewatch_messages_total", label) > base {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err("the server did not receive a message through the broker".into());
-        }
-    }
+        let handled = sum(&text, "minewatch_messages_total", "system=\"personnel\"");
+        Ok((
+            handled as u64,
+            sum(&text, "minewatch_mqtt_connected", "") == 1.0,
+        ))
+    })
+    .await
 }
 
 /// Polls `/metrics` every 20 ms until `done` gives a value.
