@@ -188,12 +188,13 @@ fn build(minutes: u32) -> Data {
     let ctx = DecodeCtx {
         now: end + 1_000,
         max_skew: 300_000,
+        max_elements: minewatch_core::payload::DEFAULT_MAX_ELEMENTS,
     };
     let (mut readings, mut rejected, mut bytes) = (0, 0, 0);
     for m in &msgs {
         let b = payload::decode(System::Safety, &m.payload, ctx).expect("sim batches decode");
         readings += b.items.len() as u64;
-        rejected += b.rejected.len() as u64;
+        rejected += b.rejected_count();
         bytes += m.payload.len() as u64;
     }
     println!(

@@ -38,6 +38,7 @@ fn replay(sim: &mut Sim, engine: &mut Engine, from: i64, to: i64) -> Vec<Change>
                 DecodeCtx {
                     now: t + STEP,
                     max_skew: 300_000,
+                    max_elements: minewatch_core::payload::DEFAULT_MAX_ELEMENTS,
                 },
             )
             .unwrap_or_else(|r| panic!("{}: {:?}", msg.topic, r));

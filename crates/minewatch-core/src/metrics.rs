@@ -58,6 +58,15 @@ pub struct Metrics {
     pub store_commit_seconds: Histogram,
     /// Store commits that failed (and were retried).
     pub store_errors: Counter,
+    /// 1 while the store refuses commits (disk full, database gone): nothing is acked or
+    /// published meanwhile, and `/readyz` answers 503.
+    pub store_failing: Gauge,
+    /// Messages recognised as already applied (the broker delivered them again after a lost
+    /// PUBACK, or a publisher sent them twice): acked, not applied again. By system; bad topics
+    /// count under no system and are not here.
+    pub duplicates: [Counter; 5],
+    /// Mines not in the registry whose data is being watched (`engine.max_unknown_mines` caps it).
+    pub unknown_mines: Gauge,
     /// 1 while connected to the broker.
     pub mqtt_connected: Gauge,
     /// Connection attempts that failed or connections lost.
@@ -101,6 +110,8 @@ impl Metrics {
         let elements = per_system(&elements_f);
         let not_owned_f = Family::<Labels, Counter>::default();
         let not_owned = per_system(&not_owned_f);
+        let duplicates_f = Family::<Labels, Counter>::default();
+        let duplicates = per_system(&duplicates_f);
         let rejected = Family::<Labels, Counter>::default();
         for s in System::ALL {
             for reason in Reason::ALL {
@@ -138,6 +149,9 @@ impl Metrics {
             ws_resyncs: Counter::default(),
             store_commit_seconds: Histogram::new(exponential_buckets(1e-4, 2.5, 14)),
             store_errors: Counter::default(),
+            store_failing: Gauge::default(),
+            duplicates,
+            unknown_mines: Gauge::default(),
             mqtt_connected: Gauge::default(),
             mqtt_reconnects: Counter::default(),
             mqtt_ack_failures: Counter::default(),
@@ -215,6 +229,21 @@ impl Metrics {
             m.store_errors.clone(),
         );
         r.register(
+            "store_failing",
+            "1 while the store refuses commits; nothing is acked or published meanwhile",
+            m.store_failing.clone(),
+        );
+        r.register(
+            "duplicates",
+            "Messages already applied that arrived again (lost PUBACK, publisher resend), acked without applying them again, by system",
+            duplicates_f,
+        );
+        r.register(
+            "unknown_mines",
+            "Mines not in the registry whose data is being watched",
+            m.unknown_mines.clone(),
+        );
+        r.register(
             "mqtt_connected",
             "1 while connected to the MQTT broker",
             m.mqtt_connected.clone(),
@@ -277,14 +306,14 @@ impl Metrics {
         }
     }
 
-    /// Counts a rejection.
-    pub fn reject(&self, system: System, reason: Reason) {
+    /// Counts `n` rejections of one reason.
+    pub fn reject(&self, system: System, reason: Reason, n: u64) {
         self.rejected
             .get_or_create(&labels(&[
                 ("system", system.as_str()),
                 ("reason", reason.as_str()),
             ]))
-            .inc();
+            .inc_by(n);
     }
 
     /// The gauge of one queue.
@@ -351,7 +380,8 @@ pub const DEFAULT_REPORTING_WINDOW_MS: Millis = 120_000;
 const STATUS_CALIBRATION: u32 = 4;
 
 /// Per-mine gauges for the mines overview, computed from the live view at scrape time (nothing is
-/// counted on the hot path). Per mine, about ten series:
+/// counted on the hot path). Per registered mine (never for ids the registry lacks, so senders
+/// cannot grow the exposition), about ten series:
 ///
 /// - `minewatch_mine_people_underground{mine}` and `minewatch_mine_max_underground{mine}`
 ///   (the approved number);
@@ -382,8 +412,6 @@ struct MineRow {
     suspended: bool,
     /// Active alerts by `Severity::ALL` index.
     alerts: [u32; 4],
-    /// False for a mine seen only through an active alert (no live entry).
-    live: bool,
 }
 
 impl MinesCollector {
@@ -400,12 +428,16 @@ impl MinesCollector {
         let mut rows: BTreeMap<Arc<str>, MineRow> = BTreeMap::new();
         for m in self.live.mines.iter() {
             let l = m.value();
+            // Only registered mines get series: whatever ids unknown senders make up must not
+            // grow the exposition (their alerts still count in `minewatch_alerts_active`).
+            if !l.def.registered {
+                continue;
+            }
             let mut row = MineRow {
                 people: l.underground,
                 max_underground: l.def.max_underground,
                 points: l.def.points.len(),
                 suspended: l.status == MineStatus::Suspended,
-                live: true,
                 ..MineRow::default()
             };
             if let Some(clock) = l.clock {
@@ -430,13 +462,8 @@ impl MinesCollector {
                 .iter()
                 .position(|s| *s == a.severity)
                 .unwrap_or(0);
-            match rows.get_mut(a.mine.as_str()) {
-                Some(row) => row.alerts[sev] += 1,
-                None => {
-                    let mut row = MineRow::default();
-                    row.alerts[sev] = 1;
-                    rows.insert(Arc::from(a.mine.as_str()), row);
-                }
+            if let Some(row) = rows.get_mut(a.mine.as_str()) {
+                row.alerts[sev] += 1;
             }
         }
         rows
@@ -464,7 +491,7 @@ where
 impl Collector for MinesCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let rows = self.rows();
-        let live = || rows.iter().filter(|(_, r)| r.live);
+        let live = || rows.iter();
         fn mine(id: &Arc<str>) -> Vec<(&'static str, &str)> {
             vec![("mine", &**id)]
         }
@@ -529,7 +556,7 @@ mod tests {
     fn the_exposition_carries_the_named_families() {
         let m = Metrics::new();
         m.messages[System::Safety.index()].inc();
-        m.reject(System::Safety, Reason::BadId);
+        m.reject(System::Safety, Reason::BadId, 1);
         m.not_owned[System::Power.index()].inc();
         let text = m.encode();
         assert!(
@@ -623,7 +650,7 @@ kind = "feed"
 
     /// M1: clock at T0+300 s; P0 read 0.05 at +290 s, P1 1.3 at +200 s (inside 2 min), P2 9.9
     /// in calibration at +295 s, F1 last read at +100 s (stale); 7 people underground; suspended.
-    /// M2: registered elsewhere, nothing reported. M3 exists only through an alert.
+    /// M2: not in the registry (data from an unknown mine). M3 exists only through an alert.
     fn view() -> Arc<LiveView> {
         let live = Arc::new(LiveView::default());
         let def = Arc::new(MineDef::parse(Path::new("m1.toml"), MINE).expect("test mine parses"));
@@ -684,23 +711,17 @@ kind = "feed"
         let text = exposition(view(), Duration::from_secs(120));
         let expected = [
             "minewatch_mine_people_underground{mine=\"M1\"} 7",
-            "minewatch_mine_people_underground{mine=\"M2\"} 0",
             "minewatch_mine_max_underground{mine=\"M1\"} 50",
             "minewatch_mine_points{mine=\"M1\"} 4",
-            "minewatch_mine_points{mine=\"M2\"} 0",
             // P0, P1 and P2 are within 2 min of the clock; F1 is 200 s behind.
             "minewatch_mine_points_reporting{mine=\"M1\"} 3",
-            "minewatch_mine_points_reporting{mine=\"M2\"} 0",
             // P2's 9.9 is calibration gas: the highest real methane is P1's.
             "minewatch_mine_ch4_max_percent{mine=\"M1\"} 1.3",
             "minewatch_mine_suspended{mine=\"M1\"} 1",
-            "minewatch_mine_suspended{mine=\"M2\"} 0",
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"critical\"} 2",
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"warning\"} 1",
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"major\"} 0",
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"info\"} 0",
-            "minewatch_mine_alerts_active{mine=\"M2\",severity=\"critical\"} 0",
-            "minewatch_mine_alerts_active{mine=\"M3\",severity=\"major\"} 1",
         ];
         let lines = sample_lines(&text);
         for e in expected {
@@ -710,16 +731,10 @@ kind = "feed"
             text.contains("# TYPE minewatch_mine_ch4_max_percent gauge"),
             "{text}"
         );
-        // No methane series is made up for a mine without a reporting ch4 point, and a mine known
-        // only through an alert gets only its alert counts.
-        assert!(
-            !text.contains("minewatch_mine_ch4_max_percent{mine=\"M2\"}"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("minewatch_mine_points{mine=\"M3\"}"),
-            "{text}"
-        );
+        // Only registered mines have series: not M2 (data from a mine the registry lacks) nor
+        // M3 (known only through an alert), whatever ids senders make up.
+        assert!(!text.contains("mine=\"M2\""), "{text}");
+        assert!(!text.contains("mine=\"M3\""), "{text}");
         // 10 series for a reporting mine.
         let m1 = lines.iter().filter(|l| l.contains("mine=\"M1\"")).count();
         assert_eq!(m1, 10, "{text}");

@@ -1,13 +1,23 @@
 //! MQTT input (contract §1): topics `{prefix}/{mine}/{system}` and their JSON batches.
 //!
-//! Decoding borrows ids straight from the payload (ids may not contain escapes, so a borrowed
-//! `&str` is always possible for a valid one) and parses each element of a batch on its own, so one
-//! bad element is rejected with its reason while the rest of the batch goes on.
+//! Decoding borrows strings straight from the payload when they hold no escape, and owns them
+//! when they do ([`Text`]): what Python's `json.dumps` writes (`"\u738b\u4e94"`), `\/`, or an id
+//! spelled `"P\u0030101"` all decode to what they mean. Each element of a batch is parsed on its
+//! own, so one bad element is rejected with its reason while the rest of the batch goes on; the
+//! rejections are summarised per reason ([`RejectedElements`]: a count and the first few), and at
+//! most [`DecodeCtx::max_elements`] elements of a message are looked at, so the work one message
+//! can cause is bounded whatever it holds.
 
 use crate::id;
 use crate::time::{Millis, parse_rfc3339};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// A string from a payload: borrowed from the message when it holds no escape, owned when it does.
+pub type Text<'a> = Cow<'a, str>;
 
 /// The five feeds a mine publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,6 +51,17 @@ impl System {
         }
     }
 
+    /// The name of the batch's element array.
+    pub fn array(self) -> &'static str {
+        match self {
+            System::Safety => "readings",
+            System::Personnel => "tags",
+            System::Video => "cameras",
+            System::Power => "meters",
+            System::Explosives => "issues",
+        }
+    }
+
     /// Position in [`System::ALL`].
     pub fn index(self) -> usize {
         self as usize
@@ -70,11 +91,21 @@ pub enum Reason {
     BadId,
     /// A number is not finite or out of its domain.
     BadValue,
+    /// The message is larger than `mqtt.max_packet_bytes`: acked and kept only as an excerpt.
+    TooLarge,
+    /// Elements beyond `engine.max_elements` in one message: not looked at.
+    TooManyElements,
+    /// The mine is not in the registry and this instance refuses unknown mines, or already
+    /// watches as many as `engine.max_unknown_mines`.
+    UnknownMine,
+    /// Handling the message failed inside minewatch (a bug): the message is kept here, acked,
+    /// and the other mines go on.
+    Internal,
 }
 
 impl Reason {
     /// Every reason, for pre-registering metrics.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 11] = [
         Reason::BadTopic,
         Reason::BadJson,
         Reason::BadTimestamp,
@@ -82,6 +113,10 @@ impl Reason {
         Reason::BadElement,
         Reason::BadId,
         Reason::BadValue,
+        Reason::TooLarge,
+        Reason::TooManyElements,
+        Reason::UnknownMine,
+        Reason::Internal,
     ];
 
     /// The label value.
@@ -94,6 +129,10 @@ impl Reason {
             Reason::BadElement => "bad_element",
             Reason::BadId => "bad_id",
             Reason::BadValue => "bad_value",
+            Reason::TooLarge => "too_large",
+            Reason::TooManyElements => "too_many_elements",
+            Reason::UnknownMine => "unknown_mine",
+            Reason::Internal => "internal_error",
         }
     }
 }
@@ -107,6 +146,35 @@ pub struct Rejected {
     /// The start of the offending text (at most [`EXCERPT_LEN`] bytes).
     pub excerpt: String,
 }
+
+impl Rejected {
+    /// A rejection of a whole message: its excerpt is the start of the payload, decoded lossily.
+    pub fn message(reason: Reason, detail: String, payload: &[u8]) -> Rejected {
+        let head = &payload[..payload.len().min(EXCERPT_LEN + 4)];
+        Rejected {
+            reason,
+            detail,
+            excerpt: excerpt(&String::from_utf8_lossy(head)),
+        }
+    }
+}
+
+/// The elements of one message rejected for one reason: how many, and the first few of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedElements {
+    pub reason: Reason,
+    /// How many elements were rejected for this reason.
+    pub count: u64,
+    /// The first [`EXAMPLES`] of them, in message order.
+    pub examples: Vec<Rejected>,
+}
+
+/// Elements of one message decoded unless configured otherwise (`engine.max_elements`): forty
+/// times a large mine's several hundred points, so no honest batch comes near it.
+pub const DEFAULT_MAX_ELEMENTS: usize = 10_000;
+
+/// How many rejected elements per reason a message's dead letter keeps in full.
+pub const EXAMPLES: usize = 3;
 
 /// How much of a bad message or element the dead-letter record keeps.
 pub const EXCERPT_LEN: usize = 256;
@@ -134,9 +202,9 @@ pub fn parse_topic<'t>(prefix: &str, topic: &'t str) -> Option<(&'t str, System)
 }
 
 /// A safety reading.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reading<'a> {
-    pub point: &'a str,
+    pub point: Text<'a>,
     pub value: f64,
     /// Status bits (domain.md): 4 calibration, 8|16|32|128 faults.
     pub status: u32,
@@ -144,12 +212,12 @@ pub struct Reading<'a> {
 }
 
 /// A personnel tag observation.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TagObs<'a> {
-    pub tag: &'a str,
-    pub person: Option<&'a str>,
+    pub tag: Text<'a>,
+    pub person: Option<Text<'a>>,
     pub leader: bool,
-    pub area: Option<&'a str>,
+    pub area: Option<Text<'a>>,
     pub underground: bool,
     pub down_at: Option<Millis>,
     pub distress: bool,
@@ -172,24 +240,24 @@ pub enum CameraState {
 /// A camera observation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CameraObs<'a> {
-    pub camera: &'a str,
+    pub camera: Text<'a>,
     pub state: CameraState,
-    pub events: Vec<&'a str>,
+    pub events: Vec<Text<'a>>,
     pub ts: Millis,
 }
 
 /// A meter reading.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MeterObs<'a> {
-    pub meter: &'a str,
+    pub meter: Text<'a>,
     pub kw: f64,
     pub ts: Millis,
 }
 
 /// An explosives issue.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IssueObs<'a> {
-    pub area: &'a str,
+    pub area: Text<'a>,
     pub kg: f64,
     pub detonators: u32,
     pub ts: Millis,
@@ -229,33 +297,160 @@ pub struct Batch<'a> {
     /// The batch's observation time.
     pub ts: Millis,
     pub items: Items<'a>,
-    pub rejected: Vec<Rejected>,
+    /// The rejected elements, one entry per reason in order of first appearance.
+    pub rejected: Vec<RejectedElements>,
 }
 
-#[derive(Deserialize)]
+impl Batch<'_> {
+    /// How many elements were rejected, over every reason.
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected.iter().map(|r| r.count).sum()
+    }
+}
+
+/// A JSON string, borrowed from the payload when it has no escapes, owned when it has.
+///
+/// serde borrows a `Cow<str>` field only when it is exactly that type; inside an `Option` or a
+/// `Vec` it would always copy (or, as `&str`, fail on an escape), hence this wrapper.
+struct Str<'a>(Text<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+/// The parts of a batch that decoding reads: its `ts` and the system's element array (at most
+/// `max_elements` of them as raw text, the rest only counted). Every other field is skipped
+/// unread, as the contract says unknown fields are ignored.
 struct Envelope<'a> {
-    #[serde(borrow, default)]
-    ts: Option<&'a str>,
-    #[serde(borrow, default)]
-    readings: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    tags: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    cameras: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    meters: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    issues: Option<Vec<&'a RawValue>>,
+    ts: Option<Str<'a>>,
+    elements: Option<Elements<'a>>,
+}
+
+/// A batch's element array, cut at the cap.
+struct Elements<'a> {
+    /// The first `max_elements` elements, unparsed.
+    raws: Vec<&'a RawValue>,
+    /// How many more the array held, and the first of them.
+    beyond: usize,
+    first_beyond: Option<&'a RawValue>,
+}
+
+/// Reads an [`Envelope`] for one system with one cap, in a single pass over the payload.
+#[derive(Clone, Copy)]
+struct EnvelopeSeed {
+    array: &'static str,
+    max_elements: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = Envelope<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed {
+    type Value = Envelope<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut env = Envelope {
+            ts: None,
+            elements: None,
+        };
+        let mut seen_ts = false;
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            if key == "ts" {
+                if std::mem::replace(&mut seen_ts, true) {
+                    return Err(de::Error::duplicate_field("ts"));
+                }
+                env.ts = map.next_value::<Option<Str<'de>>>()?;
+            } else if key == self.array {
+                if env.elements.is_some() {
+                    return Err(de::Error::duplicate_field(self.array));
+                }
+                env.elements = Some(map.next_value_seed(ElementsSeed(self.max_elements))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(env)
+    }
+}
+
+/// Reads an element array, keeping at most `.0` elements.
+struct ElementsSeed(usize);
+
+impl<'de> DeserializeSeed<'de> for ElementsSeed {
+    type Value = Elements<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ElementsSeed {
+    type Value = Elements<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of elements")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let cap = self.0;
+        let mut raws = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(cap));
+        while raws.len() < cap {
+            match seq.next_element::<&'de RawValue>()? {
+                Some(raw) => raws.push(raw),
+                None => {
+                    return Ok(Elements {
+                        raws,
+                        beyond: 0,
+                        first_beyond: None,
+                    });
+                }
+            }
+        }
+        let first_beyond = seq.next_element::<&'de RawValue>()?;
+        let mut beyond = usize::from(first_beyond.is_some());
+        if first_beyond.is_some() {
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                beyond += 1;
+            }
+        }
+        Ok(Elements {
+            raws,
+            beyond,
+            first_beyond,
+        })
+    }
 }
 
 #[derive(Deserialize)]
 struct ReadingRaw<'a> {
-    point: &'a str,
+    #[serde(borrow)]
+    point: Str<'a>,
     value: f64,
     #[serde(default)]
     status: u32,
-    #[serde(default)]
-    ts: Option<&'a str>,
+    #[serde(borrow, default)]
+    ts: Option<Str<'a>>,
 }
 
 fn default_true() -> bool {
@@ -264,56 +459,63 @@ fn default_true() -> bool {
 
 #[derive(Deserialize)]
 struct TagRaw<'a> {
-    tag: &'a str,
-    #[serde(default)]
-    person: Option<&'a str>,
+    #[serde(borrow)]
+    tag: Str<'a>,
+    #[serde(borrow, default)]
+    person: Option<Str<'a>>,
     #[serde(default)]
     leader: bool,
-    #[serde(default)]
-    area: Option<&'a str>,
+    #[serde(borrow, default)]
+    area: Option<Str<'a>>,
     #[serde(default = "default_true")]
     underground: bool,
-    #[serde(default)]
-    down_at: Option<&'a str>,
+    #[serde(borrow, default)]
+    down_at: Option<Str<'a>>,
     #[serde(default)]
     distress: bool,
-    #[serde(default)]
-    ts: Option<&'a str>,
+    #[serde(borrow, default)]
+    ts: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
 struct CameraRaw<'a> {
-    camera: &'a str,
+    #[serde(borrow)]
+    camera: Str<'a>,
     state: CameraState,
     #[serde(borrow, default)]
-    events: Vec<&'a str>,
-    #[serde(default)]
-    ts: Option<&'a str>,
+    events: Vec<Str<'a>>,
+    #[serde(borrow, default)]
+    ts: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
 struct MeterRaw<'a> {
-    meter: &'a str,
+    #[serde(borrow)]
+    meter: Str<'a>,
     kw: f64,
-    #[serde(default)]
-    ts: Option<&'a str>,
+    #[serde(borrow, default)]
+    ts: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
 struct IssueRaw<'a> {
-    area: &'a str,
+    #[serde(borrow)]
+    area: Str<'a>,
     kg: f64,
     #[serde(default)]
     detonators: u32,
-    #[serde(default)]
-    ts: Option<&'a str>,
+    #[serde(borrow, default)]
+    ts: Option<Str<'a>>,
 }
 
-/// Decoding context: the wall clock and the skew allowed, for the clock-skew check.
+/// Decoding context: the wall clock and the skew allowed, for the clock-skew check, and how many
+/// elements of one message are looked at.
 #[derive(Debug, Clone, Copy)]
 pub struct DecodeCtx {
     pub now: Millis,
     pub max_skew: Millis,
+    /// Elements beyond this many in one message are counted and dead-lettered, not decoded.
+    pub max_elements: usize,
 }
 
 impl DecodeCtx {
@@ -321,7 +523,7 @@ impl DecodeCtx {
         let t = parse_rfc3339(s).ok_or_else(|| {
             (
                 Reason::BadTimestamp,
-                format!("{what} {s:?} is not RFC 3339 with offset"),
+                format!("{what} {:?} is not RFC 3339 with offset", excerpt(s)),
             )
         })?;
         if t > self.now.saturating_add(self.max_skew) {
@@ -329,30 +531,30 @@ impl DecodeCtx {
                 Reason::ClockSkew,
                 format!(
                     "{what} {s:?} is {}s ahead of the wall clock",
-                    (t - self.now) / 1000
+                    t.saturating_sub(self.now) / 1000
                 ),
             ));
         }
         Ok(t)
     }
 
-    fn elem_ts(&self, own: Option<&str>, batch: Millis) -> Result<Millis, (Reason, String)> {
+    fn elem_ts(&self, own: Option<Str<'_>>, batch: Millis) -> Result<Millis, (Reason, String)> {
         match own {
             None => Ok(batch),
-            Some(s) => self.ts(s, "element ts"),
+            Some(Str(s)) => self.ts(&s, "element ts"),
         }
     }
 }
 
-fn check_id<'a>(s: &'a str, what: &str) -> Result<&'a str, (Reason, String)> {
-    if id::is_valid(s) {
+fn check_id<'a>(Str(s): Str<'a>, what: &str) -> Result<Text<'a>, (Reason, String)> {
+    if id::is_valid(&s) {
         Ok(s)
     } else {
         Err((
             Reason::BadId,
             format!(
                 "{what} id {:?} is not 1-64 characters of A-Z a-z 0-9 _ - .",
-                excerpt(s)
+                excerpt(&s)
             ),
         ))
     }
@@ -366,21 +568,41 @@ fn finite(v: f64, what: &str) -> Result<f64, (Reason, String)> {
     }
 }
 
-/// Decodes each raw element with `f`; failures become [`Rejected`] entries.
+/// Adds one rejected element to the per-reason summary.
+fn note(rejected: &mut Vec<RejectedElements>, reason: Reason, detail: String, raw: &str) {
+    let group = match rejected.iter().position(|g| g.reason == reason) {
+        Some(i) => &mut rejected[i],
+        None => {
+            rejected.push(RejectedElements {
+                reason,
+                count: 0,
+                examples: Vec::new(),
+            });
+            let last = rejected.len() - 1;
+            &mut rejected[last]
+        }
+    };
+    group.count += 1;
+    if group.examples.len() < EXAMPLES {
+        group.examples.push(Rejected {
+            reason,
+            detail,
+            excerpt: excerpt(raw),
+        });
+    }
+}
+
+/// Decodes each raw element with `f`; failures join the per-reason summary.
 fn each<'a, T>(
     raws: Vec<&'a RawValue>,
-    rejected: &mut Vec<Rejected>,
+    rejected: &mut Vec<RejectedElements>,
     mut f: impl FnMut(&'a str) -> Result<T, (Reason, String)>,
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(raws.len());
     for raw in raws {
         match f(raw.get()) {
             Ok(v) => out.push(v),
-            Err((reason, detail)) => rejected.push(Rejected {
-                reason,
-                detail,
-                excerpt: excerpt(raw.get()),
-            }),
+            Err((reason, detail)) => note(rejected, reason, detail, raw.get()),
         }
     }
     out
@@ -390,40 +612,44 @@ fn element<'a, T: Deserialize<'a>>(s: &'a str) -> Result<T, (Reason, String)> {
     serde_json::from_str(s).map_err(|e| (Reason::BadElement, e.to_string()))
 }
 
+/// The UTF-8 byte order mark some writers (Windows tools, .NET) put before a document.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Decodes one message of `system`. `Err` rejects the whole message (not JSON, no `ts`, no array
-/// for the system, `ts` too far ahead); otherwise every element is accepted or rejected on its own.
+/// for the system, `ts` too far ahead); otherwise every element is accepted or rejected on its own
+/// (at most `ctx.max_elements` of them; the rest are rejected together as too many).
 pub fn decode<'a>(
     system: System,
     payload: &'a [u8],
     ctx: DecodeCtx,
 ) -> Result<Batch<'a>, Rejected> {
-    let whole = |reason, detail: String| Rejected {
-        reason,
-        detail,
-        excerpt: excerpt(&String::from_utf8_lossy(
-            &payload[..payload.len().min(EXCERPT_LEN + 4)],
-        )),
+    let whole = |reason, detail: String| Rejected::message(reason, detail, payload);
+    let body = payload.strip_prefix(BOM).unwrap_or(payload);
+    let seed = EnvelopeSeed {
+        array: system.array(),
+        max_elements: ctx.max_elements,
     };
-    let env: Envelope<'a> =
-        serde_json::from_slice(payload).map_err(|e| whole(Reason::BadJson, e.to_string()))?;
-    let ts_text = env
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let env = seed
+        .deserialize(&mut de)
+        .and_then(|env| de.end().map(|()| env))
+        .map_err(|e| whole(Reason::BadJson, e.to_string()))?;
+    let Str(ts_text) = env
         .ts
         .ok_or_else(|| whole(Reason::BadTimestamp, "the batch has no ts".into()))?;
-    let ts = ctx.ts(ts_text, "batch ts").map_err(|(r, d)| whole(r, d))?;
-    let field = match system {
-        System::Safety => ("readings", env.readings),
-        System::Personnel => ("tags", env.tags),
-        System::Video => ("cameras", env.cameras),
-        System::Power => ("meters", env.meters),
-        System::Explosives => ("issues", env.issues),
-    };
-    let raws = field.1.ok_or_else(|| {
+    let ts = ctx.ts(&ts_text, "batch ts").map_err(|(r, d)| whole(r, d))?;
+    let elements = env.elements.ok_or_else(|| {
         whole(
             Reason::BadJson,
-            format!("a {} batch needs a `{}` array", system.as_str(), field.0),
+            format!(
+                "a {} batch needs a `{}` array",
+                system.as_str(),
+                system.array()
+            ),
         )
     })?;
     let mut rejected = Vec::new();
+    let raws = elements.raws;
     let items = match system {
         System::Safety => Items::Safety(each(raws, &mut rejected, |s| {
             let r: ReadingRaw = element(s)?;
@@ -438,14 +664,16 @@ pub fn decode<'a>(
             let r: TagRaw = element(s)?;
             let down_at = match r.down_at {
                 None => None,
-                Some(d) => Some(parse_rfc3339(d).ok_or((
-                    Reason::BadTimestamp,
-                    format!("down_at {d:?} is not RFC 3339"),
-                ))?),
+                Some(Str(d)) => Some(parse_rfc3339(&d).ok_or_else(|| {
+                    (
+                        Reason::BadTimestamp,
+                        format!("down_at {:?} is not RFC 3339", excerpt(&d)),
+                    )
+                })?),
             };
             Ok(TagObs {
                 tag: check_id(r.tag, "tag")?,
-                person: r.person,
+                person: r.person.map(|Str(p)| p),
                 leader: r.leader,
                 area: r.area.map(|a| check_id(a, "area")).transpose()?,
                 underground: r.underground,
@@ -459,7 +687,7 @@ pub fn decode<'a>(
             Ok(CameraObs {
                 camera: check_id(r.camera, "camera")?,
                 state: r.state,
-                events: r.events,
+                events: r.events.into_iter().map(|Str(e)| e).collect(),
                 ts: ctx.elem_ts(r.ts, ts)?,
             })
         })),
@@ -489,6 +717,22 @@ pub fn decode<'a>(
             })
         })),
     };
+    if let Some(first) = elements.first_beyond {
+        rejected.push(RejectedElements {
+            reason: Reason::TooManyElements,
+            count: elements.beyond as u64,
+            examples: vec![Rejected {
+                reason: Reason::TooManyElements,
+                detail: format!(
+                    "the `{}` array holds {} elements; only the first {} (engine.max_elements) were looked at",
+                    system.array(),
+                    ctx.max_elements.saturating_add(elements.beyond),
+                    ctx.max_elements
+                ),
+                excerpt: excerpt(first.get()),
+            }],
+        });
+    }
     Ok(Batch {
         ts,
         items,
@@ -504,6 +748,7 @@ mod tests {
         DecodeCtx {
             now: parse_rfc3339("2026-11-23T08:10:00+08:00").unwrap_or(0),
             max_skew: 300_000,
+            max_elements: 10_000,
         }
     }
 
@@ -544,17 +789,19 @@ mod tests {
             {"value":1},{"point":"P0104","value":0.1,"ts":"2026-11-23T09:00:00+08:00"},{"point":"P0105","value":0.3}]}"#;
         let b = decode(System::Safety, p, ctx()).expect("decodes");
         assert_eq!(b.items.len(), 2);
-        let reasons: Vec<_> = b.rejected.iter().map(|r| r.reason).collect();
+        let reasons: Vec<_> = b.rejected.iter().map(|r| (r.reason, r.count)).collect();
         assert_eq!(
             reasons,
             vec![
-                Reason::BadElement,
-                Reason::BadId,
-                Reason::BadElement,
-                Reason::ClockSkew
-            ]
+                (Reason::BadElement, 2),
+                (Reason::BadId, 1),
+                (Reason::ClockSkew, 1)
+            ],
+            "summarised per reason, in order of first appearance"
         );
-        assert!(b.rejected[0].excerpt.contains("high"));
+        assert_eq!(b.rejected_count(), 4);
+        assert!(b.rejected[0].examples[0].excerpt.contains("high"));
+        assert!(b.rejected[0].examples[1].excerpt.contains("\"value\":1"));
     }
 
     #[test]
@@ -612,7 +859,10 @@ mod tests {
         assert_eq!(b.rejected.len(), 1);
         let p = br#"{"ts":"2026-11-23T08:00:00+08:00","meters":[{"meter":"M01","kw":312.5},{"meter":"M02","kw":-1}]}"#;
         let b = decode(System::Power, p, c).expect("power");
-        assert_eq!((b.items.len(), b.rejected[0].reason), (1, Reason::BadValue));
+        assert_eq!(
+            (b.items.len(), b.rejected[0].reason, b.rejected[0].count),
+            (1, Reason::BadValue, 1)
+        );
         let p = br#"{"ts":"2026-11-23T08:00:00+08:00","issues":[{"area":"A1201","kg":24.0,"detonators":60}]}"#;
         assert_eq!(
             decode(System::Explosives, p, c)

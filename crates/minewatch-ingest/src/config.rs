@@ -30,8 +30,10 @@ fn default_max_packet_bytes() -> usize {
 fn default_backoff_min() -> Duration {
     Duration::from_millis(200)
 }
+/// 1 s: a broker that comes back is reached within about a second (the wait is jittered between
+/// half the ceiling and the ceiling), and a broker that stays down is tried once a second.
 fn default_backoff_max() -> Duration {
-    Duration::from_secs(30)
+    Duration::from_secs(1)
 }
 
 /// `[mqtt]`: where telemetry comes from.
@@ -54,7 +56,9 @@ pub struct MqttConfig {
     pub password: Option<String>,
     #[serde(default = "default_keep_alive", deserialize_with = "de_duration")]
     pub keep_alive: Duration,
-    /// Largest message accepted.
+    /// Largest message accepted. A larger one is still read off the connection (MQTT 3.1.1 has
+    /// no way to refuse it, and refusing to read it would make it a poison message the broker
+    /// sends again forever), then acked and dead-lettered as `too_large` with its first bytes.
     #[serde(default = "default_max_packet_bytes")]
     pub max_packet_bytes: usize,
     /// The mines this instance owns; empty means every mine (`{prefix}/+/{system}`). Several
@@ -171,6 +175,32 @@ fn default_writer_batch() -> usize {
 fn default_snapshot_every() -> Duration {
     Duration::from_secs(300)
 }
+/// [`DEFAULT_MAX_ELEMENTS`](minewatch_core::payload::DEFAULT_MAX_ELEMENTS): a message can cost at
+/// most about 10 ms of a shard's time.
+fn default_max_elements() -> usize {
+    minewatch_core::payload::DEFAULT_MAX_ELEMENTS
+}
+/// 100,000: more than any broker keeps in flight for one session (MQTT packet ids give at most
+/// 65,535), so every message that can be delivered again is still remembered.
+fn default_dedup_window() -> usize {
+    100_000
+}
+/// 100 mines the registry lacks: enough to see a misconfiguration, too few to exhaust anything.
+fn default_max_unknown_mines() -> usize {
+    100
+}
+
+/// What to do with data from a mine the registry does not define.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownMines {
+    /// Watch it (its data raises `unregistered_device`), up to `max_unknown_mines` such mines;
+    /// data from any further one is dead-lettered as `unknown_mine`.
+    #[default]
+    Watch,
+    /// Dead-letter all of it as `unknown_mine` and keep no state for it.
+    Refuse,
+}
 
 /// `[engine]`: shards, queues, time.
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +230,20 @@ pub struct EngineConfig {
     /// How often the shards store what the rules learned (and always at shutdown).
     #[serde(default = "default_snapshot_every", deserialize_with = "de_duration")]
     pub snapshot_every: Duration,
+    /// Most elements of one message that are decoded; the rest are counted and dead-lettered as
+    /// `too_many_elements`, so one message cannot hold up the other mines of its shard.
+    #[serde(default = "default_max_elements")]
+    pub max_elements: usize,
+    /// How many applied messages are remembered (in memory per shard and in the store), so that
+    /// one delivered again after a lost PUBACK is acked without being applied twice.
+    #[serde(default = "default_dedup_window")]
+    pub dedup_window: usize,
+    /// `watch` (the default) or `refuse` data from mines the registry does not define.
+    #[serde(default)]
+    pub unknown_mines: UnknownMines,
+    /// Most mines outside the registry watched at once (with `unknown_mines = "watch"`).
+    #[serde(default = "default_max_unknown_mines")]
+    pub max_unknown_mines: usize,
 }
 
 impl Default for EngineConfig {
@@ -213,6 +257,10 @@ impl Default for EngineConfig {
             tick: default_tick(),
             command_timeout: default_command_timeout(),
             snapshot_every: default_snapshot_every(),
+            max_elements: default_max_elements(),
+            dedup_window: default_dedup_window(),
+            unknown_mines: UnknownMines::default(),
+            max_unknown_mines: default_max_unknown_mines(),
         }
     }
 }

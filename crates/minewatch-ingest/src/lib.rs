@@ -22,6 +22,7 @@
 
 pub mod acks;
 pub mod config;
+pub mod dedup;
 pub mod mqtt;
 pub mod pipeline;
 pub mod shard;

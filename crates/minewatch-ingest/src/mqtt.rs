@@ -7,14 +7,13 @@
 use crate::acks::{AckToken, MqttAcker};
 use crate::config::MqttConfig;
 use crate::pipeline::Router;
-use crate::shard::Inbound;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::payload::System;
 use minewatch_core::time::now_millis;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The topic filters this instance subscribes to.
 pub fn filters(cfg: &MqttConfig) -> Vec<String> {
@@ -85,6 +84,9 @@ impl Backoff {
     }
 }
 
+/// The largest remaining length an MQTT 3.1.1 packet can declare (§2.2.3): 256 MiB.
+pub const MQTT_MAX_REMAINING_LENGTH: usize = 268_435_455;
+
 /// Builds the client and its event loop. `queue_room` is how many messages the pipeline can hold:
 /// the request channel must take that many PUBACKs without blocking.
 pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) {
@@ -92,7 +94,10 @@ pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) 
     o.set_clean_session(false);
     o.set_manual_acks(true);
     o.set_keep_alive(cfg.keep_alive.max(Duration::from_secs(5)));
-    o.set_max_packet_size(cfg.max_packet_bytes, cfg.max_packet_bytes);
+    // Every packet the protocol allows is read off the connection: a client that refuses one
+    // must disconnect, and the broker then sends the same message again on every reconnect,
+    // stopping every mine. One over `max_packet_bytes` is acked and dead-lettered instead.
+    o.set_max_packet_size(MQTT_MAX_REMAINING_LENGTH, cfg.max_packet_bytes);
     if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
         o.set_credentials(u.clone(), p.clone());
     }
@@ -245,13 +250,7 @@ pub async fn run(
                     n += 1;
                     t
                 });
-                let inbound = Inbound {
-                    topic: Arc::from(p.topic.as_str()),
-                    payload: p.payload,
-                    token,
-                    arrived: Instant::now(),
-                    wall: now_millis(),
-                };
+                let inbound = router.inbound(&p.topic, p.payload, token);
                 // Waiting for room in a full queue ends at shutdown: the message is then neither
                 // taken nor acked.
                 let routed = tokio::select! {

@@ -1,15 +1,16 @@
 //! Starting the pipeline, routing messages to shards, and operator commands.
 
+use crate::acks::AckToken;
 use crate::acks::{Acker, NoAcks};
 use crate::config::{EngineConfig, MqttConfig, Ownership};
 use crate::mqtt;
-use crate::shard::{self, Inbound, ShardCtx, ShardInit, ShardMsg};
+use crate::shard::{self, Inbound, Route, ShardCtx, ShardInit, ShardMsg};
 pub use crate::writer::AckError;
-use crate::writer::{Writer, WriterMsg};
+use crate::writer::{Writer, WriterMsg, WriterParts};
 use minewatch_core::alert::{Alert, WireEvent};
 use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
-use minewatch_core::payload::{Reason, Rejected, parse_topic};
+use minewatch_core::payload::parse_topic;
 use minewatch_core::registry::{MineDef, MineStatus, Registry};
 use minewatch_core::time::{millis, now_millis, to_datetime};
 use minewatch_rules::RulesConfig;
@@ -59,6 +60,8 @@ pub struct Router {
     shards: Vec<mpsc::Sender<ShardMsg>>,
     writer: mpsc::Sender<WriterMsg>,
     metrics: Arc<Metrics>,
+    /// `mqtt.max_packet_bytes`: a larger payload is kept only as an excerpt.
+    max_bytes: usize,
 }
 
 /// The pipeline has stopped.
@@ -66,24 +69,21 @@ pub struct Router {
 pub struct Closed;
 
 impl Router {
+    /// A message as received, ready to route: its digest taken, an oversized payload cut to its
+    /// first bytes (so it does not wait in a queue whole).
+    pub fn inbound(&self, topic: &str, payload: bytes::Bytes, token: Option<AckToken>) -> Inbound {
+        Inbound::new(Arc::from(topic), payload, token, self.max_bytes)
+    }
+
     /// Routes one message, waiting while its shard's queue is full.
     pub async fn route(&self, inbound: Inbound) -> Result<(), Closed> {
         let Some((mine, system)) = parse_topic(&self.prefix, &inbound.topic) else {
-            self.metrics.rejected_topic.inc();
-            let r = Rejected {
-                reason: Reason::BadTopic,
-                detail: format!("topic is not {}/{{mine}}/{{system}}", self.prefix),
-                excerpt: minewatch_core::payload::excerpt(&String::from_utf8_lossy(
-                    &inbound.payload,
-                )),
+            // Dead-lettered by one shard, so a copy delivered again is recognised there.
+            let msg = ShardMsg::Publish {
+                route: Route::BadTopic,
+                inbound,
             };
-            let dl = shard::dead_letter(&inbound.topic, None, None, r, inbound.wall);
-            let msg = WriterMsg {
-                dead_letters: vec![dl],
-                token: inbound.token,
-                ..WriterMsg::default()
-            };
-            return self.writer.send(msg).await.map_err(|_| Closed);
+            return self.shards[0].send(msg).await.map_err(|_| Closed);
         };
         if let Some(owned) = &self.owned
             && !owned.owns(mine)
@@ -102,12 +102,9 @@ impl Router {
         }
         let mine: Arc<str> = Arc::from(mine);
         let i = shard_of(&mine, self.shards.len());
+        let route = Route::Mine { mine, system };
         self.shards[i]
-            .send(ShardMsg::Publish {
-                mine,
-                system,
-                inbound,
-            })
+            .send(ShardMsg::Publish { route, inbound })
             .await
             .map_err(|_| Closed)
     }
@@ -183,6 +180,7 @@ impl Pipeline {
     /// writer, the tick and (when configured) the MQTT reader.
     pub async fn start(parts: PipelineParts) -> Result<Arc<Pipeline>, StoreError> {
         let started = std::time::Instant::now();
+        let dedup_window = parts.engine.dedup_window;
         // Parsing the registry (all cores) and reading the store overlap.
         let dir = parts.registry_dir.clone();
         let loading = tokio::task::spawn_blocking(move || Registry::load_dir(&dir));
@@ -191,17 +189,19 @@ impl Pipeline {
             let statuses = store.mine_statuses().await?;
             let active = store.active_alerts().await?;
             let snapshots = store.states(shard::SNAPSHOT_PREFIX).await?;
+            let applied = store.applied_messages(dedup_window as u64).await?;
             let seq = store.last_seq().await?;
             tracing::info!(
                 secs = started.elapsed().as_secs_f64(),
                 active = active.len(),
                 snapshots = snapshots.len(),
+                applied = applied.len(),
                 "store read"
             );
-            Ok::<_, StoreError>((statuses, active, snapshots, seq))
+            Ok::<_, StoreError>((statuses, active, snapshots, applied, seq))
         };
         let (loaded, stored) = tokio::join!(loading, stored);
-        let (statuses, active, snapshots, seq) = stored?;
+        let (statuses, active, snapshots, applied, seq) = stored?;
         let (mut registry, report) = match loaded {
             Ok(r) => r,
             // load_all already turns a parser panic into per-file errors; this is a bug.
@@ -258,6 +258,17 @@ impl Pipeline {
             }
             restore_snaps[shard_of(mine, n)].push((mine.to_string(), value));
         }
+        // Oldest first, each to the shard that will see the message again (bad topics: shard 0).
+        let mut restore_applied: Vec<Vec<u128>> = vec![Vec::new(); n];
+        for (mine, digest) in applied.into_iter().rev() {
+            let i = if mine.is_empty() {
+                0
+            } else {
+                shard_of(&mine, n)
+            };
+            restore_applied[i].push(digest);
+        }
+        let unknown_watched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
         let generation = Arc::new(AtomicU64::new(0));
         let (acker, mqtt): (Box<dyn Acker>, _) = match &parts.mqtt {
@@ -268,17 +279,18 @@ impl Pipeline {
             }
             None => (Box::new(NoAcks), None),
         };
-        let writer = Writer::new(
-            store.clone(),
-            parts.live.clone(),
-            metrics.clone(),
-            parts.events.clone(),
+        let writer = Writer::new(WriterParts {
+            store: store.clone(),
+            live: parts.live.clone(),
+            metrics: metrics.clone(),
+            events: parts.events.clone(),
             acker,
             active,
             seq,
-            parts.engine.writer_batch,
-            parts.dead_letter_keep,
-        );
+            batch: parts.engine.writer_batch,
+            dead_letter_keep: parts.dead_letter_keep,
+            dedup_window,
+        });
         let mut tasks = vec![tokio::spawn(writer.run(writer_rx))];
         let mut shard_txs = Vec::with_capacity(n);
         let mut built = Vec::with_capacity(n);
@@ -296,10 +308,16 @@ impl Pipeline {
             let _ = tx.try_send(ShardMsg::Restore {
                 alerts: std::mem::take(&mut restore[i]),
                 snapshots: std::mem::take(&mut restore_snaps[i]),
+                applied: std::mem::take(&mut restore_applied[i]),
             });
             let ctx = ShardCtx {
                 index: i,
                 max_skew: millis(parts.engine.max_clock_skew),
+                max_elements: parts.engine.max_elements.max(1),
+                dedup_window,
+                unknown_mines: parts.engine.unknown_mines,
+                max_unknown_mines: parts.engine.max_unknown_mines,
+                unknown_watched: unknown_watched.clone(),
             };
             tasks.push(tokio::spawn(shard::run(
                 ctx,
@@ -321,6 +339,10 @@ impl Pipeline {
             shards: shard_txs,
             writer: writer_tx,
             metrics: metrics.clone(),
+            max_bytes: parts
+                .mqtt
+                .as_ref()
+                .map_or(usize::MAX, |m| m.max_packet_bytes),
         };
         let (stop, _) = watch::channel(false);
         let (drained, _) = watch::channel(false);
@@ -380,13 +402,7 @@ impl Pipeline {
 
     /// Feeds one message as if it came from the broker (no ack).
     pub async fn submit(&self, topic: &str, payload: bytes::Bytes) -> Result<(), Closed> {
-        let inbound = Inbound {
-            topic: Arc::from(topic),
-            payload,
-            token: None,
-            arrived: std::time::Instant::now(),
-            wall: now_millis(),
-        };
+        let inbound = self.router.inbound(topic, payload, None);
         self.router.route(inbound).await
     }
 
@@ -633,7 +649,6 @@ async fn tick(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acks::AckToken;
     use minewatch_core::payload::System;
     use std::path::Path;
 
@@ -658,29 +673,28 @@ mod tests {
             shards,
             writer,
             metrics: Arc::new(Metrics::new()),
+            max_bytes: 1 << 20,
         };
         (r, shard_rxs, writer_rx)
     }
 
     fn inbound(topic: &str, pkid: Option<u16>) -> Inbound {
-        Inbound {
-            topic: Arc::from(topic),
-            payload: bytes::Bytes::from_static(br#"{"ts":"2026-01-01T00:00:00Z","readings":[]}"#),
-            token: pkid.map(|pkid| AckToken {
-                generation: 1,
-                n: u64::from(pkid),
-                pkid,
-            }),
-            arrived: std::time::Instant::now(),
-            wall: now_millis(),
-        }
+        let payload = bytes::Bytes::from_static(br#"{"ts":"2026-01-01T00:00:00Z","readings":[]}"#);
+        let token = pkid.map(|pkid| AckToken {
+            generation: 1,
+            n: u64::from(pkid),
+            pkid,
+        });
+        Inbound::new(Arc::from(topic), payload, token, 1 << 20)
     }
 
     fn queued(shards: &mut [mpsc::Receiver<ShardMsg>]) -> Vec<Arc<str>> {
         let mut mines = Vec::new();
         for rx in shards {
-            while let Ok(ShardMsg::Publish { mine, .. }) = rx.try_recv() {
-                mines.push(mine);
+            while let Ok(ShardMsg::Publish { route, .. }) = rx.try_recv() {
+                if let Route::Mine { mine, .. } = route {
+                    mines.push(mine);
+                }
             }
         }
         mines

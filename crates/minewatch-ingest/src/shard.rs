@@ -1,19 +1,27 @@
 //! A shard worker: owns the rule state of its mines (plain data, no locks), decodes each message,
 //! runs the rules, refreshes its mines' live pictures, and hands the results to the writer.
+//!
+//! Whatever a message holds, it costs its shard bounded work and is acked once: a message applied
+//! already is recognised by its digest and only acked; an oversized one, one from a mine this
+//! instance will not watch, or one that makes the rules fail (a bug) is dead-lettered and acked;
+//! at most `engine.max_elements` elements of one message are decoded.
 
 use crate::acks::AckToken;
+use crate::config::UnknownMines;
+use crate::dedup;
 use crate::writer::{AckError, WriterMsg};
 use bytes::Bytes;
 use minewatch_core::alert::Alert;
 use minewatch_core::live::{LiveView, MineLive};
 use minewatch_core::metrics::Metrics;
-use minewatch_core::payload::{self, DecodeCtx, Rejected, System};
+use minewatch_core::payload::{self, DecodeCtx, Reason, Rejected, RejectedElements, System};
 use minewatch_core::registry::{MineDef, MineStatus};
 use minewatch_core::time::{Millis, now_millis, to_datetime};
 use minewatch_rules::Engine;
-use minewatch_store::DeadLetter;
+use minewatch_store::{Applied, DeadLetter, Example};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,23 +32,65 @@ pub const SNAPSHOT_PREFIX: &str = "engine/";
 #[derive(Debug)]
 pub struct Inbound {
     pub topic: Arc<str>,
+    /// The payload; only its first bytes when the message was oversized (see `oversize`).
     pub payload: Bytes,
     /// Present for QoS 1 messages: ack once stored.
     pub token: Option<AckToken>,
     pub arrived: Instant,
     /// Wall clock at arrival (for `system_silent` and the skew check).
     pub wall: Millis,
+    /// [`dedup::digest`] of the topic and the whole payload.
+    pub digest: u128,
+    /// The payload's size when it was over `mqtt.max_packet_bytes`: the router kept only its
+    /// first bytes, so an oversized message does not wait in a queue whole.
+    pub oversize: Option<usize>,
+}
+
+impl Inbound {
+    /// A message as received: its digest is taken here, and an oversized payload is cut to its
+    /// first bytes.
+    pub fn new(
+        topic: Arc<str>,
+        payload: Bytes,
+        token: Option<AckToken>,
+        max_bytes: usize,
+    ) -> Inbound {
+        let digest = dedup::digest(&topic, &payload);
+        let (payload, oversize) = if payload.len() > max_bytes {
+            let len = payload.len();
+            (
+                payload.slice(..(payload::EXCERPT_LEN + 4).min(len)),
+                Some(len),
+            )
+        } else {
+            (payload, None)
+        };
+        Inbound {
+            topic,
+            payload,
+            token,
+            arrived: Instant::now(),
+            wall: now_millis(),
+            digest,
+            oversize,
+        }
+    }
+}
+
+/// Where a message goes: a mine's system, or nowhere (its topic names none).
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// `{prefix}/{mine}/{system}`.
+    Mine { mine: Arc<str>, system: System },
+    /// A topic that is not `{prefix}/{mine}/{system}`: dead-lettered (once) by shard 0.
+    BadTopic,
 }
 
 /// Work for a shard.
 #[derive(Debug)]
 pub enum ShardMsg {
-    /// A message of `system` from `mine`.
-    Publish {
-        mine: Arc<str>,
-        system: System,
-        inbound: Inbound,
-    },
+    /// A message, for a mine of this shard or (on shard 0) with a topic naming none.
+    Publish { route: Route, inbound: Inbound },
     /// Wall-clock tick.
     Tick(Millis),
     /// An operator acknowledged `alert`.
@@ -60,12 +110,15 @@ pub enum ShardMsg {
         mine: Arc<str>,
         status: Option<MineStatus>,
     },
-    /// Active alerts and engine snapshots (by mine) from the store at start.
+    /// Active alerts, engine snapshots (by mine) and applied-message digests from the store at
+    /// start.
     Restore {
         alerts: Vec<Alert>,
         /// (mine, snapshot JSON as stored): parsed here, in parallel across the shards, rather
         /// than one after another before the server is ready.
         snapshots: Vec<(String, String)>,
+        /// Digests of the messages applied most recently, oldest first.
+        applied: Vec<u128>,
     },
     /// Hand what the rules learned to the writer, to be stored.
     Snapshot,
@@ -75,7 +128,7 @@ pub enum ShardMsg {
     Stop,
 }
 
-/// A rejected message or element as a dead letter.
+/// A rejected message as a dead letter.
 pub fn dead_letter(
     topic: &str,
     mine: Option<&str>,
@@ -83,6 +136,10 @@ pub fn dead_letter(
     r: Rejected,
     wall: Millis,
 ) -> DeadLetter {
+    let example = Example {
+        detail: r.detail.clone(),
+        excerpt: r.excerpt.clone(),
+    };
     DeadLetter {
         id: 0,
         received_at: to_datetime(wall),
@@ -92,14 +149,49 @@ pub fn dead_letter(
         reason: r.reason.as_str().to_string(),
         detail: r.detail,
         excerpt: r.excerpt,
+        count: 1,
+        examples: vec![example],
     }
 }
 
+/// The elements of one message rejected for one reason, as one dead letter with their count.
+fn summary(
+    topic: &str,
+    mine: &str,
+    system: System,
+    r: RejectedElements,
+    wall: Millis,
+) -> DeadLetter {
+    let mut examples = r.examples.into_iter();
+    let first = examples.next().unwrap_or_else(|| Rejected {
+        reason: r.reason,
+        detail: String::new(),
+        excerpt: String::new(),
+    });
+    let mut d = dead_letter(topic, Some(mine), Some(system), first, wall);
+    d.count = r.count;
+    d.examples.extend(examples.map(|e| Example {
+        detail: e.detail,
+        excerpt: e.excerpt,
+    }));
+    d
+}
+
 /// Shard settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ShardCtx {
     pub index: usize,
     pub max_skew: Millis,
+    /// `engine.max_elements`.
+    pub max_elements: usize,
+    /// `engine.dedup_window`: applied-message digests remembered.
+    pub dedup_window: usize,
+    /// `engine.unknown_mines`.
+    pub unknown_mines: UnknownMines,
+    /// `engine.max_unknown_mines`, over every shard.
+    pub max_unknown_mines: usize,
+    /// Mines outside the registry watched now, over every shard (checked against the cap).
+    pub unknown_watched: Arc<AtomicUsize>,
 }
 
 /// What a shard builds its state from when it starts.
@@ -133,6 +225,18 @@ impl ShardInit {
     }
 }
 
+/// A shard's own state besides the engine: what it has applied, and how many mines outside
+/// the registry it watches.
+struct Shard {
+    ctx: ShardCtx,
+    engine: Engine,
+    applied: dedup::Applied,
+    /// Mines outside the registry this shard watches (its share of `ctx.unknown_watched`).
+    unknown: usize,
+    live: Arc<LiveView>,
+    metrics: Arc<Metrics>,
+}
+
 /// Runs a shard until its queue closes.
 pub async fn run(
     ctx: ShardCtx,
@@ -144,7 +248,7 @@ pub async fn run(
 ) {
     let t0 = Instant::now();
     let mines = init.defs.len();
-    let (mut engine, built) = init.build(&live);
+    let (engine, built) = init.build(&live);
     tracing::info!(
         shard = ctx.index,
         mines,
@@ -153,112 +257,87 @@ pub async fn run(
     );
     let _ = built.send(());
     let depth = metrics.queue(&format!("shard-{}", ctx.index));
+    let mut shard = Shard {
+        applied: dedup::Applied::new(ctx.dedup_window),
+        ctx,
+        engine,
+        unknown: 0,
+        live,
+        metrics,
+    };
     let mut changes = Vec::new();
     while let Some(msg) = rx.recv().await {
         depth.set(rx.len() as i64);
         let mut out = WriterMsg::default();
         match msg {
-            ShardMsg::Publish {
-                mine,
-                system,
-                inbound,
-            } => {
-                let t0 = Instant::now();
-                metrics.messages[system.index()].inc();
-                let dctx = DecodeCtx {
-                    now: now_millis(),
-                    max_skew: ctx.max_skew,
-                };
-                match payload::decode(system, &inbound.payload, dctx) {
-                    Ok(batch) => {
-                        metrics.elements[system.index()].inc_by(batch.items.len() as u64);
-                        for r in &batch.rejected {
-                            metrics.reject(system, r.reason);
-                        }
-                        engine.on_batch(&mine, system, &batch, inbound.wall, &mut changes);
-                        export(&engine, &mine, system, &live);
-                        out.dead_letters = batch
-                            .rejected
-                            .into_iter()
-                            .map(|r| {
-                                dead_letter(
-                                    &inbound.topic,
-                                    Some(&mine),
-                                    Some(system),
-                                    r,
-                                    inbound.wall,
-                                )
-                            })
-                            .collect();
-                    }
-                    Err(r) => {
-                        metrics.reject(system, r.reason);
-                        tracing::debug!(topic = %inbound.topic, reason = r.reason.as_str(), detail = %r.detail, "message rejected");
-                        out.dead_letters.push(dead_letter(
-                            &inbound.topic,
-                            Some(&mine),
-                            Some(system),
-                            r,
-                            inbound.wall,
-                        ));
-                    }
-                }
-                metrics
-                    .rule_eval_seconds
-                    .observe(t0.elapsed().as_secs_f64());
-                out.token = inbound.token;
-                out.arrived = Some(inbound.arrived);
+            ShardMsg::Publish { route, inbound } => {
+                shard.publish(route, inbound, &mut out, &mut changes);
             }
-            ShardMsg::Tick(wall) => engine.tick(wall, &mut changes),
+            ShardMsg::Tick(wall) => shard.engine.tick(wall, &mut changes),
             ShardMsg::Ack {
                 alert,
                 by,
                 note,
                 reply,
             } => {
-                let at = engine
+                let at = shard
+                    .engine
                     .mines
                     .get(alert.mine.as_str())
                     .and_then(|m| m.clock)
                     .unwrap_or_else(now_millis);
-                engine
+                shard
+                    .engine
                     .mine(&alert.mine)
                     .on_ack(&alert, &by, &note, at, &mut changes);
                 out.reply = Some(reply);
             }
             ShardMsg::Define { id, def } => {
+                let (engine, live) = (&mut shard.engine, &shard.live);
                 engine.set_definition(&id, def, &mut changes);
                 if let Some(m) = engine.mines.get(&id) {
                     live.mines
                         .insert(id.clone(), MineLive::new(m.def.clone(), m.status));
                 }
                 for s in System::ALL {
-                    export(&engine, &id, s, &live);
+                    export(engine, &id, s, live);
                 }
+                shard.recount_unknown();
             }
             ShardMsg::Status { mine, status } => {
-                engine.set_status(&mine, status, &mut changes);
-                let effective = engine.mine(&mine).status;
-                if let Some(mut l) = live.mines.get_mut(&mine) {
+                shard.engine.set_status(&mine, status, &mut changes);
+                let effective = shard.engine.mine(&mine).status;
+                if let Some(mut l) = shard.live.mines.get_mut(&mine) {
                     l.status = effective;
                 }
             }
-            ShardMsg::Restore { alerts, snapshots } => {
+            ShardMsg::Restore {
+                alerts,
+                snapshots,
+                applied,
+            } => {
+                let engine = &mut shard.engine;
                 for (mine, snap) in snapshots {
                     if let Err(e) = engine.mine(&mine).restore_snapshot(&snap) {
                         tracing::warn!(mine, error = %e, "ignoring an unreadable engine snapshot");
                     }
                 }
-                let mut by_mine: std::collections::HashMap<String, Vec<Alert>> = Default::default();
+                let mut by_mine: HashMap<String, Vec<Alert>> = Default::default();
                 for a in alerts {
                     by_mine.entry(a.mine.clone()).or_default().push(a);
                 }
                 for (mine, alerts) in by_mine {
                     engine.mine(&mine).restore(&alerts, &mut changes);
                 }
+                for d in applied {
+                    shard.applied.insert(d);
+                }
+                // Unknown mines restored with their alerts count against the cap, even beyond it.
+                shard.recount_unknown();
             }
             ShardMsg::Snapshot => {
-                out.states = engine
+                out.states = shard
+                    .engine
                     .mines
                     .iter()
                     .filter(|(_, m)| m.def.registered)
@@ -269,19 +348,201 @@ pub async fn run(
             ShardMsg::Stop => break,
         }
         out.changes = std::mem::take(&mut changes);
-        if out.changes.is_empty()
-            && out.dead_letters.is_empty()
-            && out.states.is_empty()
-            && out.token.is_none()
-            && out.reply.is_none()
-            && out.flushed.is_none()
-        {
+        if out.is_empty() {
             continue;
         }
         if writer.send(out).await.is_err() {
-            tracing::error!(shard = ctx.index, "the alert writer is gone; shard stops");
+            tracing::error!(
+                shard = shard.ctx.index,
+                "the alert writer is gone; shard stops"
+            );
             break;
         }
+    }
+}
+
+impl Shard {
+    /// One message: acked without effect if applied already; otherwise dead-lettered whole,
+    /// or decoded and judged by the rules. Either way `out` carries its ack token, and the
+    /// digest of a message applied now, so it is stored with the message's effects.
+    fn publish(
+        &mut self,
+        route: Route,
+        inbound: Inbound,
+        out: &mut WriterMsg,
+        changes: &mut Vec<minewatch_core::alert::Change>,
+    ) {
+        out.token = inbound.token;
+        out.arrived = Some(inbound.arrived);
+        let (mine, system) = match route {
+            Route::Mine { mine, system } => (Some(mine), Some(system)),
+            Route::BadTopic => (None, None),
+        };
+        if let Some(s) = system {
+            self.metrics.messages[s.index()].inc();
+        }
+        if self.applied.contains(inbound.digest) {
+            if let Some(s) = system {
+                self.metrics.duplicates[s.index()].inc();
+            }
+            tracing::debug!(topic = %inbound.topic, "message applied already: acked, not applied again");
+            return;
+        }
+        self.applied.insert(inbound.digest);
+        out.applied = Some(Applied {
+            mine: mine.clone(),
+            digest: inbound.digest,
+        });
+        let (Some(mine), Some(system)) = (mine, system) else {
+            self.metrics.rejected_topic.inc();
+            let r = Rejected::message(
+                Reason::BadTopic,
+                "topic is not {prefix}/{mine}/{system}".into(),
+                &inbound.payload,
+            );
+            out.dead_letters
+                .push(dead_letter(&inbound.topic, None, None, r, inbound.wall));
+            return;
+        };
+        let rejected = if let Some(size) = inbound.oversize {
+            Some(Rejected::message(
+                Reason::TooLarge,
+                format!("the message has {size} bytes, over mqtt.max_packet_bytes"),
+                &inbound.payload,
+            ))
+        } else if let Err(detail) = self.admit(&mine) {
+            Some(Rejected::message(
+                Reason::UnknownMine,
+                detail,
+                &inbound.payload,
+            ))
+        } else {
+            let t0 = Instant::now();
+            let first_change = changes.len();
+            // A bug in decoding or in a rule must cost one message, not the shard: every other
+            // mine of the shard goes on, and the message is kept as a dead letter.
+            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.judge(&mine, system, &inbound, out, changes)
+            }));
+            self.metrics
+                .rule_eval_seconds
+                .observe(t0.elapsed().as_secs_f64());
+            match judged {
+                Ok(rejected) => rejected,
+                Err(panic) => {
+                    changes.truncate(first_change);
+                    out.dead_letters.clear();
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(topic = %inbound.topic, panic = %what, "handling a message failed (a bug); it is kept as a dead letter and the other mines go on");
+                    Some(Rejected::message(
+                        Reason::Internal,
+                        format!("handling the message failed: {what}"),
+                        &inbound.payload,
+                    ))
+                }
+            }
+        };
+        if let Some(r) = rejected {
+            self.metrics.reject(system, r.reason, 1);
+            tracing::debug!(topic = %inbound.topic, reason = r.reason.as_str(), detail = %r.detail, "message rejected");
+            out.dead_letters.push(dead_letter(
+                &inbound.topic,
+                Some(&mine),
+                Some(system),
+                r,
+                inbound.wall,
+            ));
+        }
+    }
+
+    /// Decodes and judges one message of a watched mine; the rejection of the whole message, if
+    /// it is rejected whole. Rejected elements become one dead letter per reason in `out`.
+    fn judge(
+        &mut self,
+        mine: &Arc<str>,
+        system: System,
+        inbound: &Inbound,
+        out: &mut WriterMsg,
+        changes: &mut Vec<minewatch_core::alert::Change>,
+    ) -> Option<Rejected> {
+        let dctx = DecodeCtx {
+            now: now_millis(),
+            max_skew: self.ctx.max_skew,
+            max_elements: self.ctx.max_elements,
+        };
+        let batch = match payload::decode(system, &inbound.payload, dctx) {
+            Ok(batch) => batch,
+            Err(r) => return Some(r),
+        };
+        self.metrics.elements[system.index()].inc_by(batch.items.len() as u64);
+        self.engine
+            .on_batch(mine, system, &batch, inbound.wall, changes);
+        export(&self.engine, mine, system, &self.live);
+        for r in batch.rejected {
+            self.metrics.reject(system, r.reason, r.count);
+            out.dead_letters
+                .push(summary(&inbound.topic, mine, system, r, inbound.wall));
+        }
+        None
+    }
+
+    /// Whether data from `mine` is taken: always for a mine already watched; for one the
+    /// registry lacks, per `engine.unknown_mines` and while fewer than `max_unknown_mines` are
+    /// watched. `Err` says why not.
+    fn admit(&mut self, mine: &str) -> Result<(), String> {
+        if self.engine.mines.contains_key(mine) {
+            return Ok(());
+        }
+        if self.ctx.unknown_mines == UnknownMines::Refuse {
+            return Err(format!(
+                "mine {mine} is not in the registry, and engine.unknown_mines = \"refuse\""
+            ));
+        }
+        let cap = self.ctx.max_unknown_mines;
+        let taken =
+            self.ctx
+                .unknown_watched
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < cap).then_some(n + 1)
+                });
+        match taken {
+            Ok(n) => {
+                self.unknown += 1;
+                self.metrics.unknown_mines.set((n + 1) as i64);
+                tracing::warn!(
+                    mine,
+                    watched = n + 1,
+                    "data from a mine the registry does not define: watching it (unregistered_device)"
+                );
+                Ok(())
+            }
+            Err(_) => Err(format!(
+                "mine {mine} is not in the registry, and {cap} such mines are watched already (engine.max_unknown_mines)"
+            )),
+        }
+    }
+
+    /// Counts this shard's mines outside the registry again (after a reload or a restore) and
+    /// moves the shared count by the difference.
+    fn recount_unknown(&mut self) {
+        let now = self
+            .engine
+            .mines
+            .values()
+            .filter(|m| !m.def.registered)
+            .count();
+        let shared = &self.ctx.unknown_watched;
+        let total = if now >= self.unknown {
+            shared.fetch_add(now - self.unknown, Ordering::AcqRel) + (now - self.unknown)
+        } else {
+            shared.fetch_sub(self.unknown - now, Ordering::AcqRel) - (self.unknown - now)
+        };
+        self.unknown = now;
+        self.metrics.unknown_mines.set(total as i64);
     }
 }
 

@@ -5,6 +5,7 @@
 //! published before it is stored, and the seq never skips.
 
 use crate::acks::{AckSequencer, AckToken, Acker};
+use crate::mqtt::Backoff;
 use crate::ulid::ulid;
 use minewatch_core::alert::{
     Ack, Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent,
@@ -12,7 +13,7 @@ use minewatch_core::alert::{
 use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::time::{now_millis, to_datetime};
-use minewatch_store::{DeadLetter, Store, WriteBatch};
+use minewatch_store::{Applied, DeadLetter, Store, WriteBatch};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,6 +56,22 @@ pub struct WriterMsg {
     pub stop: bool,
     /// Engine snapshots to store: (key, JSON).
     pub states: Vec<(String, String)>,
+    /// The message these are the effects of, applied now: its digest is stored with them.
+    pub applied: Option<Applied>,
+}
+
+impl WriterMsg {
+    /// Whether there is nothing to store, answer or ack.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+            && self.dead_letters.is_empty()
+            && self.states.is_empty()
+            && self.applied.is_none()
+            && self.token.is_none()
+            && self.reply.is_none()
+            && self.flushed.is_none()
+            && !self.stop
+    }
 }
 
 /// The writer's state.
@@ -72,7 +89,33 @@ pub struct Writer {
     sequencer: AckSequencer,
     batch: usize,
     dead_letter_keep: u64,
+    /// Applied-message digests kept in the store (`engine.dedup_window`).
+    dedup_window: u64,
     last_prune: Instant,
+    /// Names this run in commit tokens: the start time in ms and the process id.
+    run_id: String,
+    /// Commits attempted so far (the second half of a commit token).
+    commits: u64,
+}
+
+/// What a [`Writer`] starts from.
+pub struct WriterParts {
+    pub store: Store,
+    pub live: Arc<LiveView>,
+    pub metrics: Arc<Metrics>,
+    /// Where stored events are published (WebSocket clients, notification sinks).
+    pub events: broadcast::Sender<WireEvent>,
+    pub acker: Box<dyn Acker>,
+    /// The active alerts in the store.
+    pub active: Vec<Alert>,
+    /// The last seq in the store.
+    pub seq: u64,
+    /// Most shard outputs per transaction.
+    pub batch: usize,
+    /// `store.dead_letter_keep`.
+    pub dead_letter_keep: u64,
+    /// `engine.dedup_window`.
+    pub dedup_window: usize,
 }
 
 /// What to do after a commit, per event.
@@ -85,39 +128,31 @@ struct Post {
 
 impl Writer {
     /// A writer that continues from the store's state.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Store,
-        live: Arc<LiveView>,
-        metrics: Arc<Metrics>,
-        events: broadcast::Sender<WireEvent>,
-        acker: Box<dyn Acker>,
-        active: Vec<Alert>,
-        seq: u64,
-        batch: usize,
-        dead_letter_keep: u64,
-    ) -> Self {
+    pub fn new(parts: WriterParts) -> Self {
         let mut w = Writer {
-            store,
-            live,
-            metrics,
-            events,
-            acker,
+            store: parts.store,
+            live: parts.live,
+            metrics: parts.metrics,
+            events: parts.events,
+            acker: parts.acker,
             active: HashMap::new(),
             by_id: HashMap::new(),
-            seq,
+            seq: parts.seq,
             sequencer: AckSequencer::default(),
-            batch: batch.max(1),
-            dead_letter_keep,
+            batch: parts.batch.max(1),
+            dead_letter_keep: parts.dead_letter_keep,
+            dedup_window: parts.dedup_window as u64,
             last_prune: Instant::now(),
+            run_id: format!("{}.{}", now_millis(), std::process::id()),
+            commits: 0,
         };
-        for a in active {
+        for a in parts.active {
             w.metrics.active(a.kind, a.severity).inc();
             w.live.alerts.insert(a.key.clone(), Arc::new(a.clone()));
             w.by_id.insert(a.id.clone(), a.key.clone());
             w.active.insert(a.key.clone(), a);
         }
-        w.live.set_seq(seq);
+        w.live.set_seq(parts.seq);
         w
     }
 
@@ -157,6 +192,9 @@ impl Writer {
                 if let Err(e) = self.store.prune_dead_letters(self.dead_letter_keep).await {
                     tracing::warn!(error = %e, "pruning dead letters failed");
                 }
+                if let Err(e) = self.store.prune_applied(self.dedup_window).await {
+                    tracing::warn!(error = %e, "pruning applied-message digests failed");
+                }
             }
         }
         tracing::info!(seq = self.seq, "alert writer stopped");
@@ -185,6 +223,7 @@ impl Writer {
         let mut posts: Vec<Post> = Vec::new();
         let mut dead = Vec::new();
         let mut states = Vec::new();
+        let mut applied = Vec::new();
         let mut replies = Vec::new();
         for m in msgs.iter_mut() {
             let first = posts.len();
@@ -216,14 +255,17 @@ impl Writer {
             }
             dead.append(&mut m.dead_letters);
             states.append(&mut m.states);
+            applied.extend(m.applied.take());
         }
-        if !posts.is_empty() || !dead.is_empty() || !states.is_empty() {
-            let batch = WriteBatch {
-                events: posts.iter().map(|p| p.event.clone()).collect(),
-                dead_letters: dead,
-                states,
-            };
-            self.commit(&batch).await;
+        let mut batch = WriteBatch {
+            events: posts.iter().map(|p| p.event.clone()).collect(),
+            dead_letters: dead,
+            states,
+            applied,
+            token: String::new(),
+        };
+        if !batch.is_empty() {
+            self.commit(&mut batch).await;
             self.metrics
                 .dead_letters
                 .inc_by(batch.dead_letters.len() as u64);
@@ -248,24 +290,48 @@ impl Writer {
         }
     }
 
-    /// Stores `batch`, retrying with backoff until it succeeds.
-    async fn commit(&mut self, batch: &WriteBatch) {
-        let mut backoff = Duration::from_millis(50);
+    /// Stores `batch`, retrying with backoff until it succeeds. Nothing after it (live view,
+    /// broadcast, operators' answers, MQTT acks) happens before: the broker keeps every message
+    /// whose effects are not stored, and `/readyz` answers 503 while commits fail.
+    ///
+    /// A failed commit may have landed anyway (the connection died during COMMIT): before
+    /// storing it again the writer asks the store whether the batch's token is there.
+    async fn commit(&mut self, batch: &mut WriteBatch) {
+        self.commits += 1;
+        batch.token = format!("{}-{}", self.run_id, self.commits);
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+        let mut failed = 0u64;
         loop {
             let t0 = Instant::now();
-            match self.store.commit(batch).await {
+            let result = match self.store.commit(batch).await {
+                Ok(()) => Ok(()),
+                Err(e) => match self.store.committed(&batch.token).await {
+                    Ok(true) => Ok(()),
+                    _ => Err(e),
+                },
+            };
+            match result {
                 Ok(()) => {
                     self.metrics
                         .store_commit_seconds
                         .observe(t0.elapsed().as_secs_f64());
+                    if failed > 0 {
+                        self.metrics.store_failing.set(0);
+                        tracing::warn!(
+                            attempts = failed + 1,
+                            "the store accepts commits again; what was held is stored, published and acked"
+                        );
+                    }
                     return;
                 }
                 Err(e) => {
+                    failed += 1;
                     self.metrics.store_errors.inc();
-                    tracing::error!(error = %e, events = batch.events.len(), retry_in_ms = backoff.as_millis() as u64,
-                        "storing alert events failed; nothing is published or acked until it succeeds");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    self.metrics.store_failing.set(1);
+                    let wait = backoff.next_delay();
+                    tracing::error!(error = %e, events = batch.events.len(), attempt = failed, retry_in_ms = wait.as_millis() as u64,
+                        "storing failed; nothing is published or acked until it succeeds (the broker keeps the messages)");
+                    tokio::time::sleep(wait).await;
                 }
             }
         }

@@ -430,12 +430,12 @@ impl MineState {
             Items::Safety(readings) => {
                 for r in readings {
                     self.advance_clock(r.ts);
-                    match self.def.point(r.point) {
+                    match self.def.point(&r.point) {
                         Some(i) => self.on_reading(p, i, r.value, r.status, r.ts, out),
                         None => unregistered_device::seen(
                             self,
                             p,
-                            r.point,
+                            &r.point,
                             "point",
                             r.ts,
                             Some(r.value),
@@ -452,9 +452,9 @@ impl MineState {
                 self.recount_people();
                 let at = self.clock.unwrap_or(batch.ts);
                 for t in tags {
-                    restricted_entry::evaluate(self, t.tag, t.ts, out);
-                    distress::evaluate(self, t.tag, t.ts, out);
-                    overtime::evaluate(self, p, t.tag, t.ts, out);
+                    restricted_entry::evaluate(self, &t.tag, t.ts, out);
+                    distress::evaluate(self, &t.tag, t.ts, out);
+                    overtime::evaluate(self, p, &t.tag, t.ts, out);
                 }
                 area_over_quota::evaluate(self, at, out);
                 mine_over_capacity::evaluate(self, at, out);
@@ -464,21 +464,21 @@ impl MineState {
             Items::Video(cams) => {
                 for c in cams {
                     self.advance_clock(c.ts);
-                    match self.def.camera(c.camera) {
+                    match self.def.camera(&c.camera) {
                         Some(i) => {
                             let cam = &mut self.cams[i as usize];
                             if c.ts < cam.ts {
                                 continue;
                             }
                             cam.state = Some(c.state);
-                            cam.events = c.events.iter().map(|e| Box::from(*e)).collect();
+                            cam.events = c.events.iter().map(|e| Box::from(&**e)).collect();
                             cam.ts = c.ts;
                             camera_fault::evaluate(self, p, i, c.ts, out);
                             camera_tamper::evaluate(self, i, c.ts, out);
                             ai_event::on_report(self, p, i, &c.events, c.ts, out);
                         }
                         None => {
-                            unregistered_device::seen(self, p, c.camera, "camera", c.ts, None, out)
+                            unregistered_device::seen(self, p, &c.camera, "camera", c.ts, None, out)
                         }
                     }
                 }
@@ -488,7 +488,7 @@ impl MineState {
             Items::Power(meters) => {
                 for mt in meters {
                     self.advance_clock(mt.ts);
-                    match self.def.meter(mt.meter) {
+                    match self.def.meter(&mt.meter) {
                         Some(i) => {
                             let st = &mut self.meter_state[i as usize];
                             if mt.ts < st.ts {
@@ -503,7 +503,7 @@ impl MineState {
                         None => unregistered_device::seen(
                             self,
                             p,
-                            mt.meter,
+                            &mt.meter,
                             "meter",
                             mt.ts,
                             Some(mt.kw),
@@ -518,7 +518,7 @@ impl MineState {
                 for i in issues {
                     self.advance_clock(i.ts);
                     self.explosives_at = self.explosives_at.max(i.ts);
-                    match self.def.area(i.area) {
+                    match self.def.area(&i.area) {
                         Some(a) => {
                             let st = &mut self.area_state[a as usize];
                             st.explosives_at = st.explosives_at.max(i.ts);
@@ -527,17 +527,17 @@ impl MineState {
                             unregistered_device::seen(
                                 self,
                                 p,
-                                i.area,
+                                &i.area,
                                 "area",
                                 i.ts,
                                 Some(i.kg),
                                 out,
                             );
-                            let x = self.extra_area(i.area);
+                            let x = self.extra_area(&i.area);
                             x.explosives_at = x.explosives_at.max(i.ts);
                         }
                     }
-                    explosives_undeclared::on_issue(self, i.area, i.kg, i.detonators, i.ts, out);
+                    explosives_undeclared::on_issue(self, &i.area, i.kg, i.detonators, i.ts, out);
                 }
                 let at = self.clock.unwrap_or(batch.ts);
                 self.cross_system(p, at, out);
@@ -619,7 +619,7 @@ impl MineState {
     }
 
     fn on_tag(&mut self, p: &Params, t: &TagObs<'_>, out: &mut Vec<Change>) {
-        let (area, extra) = match t.area {
+        let (area, extra) = match t.area.as_deref() {
             Some(a) => match self.def.area(a) {
                 Some(i) => (Some(i), None),
                 None => {
@@ -629,11 +629,11 @@ impl MineState {
             },
             None => (None, None),
         };
-        let st = self.tags.entry(Box::from(t.tag)).or_default();
+        let st = self.tags.entry(Box::from(&*t.tag)).or_default();
         if t.ts < st.ts {
             return;
         }
-        st.person = t.person.map(Box::from);
+        st.person = t.person.as_deref().map(Box::from);
         st.leader = t.leader;
         st.area = area;
         st.area_extra = extra;

@@ -564,7 +564,7 @@ fn record_from(
                             o.tag.to_string(),
                             TagRec {
                                 underground: o.underground,
-                                area: o.area.map(String::from),
+                                area: o.area.as_deref().map(String::from),
                                 leader: o.leader,
                                 down: o.down_at,
                                 distress: o.distress,

@@ -74,14 +74,14 @@ fn check_safety(
     let mut tick = vec![f64::NAN; def.points.len()];
     for r in readings {
         let i = def
-            .point(r.point)
-            .unwrap_or_else(|| panic!("{} is not registered", r.point)) as usize;
+            .point(&r.point)
+            .unwrap_or_else(|| panic!("{} is not registered", &r.point)) as usize;
         let p = &def.points[i];
-        assert_eq!(r.status, 0, "{} status in clean data", r.point);
+        assert_eq!(r.status, 0, "{} status in clean data", &r.point);
         let v = r.value;
         match p.kind {
-            PointKind::Feed | PointKind::Fan => assert_eq!(v, 1.0, "{}", r.point),
-            PointKind::Door | PointKind::Smoke => assert_eq!(v, 0.0, "{}", r.point),
+            PointKind::Feed | PointKind::Fan => assert_eq!(v, 1.0, "{}", &r.point),
+            PointKind::Door | PointKind::Smoke => assert_eq!(v, 0.0, "{}", &r.point),
             kind => {
                 if let Some(a) = p.limits.alarm {
                     let cap = if kind == PointKind::Temperature {
@@ -152,7 +152,7 @@ fn check_people(
 ) {
     for o in tags {
         assert!(!o.distress);
-        let area = o.area.map(|a| {
+        let area = o.area.as_deref().map(|a| {
             def.area(a)
                 .unwrap_or_else(|| panic!("{a} is not registered"))
         });
@@ -162,7 +162,7 @@ fn check_people(
             o.tag
         );
         let state = (o.underground, area, o.leader, o.down_at);
-        match log.tags.get_mut(o.tag) {
+        match log.tags.get_mut(&*o.tag) {
             Some(s) => *s = state,
             None => {
                 log.tags.insert(o.tag.to_string(), state);
@@ -267,7 +267,7 @@ fn a_clean_day_decodes_without_rejection_and_gives_no_rule_anything_to_raise() {
                 Items::Video(cams) => {
                     assert_eq!(cams.len(), def.cameras.len());
                     for c in cams {
-                        assert!(def.camera(c.camera).is_some());
+                        assert!(def.camera(&c.camera).is_some());
                         assert_eq!(c.state, minewatch_core::payload::CameraState::Ok);
                         assert!(c.events.is_empty());
                     }
@@ -275,8 +275,10 @@ fn a_clean_day_decodes_without_rejection_and_gives_no_rule_anything_to_raise() {
                 Items::Power(meters) => {
                     assert_eq!(meters.len(), def.meters.len());
                     for o in meters {
-                        let m = &def.meters
-                            [def.meter(o.meter).unwrap_or_else(|| panic!("{}", o.meter)) as usize];
+                        let m = &def.meters[def
+                            .meter(&o.meter)
+                            .unwrap_or_else(|| panic!("{}", &o.meter))
+                            as usize];
                         let area = &def.areas[m.area as usize];
                         if matches!(area.kind, AreaKind::Sealed | AreaKind::Restricted)
                             || !area.declared
@@ -297,7 +299,7 @@ fn a_clean_day_decodes_without_rejection_and_gives_no_rule_anything_to_raise() {
                     log.explosives_batches += 1;
                     for i in issues {
                         let a = &def.areas
-                            [def.area(i.area).unwrap_or_else(|| panic!("{}", i.area)) as usize];
+                            [def.area(&i.area).unwrap_or_else(|| panic!("{}", &i.area)) as usize];
                         assert!(
                             a.declared && matches!(a.kind, AreaKind::CoalFace | AreaKind::Heading),
                             "{}",
@@ -482,7 +484,7 @@ fn a_suspended_mine_keeps_only_its_maintenance_crew_and_shows_no_production() {
                 Items::Personnel(tags) => check_people(&def, &mut log, t, tags),
                 Items::Power(meters) => {
                     for o in meters {
-                        let m = &def.meters[def.meter(o.meter).expect("meter") as usize];
+                        let m = &def.meters[def.meter(&o.meter).expect("meter") as usize];
                         if matches!(
                             m.load,
                             minewatch_core::registry::Load::Hoist

@@ -35,7 +35,8 @@ mod store;
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use model::{
-    AlertQuery, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, MAX_LIMIT, StatusOrder, WriteBatch,
+    AlertQuery, Applied, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, Example, MAX_LIMIT,
+    StatusOrder, WriteBatch,
 };
 pub use notify::{
     Delivery, DeliveryQuery, DeliveryState, Silence, SilenceQuery, cursor_key, is_silenced,

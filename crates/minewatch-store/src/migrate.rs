@@ -32,6 +32,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "notify",
         sql: include_str!("../migrations/sqlite/0002_notify.sql"),
     },
+    Migration {
+        version: 3,
+        name: "integrity",
+        sql: include_str!("../migrations/sqlite/0003_integrity.sql"),
+    },
 ];
 
 /// Every PostgreSQL migration, in order: the same steps as [`SQLITE_MIGRATIONS`].
@@ -45,6 +50,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "notify",
         sql: include_str!("../migrations/postgres/0002_notify.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "integrity",
+        sql: include_str!("../migrations/postgres/0003_integrity.sql"),
     },
 ];
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{AlertState, Event, Kind, Severity};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Rows a query returns when it asks for none in particular (`limit: 0`).
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -20,9 +21,35 @@ pub struct WriteBatch {
     pub dead_letters: Vec<DeadLetter>,
     /// Engine snapshots to upsert into the state table: (key, JSON).
     pub states: Vec<(String, String)>,
+    /// The messages whose effects this batch holds, so a redelivered copy is recognised.
+    pub applied: Vec<Applied>,
+    /// Identifies this batch: stored with it, so that after a failed commit whose outcome is
+    /// unknown (the connection died during COMMIT) the writer can ask whether it landed
+    /// ([`Store::committed`](crate::Store::committed)) instead of storing it twice. Empty: none.
+    pub token: String,
 }
 
-/// One rejected input element or message, kept for operators (contract §1).
+impl WriteBatch {
+    /// Whether there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.dead_letters.is_empty()
+            && self.states.is_empty()
+            && self.applied.is_empty()
+    }
+}
+
+/// A message whose effects were stored: its mine and its digest (see `applied_messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The mine of the message's topic; `None` for a topic that names none.
+    pub mine: Option<Arc<str>>,
+    /// 128-bit digest of the message's topic and payload.
+    pub digest: u128,
+}
+
+/// One rejected message, or every element of one message rejected for one reason, kept for
+/// operators (contract §1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetter {
     /// 0 when new; assigned by the store, increasing with insertion order.
@@ -37,9 +64,22 @@ pub struct DeadLetter {
     pub system: Option<String>,
     /// Machine-readable reason (a `payload::Reason` name).
     pub reason: String,
-    /// Human-readable detail.
+    /// Human-readable detail (of the first element, when this stands for several).
     pub detail: String,
-    /// The start of the offending input.
+    /// The start of the offending input (of the first element, when this stands for several).
+    pub excerpt: String,
+    /// How many elements (or messages) this dead letter stands for: 1 for a whole message.
+    pub count: u64,
+    /// The first few elements rejected, the first of them also in `detail` and `excerpt`.
+    pub examples: Vec<Example>,
+}
+
+/// One rejected element of a summarised dead letter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Example {
+    /// What was wrong with it.
+    pub detail: String,
+    /// Its start.
     pub excerpt: String,
 }
 

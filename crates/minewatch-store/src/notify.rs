@@ -7,7 +7,7 @@
 
 use crate::codec::{parse_time, seq_from_sql, seq_to_sql, time_text};
 use crate::model::effective_limit;
-use crate::store::{Param, Where, bind_params, on_pool};
+use crate::store::{Param, Where, bind_params, on_pool, write_tx};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use minewatch_core::{Alert, Kind};
@@ -295,8 +295,7 @@ impl Store {
         let record = delivery
             .map(|d| Ok::<_, StoreError>((d, seq_to_sql(d.seq)?)))
             .transpose()?;
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query(UPSERT_CURSOR)
                 .bind(&key)
                 .bind(seq.to_string())
@@ -322,7 +321,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }

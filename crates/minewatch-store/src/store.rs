@@ -30,6 +30,34 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs `$body` in a write transaction on a connection of `$store`'s pool, with `$tx` bound to
+/// the transaction, and commits. SQLite's transaction takes the write lock at once (`BEGIN
+/// IMMEDIATE`), so it waits for the busy timeout rather than failing half way. On any error the
+/// connection is closed instead of returned to the pool (see [`Store::commit`]), which also
+/// rolls back whatever the database still holds open. `?` inside returns from the transaction
+/// with a [`StoreError`], and the macro evaluates to `Result<T, StoreError>` `?`-ed in the
+/// enclosing function.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let begin = $store.pool.begin_statement();
+        $crate::store::on_pool!(&$store.pool, |p| {
+            let mut conn = p.acquire().await?;
+            let result: Result<_, $crate::StoreError> = async {
+                let mut $tx = sqlx::Connection::begin_with(&mut *conn, begin).await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            if result.is_err() {
+                conn.close_on_drop();
+            }
+            result?
+        })
+    }};
+}
+pub(crate) use write_tx;
+
 /// Binds every value of a [`Where`] to the query `$q`, in placeholder order.
 macro_rules! bind_params {
     ($q:expr, $w:expr) => {{
@@ -72,6 +100,16 @@ pub(crate) enum Pool {
     Sqlite(SqlitePool),
     /// `postgres://…` or `postgresql://…`.
     Postgres(PgPool),
+}
+
+impl Pool {
+    /// How this backend starts a write transaction.
+    pub(crate) fn begin_statement(&self) -> &'static str {
+        match self {
+            Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+            Pool::Postgres(_) => "BEGIN",
+        }
+    }
 }
 
 /// Where a store URL points.
@@ -124,6 +162,8 @@ type DeadLetterRow = (
     String,
     String,
     String,
+    i64,
+    String,
 );
 
 /// A status row: `(mine, status, set_by, at, note)`.
@@ -153,8 +193,14 @@ const INSERT_EVENT: &str =
 
 /// Keeps a dead letter; the id comes from the database.
 const INSERT_DEAD_LETTER: &str = "\
-INSERT INTO dead_letters (received_at, topic, mine, system, reason, detail, excerpt)
-VALUES ($1, $2, $3, $4, $5, $6, $7)";
+INSERT INTO dead_letters (received_at, topic, mine, system, reason, detail, excerpt, count, examples)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// The state-table key of the last committed batch's token.
+const COMMIT_TOKEN_KEY: &str = "writer/commit";
+
+/// Applied-message rows per INSERT statement (2 parameters each: well under SQLite's limit).
+const APPLIED_PER_INSERT: usize = 1000;
 
 /// Records a regulator's order as the mine's current one.
 const UPSERT_MINE_STATUS: &str = "\
@@ -205,9 +251,15 @@ impl Store {
 
     /// One transaction: insert every event (seq, type, at, alert_id, full alert JSON) and upsert
     /// the alert row from `event.alert` (the alert row always holds the alert as of its latest
-    /// event), insert the dead letters. All or nothing: a seq already stored fails the whole batch.
+    /// event), insert the dead letters and the applied-message digests, upsert the snapshots,
+    /// and record the batch's token. All or nothing: a seq already stored fails the whole batch.
+    ///
+    /// A connection whose transaction failed is closed, never handed back to the pool: after a
+    /// disk-full or I/O error SQLite may have rolled the transaction back by itself, and a pooled
+    /// connection that disagrees with the database about being in a transaction would turn the
+    /// next commit into a savepoint that is never committed while it holds the write lock.
     pub async fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        if batch.events.is_empty() && batch.dead_letters.is_empty() && batch.states.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
         // Encode before taking the write lock, so a JSON error costs other writers nothing.
@@ -216,9 +268,18 @@ impl Store {
             .iter()
             .map(|e| Ok((e, seq_to_sql(e.seq)?, serde_json::to_string(&e.alert)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let examples = batch
+            .dead_letters
+            .iter()
+            .map(|d| serde_json::to_string(&d.examples))
+            .collect::<Result<Vec<_>, _>>()?;
+        let applied: Vec<(&str, String)> = batch
+            .applied
+            .iter()
+            .map(|a| (a.mine.as_deref().unwrap_or(""), digest_text(a.digest)))
+            .collect();
 
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             for (event, seq, json) in &events {
                 let a = &event.alert;
                 sqlx::query(UPSERT_ALERT)
@@ -246,7 +307,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            for d in &batch.dead_letters {
+            for (d, examples) in batch.dead_letters.iter().zip(&examples) {
                 sqlx::query(INSERT_DEAD_LETTER)
                     .bind(time_text(&d.received_at))
                     .bind(no_nul(&d.topic))
@@ -255,8 +316,18 @@ impl Store {
                     .bind(no_nul(&d.reason))
                     .bind(no_nul(&d.detail))
                     .bind(no_nul(&d.excerpt))
+                    .bind(i64::try_from(d.count).unwrap_or(i64::MAX))
+                    .bind(no_nul(examples))
                     .execute(&mut *tx)
                     .await?;
+            }
+            // Many rows per statement: a batch can hold a few thousand messages.
+            for chunk in applied.chunks(APPLIED_PER_INSERT) {
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO applied_messages (mine, digest) ");
+                q.push_values(chunk, |mut row, (mine, digest)| {
+                    row.push_bind(*mine).push_bind(digest);
+                });
+                q.build().execute(&mut *tx).await?;
             }
             for (key, value) in &batch.states {
                 sqlx::query(UPSERT_STATE)
@@ -266,14 +337,28 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
+            if !batch.token.is_empty() {
+                sqlx::query(UPSERT_STATE)
+                    .bind(COMMIT_TOKEN_KEY)
+                    .bind(&batch.token)
+                    .bind(now_text())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         });
         debug!(
             events = batch.events.len(),
             dead_letters = batch.dead_letters.len(),
+            applied = batch.applied.len(),
             "store batch committed"
         );
         Ok(())
+    }
+
+    /// Whether the batch with `token` is the last one committed: asked after a commit failed in
+    /// a way that leaves its outcome unknown, before storing it again.
+    pub async fn committed(&self, token: &str) -> Result<bool, StoreError> {
+        Ok(self.get_state(COMMIT_TOKEN_KEY).await?.as_deref() == Some(token))
     }
 
     /// The highest seq ever committed; 0 when nothing was. The alert writer continues from here.
@@ -409,7 +494,7 @@ impl Store {
         }
         let limit = w.param(effective_limit(q.limit));
         let sql = format!(
-            "SELECT id, received_at, topic, mine, system, reason, detail, excerpt
+            "SELECT id, received_at, topic, mine, system, reason, detail, excerpt, count, examples
              FROM dead_letters{} ORDER BY id DESC LIMIT {limit}",
             w.clause()
         );
@@ -418,7 +503,18 @@ impl Store {
         });
         rows.into_iter()
             .map(
-                |(id, received_at, topic, mine, system, reason, detail, excerpt)| {
+                |(
+                    id,
+                    received_at,
+                    topic,
+                    mine,
+                    system,
+                    reason,
+                    detail,
+                    excerpt,
+                    count,
+                    examples,
+                )| {
                     Ok(DeadLetter {
                         id,
                         received_at: parse_time(&received_at)?,
@@ -428,6 +524,8 @@ impl Store {
                         reason,
                         detail,
                         excerpt,
+                        count: u64::try_from(count).unwrap_or(0),
+                        examples: serde_json::from_str(&examples)?,
                     })
                 },
             )
@@ -457,8 +555,7 @@ impl Store {
     /// mine's status history.
     pub async fn set_mine_status(&self, order: &StatusOrder) -> Result<(), StoreError> {
         let at = time_text(&order.at);
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query(UPSERT_MINE_STATUS)
                 .bind(&order.mine)
                 .bind(order.status.as_str())
@@ -478,7 +575,6 @@ impl Store {
             .bind(&order.note)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -509,8 +605,7 @@ impl Store {
     /// recorded in the status history (status NULL, at the wall clock); lifting no order is a
     /// no-op.
     pub async fn clear_mine_status(&self, mine: &str) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             let cleared = sqlx::query("DELETE FROM mine_status WHERE mine = $1")
                 .bind(mine)
                 .execute(&mut *tx)
@@ -526,9 +621,43 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// The digests of the newest `limit` applied messages, with their mines, newest first.
+    pub async fn applied_messages(&self, limit: u64) -> Result<Vec<(String, u128)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| {
+            sqlx::query_as("SELECT mine, digest FROM applied_messages ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(mine, digest)| {
+                let d = u128::from_str_radix(&digest, 16).map_err(|_| {
+                    StoreError::Corrupt(format!("applied message digest {digest:?} is not hex"))
+                })?;
+                Ok((mine, d))
+            })
+            .collect()
+    }
+
+    /// Deletes all but the newest `keep` applied-message digests; returns how many were deleted.
+    pub async fn prune_applied(&self, keep: u64) -> Result<u64, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let deleted = on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "DELETE FROM applied_messages WHERE id <=
+                     (SELECT id FROM applied_messages ORDER BY id DESC LIMIT 1 OFFSET $1)",
+            )
+            .bind(keep)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(deleted)
     }
 
     /// Stores an engine snapshot under `key`, replacing any previous value.
@@ -607,6 +736,11 @@ async fn open_sqlite(path: Option<PathBuf>) -> Result<SqlitePool, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?)
+}
+
+/// A digest as stored: 32 lowercase hex digits.
+fn digest_text(d: u128) -> String {
+    format!("{d:032x}")
 }
 
 /// `s` with every NUL character replaced by U+FFFD: PostgreSQL text cannot hold NUL, and a dead

@@ -11,8 +11,8 @@
 use crate::migrate::migrations_for;
 use crate::store::{Pool, on_pool};
 use crate::{
-    AlertQuery, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState, Silence,
-    SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch, is_silenced,
+    AlertQuery, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState, Example,
+    Silence, SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch, is_silenced,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use minewatch_core::alert::{Ack, alert_key};
@@ -202,8 +202,7 @@ fn event(seq: u64, kind: EventType, alert: &Alert) -> Event {
 fn events(events: Vec<Event>) -> WriteBatch {
     WriteBatch {
         events,
-        dead_letters: Vec::new(),
-        states: Vec::new(),
+        ..WriteBatch::default()
     }
 }
 
@@ -218,6 +217,11 @@ fn dead_letter(mine: Option<&str>, reason: &str) -> DeadLetter {
         reason: reason.to_owned(),
         detail: format!("{reason} in element 0"),
         excerpt: "{\"readings\":[{\"point\":\"P0101\"".to_owned(),
+        count: 1,
+        examples: vec![Example {
+            detail: format!("{reason} in element 0"),
+            excerpt: "{\"point\":\"P0101\"".to_owned(),
+        }],
     }
 }
 
@@ -386,7 +390,7 @@ async fn commit_is_all_or_nothing_when_a_seq_repeats(db: TestDb) {
             event(1, EventType::Resolved, &a_resolved),
         ],
         dead_letters: vec![dead_letter(Some("M1"), "bad_json")],
-        states: Vec::new(),
+        ..WriteBatch::default()
     };
     let err = store.commit(&bad).await.expect_err("a repeated seq fails");
     assert!(matches!(err, StoreError::Sqlx(_)), "{err}");
@@ -587,12 +591,12 @@ async fn dead_letters_come_newest_first_and_pruning_keeps_the_newest(db: TestDb)
             dead_letter(None, "r2"),
             dead_letter(Some("M2"), "r3"),
         ],
-        states: Vec::new(),
+        ..WriteBatch::default()
     };
     let second = WriteBatch {
         events: Vec::new(),
         dead_letters: vec![dead_letter(Some("M1"), "r4"), dead_letter(Some("M2"), "r5")],
-        states: Vec::new(),
+        ..WriteBatch::default()
     };
     store.commit(&first).await.expect("commit");
     store.commit(&second).await.expect("commit");

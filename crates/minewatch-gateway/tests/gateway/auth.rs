@@ -158,11 +158,13 @@ async fn a_viewer_of_one_mine_cannot_list_fetch_or_ack_another_mines_alerts() {
         reason: "bad_json".into(),
         detail: "detail".into(),
         excerpt: "{}".into(),
+        count: 1,
+        examples: Vec::new(),
     };
     let batch = WriteBatch {
         events: Vec::new(),
         dead_letters: vec![letter("m1"), letter("m2")],
-        states: Vec::new(),
+        ..WriteBatch::default()
     };
     gw.state.store.commit(&batch).await.expect("commit");
     let v = get_as(&gw, VIEWER_M1, "/api/dead-letters").await.json();

@@ -255,7 +255,7 @@ impl Gateway {
         let batch = WriteBatch {
             events: vec![event.clone()],
             dead_letters: Vec::new(),
-            states: Vec::new(),
+            ..WriteBatch::default()
         };
         self.state.store.commit(&batch).await.expect("commit");
         self.publish(&event);

@@ -326,6 +326,8 @@ async fn dead_letters_are_listed_newest_first_and_page_backwards() {
         reason: reason.into(),
         detail: "detail".into(),
         excerpt: "{}".into(),
+        count: 1,
+        examples: Vec::new(),
     };
     let batch = WriteBatch {
         events: Vec::new(),
@@ -334,7 +336,7 @@ async fn dead_letters_are_listed_newest_first_and_page_backwards() {
             letter(Some("m2"), "bad_id"),
             letter(Some("m1"), "too_far_ahead"),
         ],
-        states: Vec::new(),
+        ..WriteBatch::default()
     };
     gw.state
         .store

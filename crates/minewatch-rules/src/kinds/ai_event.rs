@@ -5,6 +5,7 @@
 use crate::config::Params;
 use crate::engine::MineState;
 use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::payload::Text;
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
 use serde_json::json;
@@ -20,7 +21,7 @@ pub fn on_report(
     m: &mut MineState,
     p: &Params,
     c: Idx,
-    labels: &[&str],
+    labels: &[Text<'_>],
     at: Millis,
     out: &mut Vec<Change>,
 ) {
@@ -29,8 +30,8 @@ pub fn on_report(
         cam.ai_last = at;
         let mut changed = false;
         for l in labels {
-            if !cam.ai_labels.iter().any(|x| &**x == *l) && cam.ai_labels.len() < 32 {
-                cam.ai_labels.push(Box::from(*l));
+            if !cam.ai_labels.iter().any(|x| **x == **l) && cam.ai_labels.len() < 32 {
+                cam.ai_labels.push(Box::from(&**l));
                 changed = true;
             }
         }

@@ -59,10 +59,10 @@ mod tests {
         let mut m = mine();
         let mut t = crew("A1", 1, true);
         people(&mut m, at(0), &t);
-        t[0].area = Some("S1");
+        t[0].area = Some("S1".into());
         let c = people(&mut m, at(10), &t);
         assert_eq!(ops(&c, Kind::RestrictedEntry), vec![("raise", "T0".into())]);
-        t[0].area = Some("A1");
+        t[0].area = Some("A1".into());
         let c = people(&mut m, at(20), &t);
         assert_eq!(
             ops(&c, Kind::RestrictedEntry),

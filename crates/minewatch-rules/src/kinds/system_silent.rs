@@ -136,10 +136,10 @@ mod tests {
 
     fn people(t: i64) -> Batch<'static> {
         let tag = TagObs {
-            tag: "T1",
+            tag: "T1".into(),
             person: None,
             leader: true,
-            area: Some("A1"),
+            area: Some("A1".into()),
             underground: true,
             down_at: None,
             distress: false,

@@ -133,7 +133,7 @@ pub fn safety(ts: i64, readings: &[(&'static str, f64, u32)]) -> Batch<'static> 
             readings
                 .iter()
                 .map(|&(point, value, status)| Reading {
-                    point,
+                    point: point.into(),
                     value,
                     status,
                     ts,
@@ -200,10 +200,10 @@ fn run(m: &mut MineState, system: System, b: &Batch<'_>) -> Vec<Change> {
 pub fn crew(area: &'static str, n: usize, leader: bool) -> Vec<TagObs<'static>> {
     (0..n)
         .map(|i| TagObs {
-            tag: Box::leak(format!("T{i}").into_boxed_str()),
+            tag: format!("T{i}").into(),
             person: None,
             leader: leader && i == 0,
-            area: Some(area),
+            area: Some(area.into()),
             underground: true,
             down_at: None,
             distress: false,
@@ -214,7 +214,7 @@ pub fn crew(area: &'static str, n: usize, leader: bool) -> Vec<TagObs<'static>> 
 
 /// A personnel batch at `ts`.
 pub fn people(m: &mut MineState, ts: i64, tags: &[TagObs<'static>]) -> Vec<Change> {
-    let tags = tags.iter().map(|t| TagObs { ts, ..*t }).collect();
+    let tags = tags.iter().map(|t| TagObs { ts, ..t.clone() }).collect();
     run(
         m,
         System::Personnel,
@@ -235,9 +235,9 @@ pub fn video(
     events: &[&'static str],
 ) -> Vec<Change> {
     let cams = vec![CameraObs {
-        camera,
+        camera: camera.into(),
         state,
-        events: events.to_vec(),
+        events: events.iter().map(|&e| e.into()).collect(),
         ts,
     }];
     run(
@@ -255,7 +255,11 @@ pub fn video(
 pub fn power(m: &mut MineState, ts: i64, meters: &[(&'static str, f64)]) -> Vec<Change> {
     let meters = meters
         .iter()
-        .map(|&(meter, kw)| MeterObs { meter, kw, ts })
+        .map(|&(meter, kw)| MeterObs {
+            meter: meter.into(),
+            kw,
+            ts,
+        })
         .collect();
     run(
         m,
@@ -271,7 +275,7 @@ pub fn power(m: &mut MineState, ts: i64, meters: &[(&'static str, f64)]) -> Vec<
 /// An explosives issue at `ts`.
 pub fn explosives(m: &mut MineState, ts: i64, area: &'static str, kg: f64) -> Vec<Change> {
     let issues = vec![IssueObs {
-        area,
+        area: area.into(),
         kg,
         detonators: 20,
         ts,

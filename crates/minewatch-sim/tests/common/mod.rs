@@ -28,6 +28,7 @@ pub fn far_future() -> DecodeCtx {
     DecodeCtx {
         now: i64::MAX / 4,
         max_skew: 300_000,
+        max_elements: minewatch_core::payload::DEFAULT_MAX_ELEMENTS,
     }
 }
 

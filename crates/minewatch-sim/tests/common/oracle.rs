@@ -243,8 +243,8 @@ impl Oracle {
         match &batch.items {
             Items::Safety(readings) => {
                 for r in readings {
-                    let Some(i) = def.point(r.point) else {
-                        self.stay(t, "unregistered_device", r.point);
+                    let Some(i) = def.point(&r.point) else {
+                        self.stay(t, "unregistered_device", &r.point);
                         continue;
                     };
                     let i = i as usize;
@@ -284,7 +284,7 @@ impl Oracle {
             }
             Items::Personnel(tags) => {
                 for o in tags {
-                    if let Some(a) = o.area
+                    if let Some(a) = o.area.as_deref()
                         && def.area(a).is_none()
                     {
                         self.stay(t, "unregistered_device", a);
@@ -294,7 +294,7 @@ impl Oracle {
                         o.tag.to_string(),
                         TagSt {
                             underground: o.underground,
-                            area: o.area.map(String::from),
+                            area: o.area.as_deref().map(String::from),
                             leader: o.leader,
                             down: o.down_at,
                             distress: o.distress,
@@ -304,8 +304,8 @@ impl Oracle {
             }
             Items::Video(cams) => {
                 for c in cams {
-                    let Some(i) = def.camera(c.camera) else {
-                        self.stay(t, "unregistered_device", c.camera);
+                    let Some(i) = def.camera(&c.camera) else {
+                        self.stay(t, "unregistered_device", &c.camera);
                         continue;
                     };
                     self.cams[i as usize] = Some(c.state);
@@ -317,8 +317,8 @@ impl Oracle {
             Items::Power(meters) => {
                 self.first_power.get_or_insert(t);
                 for o in meters {
-                    let Some(i) = def.meter(o.meter) else {
-                        self.stay(t, "unregistered_device", o.meter);
+                    let Some(i) = def.meter(&o.meter) else {
+                        self.stay(t, "unregistered_device", &o.meter);
                         continue;
                     };
                     self.kw[i as usize] = Some(o.kw);
@@ -329,19 +329,19 @@ impl Oracle {
                 for o in issues {
                     self.issued.insert(o.area.to_string(), t);
                     self.last_issue = Some(t);
-                    match def.area(o.area) {
+                    match def.area(&o.area) {
                         Some(a) => {
                             let area = &def.areas[a as usize];
                             if matches!(area.kind, AreaKind::Sealed | AreaKind::Restricted)
                                 || !area.declared
                             {
-                                self.stay(t, "explosives_undeclared", o.area);
+                                self.stay(t, "explosives_undeclared", &o.area);
                             }
                         }
                         None => {
-                            self.stay(t, "unregistered_device", o.area);
+                            self.stay(t, "unregistered_device", &o.area);
                             self.extra_areas.insert(o.area.to_string(), ());
-                            self.stay(t, "explosives_undeclared", o.area);
+                            self.stay(t, "explosives_undeclared", &o.area);
                         }
                     }
                 }
