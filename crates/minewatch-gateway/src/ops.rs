@@ -31,11 +31,17 @@ async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: 200 once the pipeline is up (store open, registry loaded, broker connected, as
-/// the binary decides), 503 before and while it is not.
+/// the binary decides), 503 before and while it is not, and while the store refuses commits (a
+/// full disk: nothing is acked or published until it takes them again).
 async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
-    if s.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready")
-    } else {
+    if !s.ready.load(Ordering::Acquire) {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    } else if s.metrics.store_failing.get() != 0 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the store refuses commits",
+        )
+    } else {
+        (StatusCode::OK, "ready")
     }
 }

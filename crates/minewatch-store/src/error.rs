@@ -55,6 +55,11 @@ pub enum StoreError {
         known: i64,
     },
 
+    /// A commit failed on purpose (feature `fault-injection`, see `Store::inject`).
+    #[cfg(feature = "fault-injection")]
+    #[error("injected store failure")]
+    Injected,
+
     /// A sequence number above `i64::MAX`, which SQL integers cannot hold.
     #[error("event seq {0} is out of range for the store")]
     SeqOutOfRange(u64),

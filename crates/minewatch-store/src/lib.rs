@@ -41,6 +41,8 @@ pub use model::{
 pub use notify::{
     Delivery, DeliveryQuery, DeliveryState, Silence, SilenceQuery, cursor_key, is_silenced,
 };
+#[cfg(feature = "fault-injection")]
+pub use store::Fault;
 pub use store::Store;
 
 #[cfg(test)]

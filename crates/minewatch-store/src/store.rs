@@ -91,6 +91,38 @@ pub struct Store {
     /// Every query goes through this pool; for `sqlite::memory:` it holds exactly one connection,
     /// which must never close, since the database lives and dies with it.
     pub(crate) pool: Pool,
+    /// The fault every commit meets now (a [`Fault`] as u8): for tests of what the rest of
+    /// minewatch does when the store fails.
+    #[cfg(feature = "fault-injection")]
+    fault: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// A fault injected into every commit (feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    /// Commits work.
+    None = 0,
+    /// Every commit fails inside its transaction, after its rows are written and before COMMIT,
+    /// as on a full disk: nothing is stored.
+    BeforeCommit = 1,
+    /// Every commit is stored, then reported as failed, as when the connection dies while the
+    /// answer to COMMIT is on its way.
+    AfterCommit = 2,
+}
+
+#[cfg(feature = "fault-injection")]
+impl Store {
+    /// Injects `fault` into every commit from now on, until called again with [`Fault::None`].
+    pub fn inject(&self, fault: Fault) {
+        self.fault
+            .store(fault as u8, std::sync::atomic::Ordering::Release);
+    }
+
+    fn injected(&self, fault: Fault) -> bool {
+        self.fault.load(std::sync::atomic::Ordering::Acquire) == fault as u8
+    }
 }
 
 /// A connection pool on one of the backends; run a query on it with `on_pool!`.
@@ -240,7 +272,11 @@ impl Store {
         migrate::run(&pool).await?;
         // Not the URL: a PostgreSQL one may carry a password.
         debug!(backend, "store opened");
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            #[cfg(feature = "fault-injection")]
+            fault: Default::default(),
+        })
     }
 
     /// Waits for queries in flight, then closes every connection (checkpointing the WAL).
@@ -345,7 +381,15 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            #[cfg(feature = "fault-injection")]
+            if self.injected(Fault::BeforeCommit) {
+                return Err(StoreError::Injected);
+            }
         });
+        #[cfg(feature = "fault-injection")]
+        if self.injected(Fault::AfterCommit) {
+            return Err(StoreError::Injected);
+        }
         debug!(
             events = batch.events.len(),
             dead_letters = batch.dead_letters.len(),

@@ -400,12 +400,19 @@ async fn metrics_are_served_as_openmetrics_and_count_websocket_clients() {
 }
 
 #[tokio::test]
-async fn readyz_follows_the_ready_flag_and_healthz_always_answers() {
+async fn readyz_follows_the_ready_flag_and_the_store_and_healthz_always_answers() {
     let gw = Gateway::start().await;
     assert_eq!(gw.get("/readyz").await.status, 503);
     let r = gw.get("/healthz").await;
     assert_eq!((r.status, r.body.as_str()), (200, "ok"));
     gw.state.ready.store(true, Ordering::Release);
+    assert_eq!(gw.get("/readyz").await.status, 200);
+    // The alert writer flags a store that refuses commits: not ready until it takes them again.
+    gw.state.metrics.store_failing.set(1);
+    let r = gw.get("/readyz").await;
+    assert_eq!(r.status, 503);
+    assert!(r.body.contains("store"), "{}", r.body);
+    gw.state.metrics.store_failing.set(0);
     assert_eq!(gw.get("/readyz").await.status, 200);
     gw.state.ready.store(false, Ordering::Release);
     assert_eq!(gw.get("/readyz").await.status, 503);
