@@ -21,8 +21,10 @@
 //! process owner dropped by a failing test prints the tail of that process's log.
 
 pub mod child;
+pub mod mosquitto;
 
 pub use child::{ChildServer, ChildSpec};
+pub use mosquitto::Mosquitto;
 
 use std::path::Path;
 
