@@ -22,9 +22,11 @@
 
 pub mod child;
 pub mod mosquitto;
+pub mod proxy;
 
 pub use child::{ChildServer, ChildSpec};
 pub use mosquitto::Mosquitto;
+pub use proxy::PubackDropProxy;
 
 use std::path::Path;
 
