@@ -23,10 +23,14 @@
 pub mod child;
 pub mod mosquitto;
 pub mod proxy;
+pub mod publish;
+pub mod stream;
 
 pub use child::{ChildServer, ChildSpec};
 pub use mosquitto::Mosquitto;
 pub use proxy::PubackDropProxy;
+pub use publish::AckedPublisher;
+pub use stream::Script;
 
 use std::path::Path;
 
