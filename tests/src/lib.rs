@@ -3,6 +3,8 @@
 //! mosquitto), else an embedded rumqttd — and talks to it over MQTT, HTTP and WebSocket.
 //! Every harness uses its own topic prefix and client ids, so tests run in parallel on one broker.
 
+pub mod fault;
+
 use futures_util::StreamExt;
 use minewatch::config::Config;
 use minewatch::server::Server;
