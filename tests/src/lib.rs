@@ -188,29 +188,28 @@ impl Harness {
         })
         .await;
         // The subscription is queued right after ConnAck; a round trip through the broker proves
-        // it is in place: publish to an unregistered mine until its alert shows up.
+        // it is in place: publish to an unregistered mine until the server has handled a message
+        // (counted whether the mine is then watched, or refused by `engine.unknown_mines`).
         let probe = unique("probe").replace('-', "_");
         let topic = format!("{}/{probe}/safety", self.prefix);
-        let probe2 = probe.clone();
+        let safety = minewatch_core::payload::System::Safety.index();
+        let handled = self.server().metrics.messages[safety].clone();
         wait_until("the subscription is active", || {
             let payload = serde_json::json!({"ts": self.ts(0), "readings": []}).to_string();
             let publisher = self.publisher.clone();
             let topic = topic.clone();
-            let probe = probe2.clone();
+            let handled = handled.clone();
             async move {
                 let _ = publisher
                     .publish(topic, QoS::AtLeastOnce, false, payload)
                     .await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                self.server()
-                    .live
-                    .mines
-                    .contains_key(probe.as_str())
-                    .then_some(())
+                (handled.get() > 0).then_some(())
             }
         })
         .await;
-        // Acknowledge the probe's alert away so tests see only their own.
+        // Acknowledge the probe's alert away so tests see only their own: once it is stored.
+        let _ = tokio::time::timeout(WAIT, self.server().pipeline.flush()).await;
         let alerts = self.get(&format!("/api/alerts?mine={probe}")).await.1;
         for a in alerts["alerts"].as_array().cloned().unwrap_or_default() {
             let id = a["id"].as_str().unwrap_or_default();

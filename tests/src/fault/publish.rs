@@ -27,7 +27,8 @@ impl AckedPublisher {
     /// Connects to `host:port` (clean session, a client id of its own) and waits for CONNACK.
     pub async fn connect(host: &str, port: u16) -> AckedPublisher {
         let mut o = MqttOptions::new(unique("fault-pub"), host, port);
-        o.set_max_packet_size(1 << 22, 1 << 22);
+        // Up to MQTT's own limit: the fault suite sends oversized messages on purpose.
+        o.set_max_packet_size(1 << 28, 1 << 28);
         o.set_keep_alive(Duration::from_secs(10));
         let (client, mut eventloop) = AsyncClient::new(o, 64);
         let (ack_tx, acks) = mpsc::channel(ACK_QUEUE);
