@@ -144,7 +144,8 @@ pub fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
         }
 
         fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Duration, E> {
-            from_secs_f64(n, &n.to_string()).map_err(E::custom)
+            // `{:?}` writes 1e300 as such, where `{}` writes all 301 digits.
+            from_secs_f64(n, &format!("{n:?}")).map_err(E::custom)
         }
     }
 
