@@ -23,7 +23,8 @@ pub struct HttpConfig {
     /// How long a client has to send a request's whole header: from the moment its connection
     /// is accepted, and again from the end of each response on a keep-alive connection. A
     /// connection that has not delivered a complete header by then is closed, so slow or stalled
-    /// clients (slowloris) and idle keep-alive connections give their slot back.
+    /// clients (slowloris) and idle keep-alive connections give their slot back. A JSON body has
+    /// as long again once its header is in (else 408 and the connection closes).
     #[serde(
         default = "default_header_read_timeout",
         deserialize_with = "de_duration"

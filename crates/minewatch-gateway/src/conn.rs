@@ -1,7 +1,8 @@
 //! The accept loop behind [`serve`](crate::serve): every connection gets a slot of
 //! `http.max_connections` and hyper's HTTP/1 with a timer, so a client that does not send a whole
 //! request header within `http.header_read_timeout` is closed, whether it stalls after half a
-//! request line (slowloris) or sits idle on a keep-alive connection.
+//! request line (slowloris) or sits idle on a keep-alive connection; a JSON body then has the same
+//! time again ([`BodyTimeout`], applied by the body extractor).
 //!
 //! `axum::serve` offers neither knob (it sets no timer, so hyper's default header timeout never
 //! fires), hence this loop. What it keeps from it: WebSocket upgrades, and a graceful shutdown
@@ -69,6 +70,12 @@ impl Drop for Slot {
         self.metrics.http_connections.dec();
     }
 }
+
+/// How long a request's body may take to arrive once its header has: the header's own timeout
+/// again, so a client that stalls in the body (rather than the header) holds its slot no longer.
+/// Carried as a request extension to the extractors that read a body.
+#[derive(Clone, Copy)]
+pub(crate) struct BodyTimeout(pub Duration);
 
 /// What the accept loop needs besides the router.
 pub(crate) struct Limits {
@@ -145,6 +152,7 @@ pub(crate) async fn run(
             stream,
             app.clone(),
             slot,
+            BodyTimeout(limits.header_read_timeout),
             builder.clone(),
             stop.clone(),
             metrics.clone(),
@@ -171,10 +179,12 @@ pub(crate) async fn run(
 }
 
 /// Serves one connection until it closes, or shuts it down gracefully once `stop` turns true.
+/// Every request carries the connection's slot and the body timeout as extensions.
 async fn connection(
     stream: TcpStream,
     app: Router,
     slot: ConnSlot,
+    body_timeout: BodyTimeout,
     builder: Arc<http1::Builder>,
     mut stop: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
@@ -182,6 +192,7 @@ async fn connection(
     let service = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(slot.clone());
+        req.extensions_mut().insert(body_timeout);
         hyper::service::Service::call(&service, req)
     });
     let mut conn = pin!(

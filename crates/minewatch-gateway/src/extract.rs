@@ -2,6 +2,7 @@
 //! rejected with a JSON 400 whose message starts with the field at fault: `limit: …`,
 //! `by: invalid type: integer `5`, expected a string`, `id: …`.
 
+use crate::conn::BodyTimeout;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -127,15 +128,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 /// shape) whose message starts with the field at fault, found by `serde_path_to_error`
 /// (`by: invalid type: …`, `urgent: unknown field, …`, `reason: is required`), or with `body:` when the
 /// body as a whole is wrong (not JSON, not an object). A body sent without
-/// `Content-Type: application/json` stays a 415.
+/// `Content-Type: application/json` stays a 415; one that does not arrive within the header
+/// timeout (served by [`serve`](crate::serve)) is a 408.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let limit = req.extensions().get::<BodyTimeout>().map(|t| t.0);
         // axum checks the content type and the syntax; the fields are read here, with their path.
-        let raw = match Json::<Box<RawValue>>::from_request(req, state).await {
+        let read = Json::<Box<RawValue>>::from_request(req, state);
+        let read = match limit {
+            None => read.await,
+            Some(limit) => match tokio::time::timeout(limit, read).await {
+                Ok(read) => read,
+                // Answered before the body is read through, so hyper closes the connection.
+                Err(_) => {
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!("body: not received within {limit:?}"),
+                    ));
+                }
+            },
+        };
+        let raw = match read {
             Ok(Json(raw)) => raw,
             Err(e) if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 return Err(ApiError::new(e.status(), e.body_text()));

@@ -1,5 +1,5 @@
 //! Connections over real TCP: the header-read timeout closes half-sent requests (slowloris) and
-//! idle keep-alive connections, the connection cap makes new clients wait instead of failing,
+//! idle keep-alive connections, a stalled body gets a 408, the connection cap makes new clients wait instead of failing,
 //! WebSocket sessions hold their slot, and a shutdown does not wait on stalled clients.
 
 use crate::common::*;
@@ -129,6 +129,27 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_header_timeout() {
         "an idle connection closed after {:?}, before the header timeout",
         answered.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_answered_408_and_its_connection_closed_at_the_header_timeout() {
+    let timeout = Duration::from_millis(500);
+    let gw = Gateway::start_with(64, config(timeout, 16)).await;
+    gw.add_mine("m1");
+    let mut s = TcpStream::connect(gw.addr).await.expect("connect");
+    s.write_all(
+        b"POST /api/silences HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"mine\":",
+    )
+    .await
+    .expect("write a header and a tenth of a body");
+    let sent = Instant::now();
+    let answer = closed_by_server(s, timeout + Duration::from_secs(3)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body: not received within"), "{answer}");
+    assert!(sent.elapsed() >= timeout * 9 / 10, "{:?}", sent.elapsed());
+    let listed = gw.get("/api/silences?state=all").await.json();
+    assert_eq!(listed["silences"], serde_json::json!([]));
 }
 
 #[tokio::test]
