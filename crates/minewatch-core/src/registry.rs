@@ -1087,9 +1087,7 @@ kind = "feed"
 
     #[test]
     fn a_reload_keeps_the_old_definition_of_a_file_that_turned_bad() {
-        let dir = std::env::temp_dir().join(format!("mw-reg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = tempfile_dir("reload");
         let file = dir.join("m1.toml");
         std::fs::write(&file, GOOD).expect("write");
         let (mut reg, report) = Registry::load_dir(&dir);
@@ -1167,6 +1165,31 @@ kind = "feed"
         assert!(fast::parse(&dangling).is_some());
         let e = parse(&dangling).expect_err("dangling upwind");
         assert_eq!(e.line, Some(line_containing(&dangling, "upwind")), "{e}");
+    }
+
+    #[test]
+    fn a_registry_file_that_is_not_utf8_is_refused_with_file_offset_and_line() {
+        let dir = tempfile_dir("latin1");
+        let file = dir.join("m1.toml");
+        // The name "Töst" saved in Latin-1 (ö is the one byte 0xf6), on line 3.
+        let text = GOOD.replacen("name = \"Test\"", "name = \"T\u{f6}st\"", 1);
+        let bytes = text.replace('\u{f6}', "\u{1}").into_bytes();
+        let at = bytes.iter().position(|&b| b == 1).expect("the marker");
+        let mut bytes = bytes;
+        bytes[at] = 0xf6;
+        std::fs::write(&file, &bytes).expect("write");
+        let e = Registry::load_strict(&dir).expect_err("Latin-1 text");
+        assert_eq!(e.path, file);
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains(&format!("offset {at} ")), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mw-reg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
     }
 
     /// Both paths over `src`: when the fast path reads it, the `toml` crate reads it too, into
