@@ -54,6 +54,14 @@ pub struct Metrics {
     pub ws_clients: Gauge,
     /// Fresh snapshots sent to WebSocket clients that fell behind.
     pub ws_resyncs: Counter,
+    /// Open HTTP connections, WebSocket ones included: what `http.max_connections` caps.
+    pub http_connections: Gauge,
+    /// Times the HTTP server had every connection slot taken and stopped accepting until one
+    /// closed (new connections wait in the kernel's listen backlog meanwhile).
+    pub http_connections_capped: Counter,
+    /// HTTP connections closed because a request's header did not arrive within
+    /// `http.header_read_timeout` (slow or stalled clients, idle keep-alive connections).
+    pub http_header_timeouts: Counter,
     /// Store commit time.
     pub store_commit_seconds: Histogram,
     /// Store commits that failed (and were retried).
@@ -147,6 +155,9 @@ impl Metrics {
             alert_latency_seconds: Histogram::new(exponential_buckets(1e-4, 2.5, 14)),
             ws_clients: Gauge::default(),
             ws_resyncs: Counter::default(),
+            http_connections: Gauge::default(),
+            http_connections_capped: Counter::default(),
+            http_header_timeouts: Counter::default(),
             store_commit_seconds: Histogram::new(exponential_buckets(1e-4, 2.5, 14)),
             store_errors: Counter::default(),
             store_failing: Gauge::default(),
@@ -217,6 +228,21 @@ impl Metrics {
             "ws_resyncs",
             "Fresh snapshots sent to WebSocket clients that fell behind",
             m.ws_resyncs.clone(),
+        );
+        r.register(
+            "http_connections",
+            "Open HTTP connections, WebSocket ones included",
+            m.http_connections.clone(),
+        );
+        r.register(
+            "http_connections_capped",
+            "Times every HTTP connection slot (http.max_connections) was taken and accepting paused",
+            m.http_connections_capped.clone(),
+        );
+        r.register(
+            "http_header_timeouts",
+            "HTTP connections closed because a request header did not arrive within http.header_read_timeout",
+            m.http_header_timeouts.clone(),
         );
         r.register(
             "store_commit_seconds",

@@ -42,6 +42,21 @@ fn parse_vm_rss(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// This process's soft limit on open file descriptors (`Max open files` of `/proc/self/limits`);
+/// `None` when unreadable or unlimited.
+pub fn open_files_limit() -> Option<u64> {
+    parse_open_files(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+fn parse_open_files(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// CPU cores available to this process.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -65,6 +80,19 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(resident_bytes(Some(std::process::id())).is_some_and(|b| b > 0));
             assert!(resident_bytes(None).is_some_and(|b| b > 0));
+        }
+    }
+
+    #[test]
+    fn the_open_files_limit_is_the_soft_one() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax processes             63704                63704                processes \nMax open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_files(limits), Some(1024));
+        assert_eq!(
+            parse_open_files("Max open files  unlimited  unlimited  files\n"),
+            None
+        );
+        if cfg!(target_os = "linux") {
+            assert!(open_files_limit().is_some_and(|n| n > 0));
         }
     }
 

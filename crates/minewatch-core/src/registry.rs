@@ -430,8 +430,7 @@ impl MineDef {
 
     /// Parses and validates one mine file.
     pub fn load(path: &Path) -> Result<MineDef, ConfigError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+        let source = crate::config::read_text(path)?;
         Self::parse(path, &source)
     }
 
@@ -471,8 +470,10 @@ fn compile(path: &Path, src: &str, f: MineFile<'_>) -> Result<MineDef, ConfigErr
     };
     let mine_id = check_id(&f.id, "mine")?;
     if !(f.shift_hours > 0.0 && f.shift_hours <= 24.0) {
-        return Err(ConfigError::file(
+        return Err(ConfigError::at_key(
             path,
+            src,
+            "shift_hours",
             format!("shift_hours {} must be within (0, 24]", f.shift_hours),
         ));
     }
@@ -962,6 +963,7 @@ fn load_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, Result<MineDef, ConfigError>)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const GOOD: &str = r#"
 id = "M1"
@@ -1085,9 +1087,7 @@ kind = "feed"
 
     #[test]
     fn a_reload_keeps_the_old_definition_of_a_file_that_turned_bad() {
-        let dir = std::env::temp_dir().join(format!("mw-reg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = tempfile_dir("reload");
         let file = dir.join("m1.toml");
         std::fs::write(&file, GOOD).expect("write");
         let (mut reg, report) = Registry::load_dir(&dir);
@@ -1165,6 +1165,202 @@ kind = "feed"
         assert!(fast::parse(&dangling).is_some());
         let e = parse(&dangling).expect_err("dangling upwind");
         assert_eq!(e.line, Some(line_containing(&dangling, "upwind")), "{e}");
+    }
+
+    #[test]
+    fn a_registry_file_that_is_not_utf8_is_refused_with_file_offset_and_line() {
+        let dir = tempfile_dir("latin1");
+        let file = dir.join("m1.toml");
+        // The name "Töst" saved in Latin-1 (ö is the one byte 0xf6), on line 3.
+        let text = GOOD.replacen("name = \"Test\"", "name = \"T\u{f6}st\"", 1);
+        let bytes = text.replace('\u{f6}', "\u{1}").into_bytes();
+        let at = bytes.iter().position(|&b| b == 1).expect("the marker");
+        let mut bytes = bytes;
+        bytes[at] = 0xf6;
+        std::fs::write(&file, &bytes).expect("write");
+        let e = Registry::load_strict(&dir).expect_err("Latin-1 text");
+        assert_eq!(e.path, file);
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains(&format!("offset {at} ")), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mw-reg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    /// Both paths over `src`: when the fast path reads it, the `toml` crate reads it too, into
+    /// the same definition or the same error.
+    fn both_paths_agree(src: &str) -> Result<(), TestCaseError> {
+        let path = Path::new("m.toml");
+        let Some(fast) = fast::parse(src) else {
+            return Ok(());
+        };
+        let general = MineDef::parse_toml(path, src).map_err(|e| {
+            TestCaseError::fail(format!("the fast path read what toml refuses: {e}\n{src}"))
+        })?;
+        match (compile(path, src, fast), compile(path, src, general)) {
+            (Ok(a), Ok(b)) => prop_assert!(same_def(&a, &b), "{a:?}\n!=\n{b:?}"),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "fast {a:?}\ngeneral {b:?}\n{src}"),
+        }
+        Ok(())
+    }
+
+    /// One edit of a file's text.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        /// Remove up to `n` bytes at a position.
+        Delete(usize, usize),
+        /// Insert text at a position.
+        Insert(usize, String),
+        /// Write a line again after itself.
+        Repeat(usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        let text = prop_oneof![
+            "[ -~]{0,8}",
+            "\\PC{0,3}",
+            Just("\n".to_owned()),
+            Just("\"".to_owned()),
+            Just("'".to_owned()),
+            Just("\\".to_owned()),
+            Just("[[point]]\n".to_owned()),
+            Just("# c".to_owned()),
+            Just(" = ".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("99999999999999999999".to_owned()),
+            Just("1e999".to_owned()),
+            Just("-1".to_owned()),
+        ];
+        prop_oneof![
+            (any::<usize>(), 1usize..12).prop_map(|(at, n)| Edit::Delete(at, n)),
+            (any::<usize>(), text).prop_map(|(at, t)| Edit::Insert(at, t)),
+            any::<usize>().prop_map(Edit::Repeat),
+        ]
+    }
+
+    /// The char boundary at or before `at % (len + 1)`.
+    fn boundary(s: &str, at: usize) -> usize {
+        let mut at = at % (s.len() + 1);
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    }
+
+    fn apply(mut s: String, edits: &[Edit]) -> String {
+        for e in edits {
+            match e {
+                Edit::Delete(at, n) => {
+                    let from = boundary(&s, *at);
+                    let to = boundary(&s, from + n).max(from);
+                    s.replace_range(from..to, "");
+                }
+                Edit::Insert(at, text) => {
+                    let at = boundary(&s, *at);
+                    s.insert_str(at, text);
+                }
+                Edit::Repeat(at) => {
+                    let lines: Vec<&str> = s.split_inclusive('\n').collect();
+                    let i = at % lines.len().max(1);
+                    let mut out = String::with_capacity(s.len() * 2);
+                    for (j, l) in lines.iter().enumerate() {
+                        out.push_str(l);
+                        if j == i {
+                            out.push_str(l);
+                        }
+                    }
+                    s = out;
+                }
+            }
+        }
+        s
+    }
+
+    /// A parse that did not panic; an error must name the file and a line.
+    fn no_panic_and_placed(result: Result<MineDef, ConfigError>) -> Result<(), TestCaseError> {
+        if let Err(e) = result {
+            prop_assert!(e.path == Path::new("m.toml") && e.line.is_some(), "{e}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_give_a_mine_or_an_error_with_its_line(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+        ) {
+            let path = Path::new("m.toml");
+            match crate::config::decode_text(path, bytes.clone()) {
+                Ok(text) => {
+                    no_panic_and_placed(parse(&text))?;
+                    both_paths_agree(&text)?;
+                }
+                Err(e) => {
+                    let bad = std::str::from_utf8(&bytes).err().map(|e| e.valid_up_to());
+                    prop_assert!(bad.is_some_and(|at| e.message.contains(&format!("offset {at} "))), "{e}");
+                    prop_assert!(e.line.is_some(), "{e}");
+                }
+            }
+        }
+
+        #[test]
+        fn a_valid_file_with_bytes_replaced_names_the_first_invalid_one(
+            at in any::<usize>(),
+            byte in 0x80u8..=0xff,
+        ) {
+            let mut bytes = GOOD.as_bytes().to_vec();
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            let e = crate::config::decode_text(Path::new("m.toml"), bytes)
+                .expect_err("a lone byte above 0x7f in ASCII text is not UTF-8");
+            let line = GOOD[..at].matches('\n').count() + 1;
+            prop_assert_eq!(e.line, Some(line), "{}", e);
+            prop_assert!(e.message.contains(&format!("offset {at} ")), "{}", e);
+        }
+
+        #[test]
+        fn an_edited_file_parses_or_names_its_line_and_both_paths_agree(
+            edits in proptest::collection::vec(edit(), 1..4),
+        ) {
+            let src = apply(GOOD.to_owned(), &edits);
+            no_panic_and_placed(parse(&src))?;
+            both_paths_agree(&src)?;
+        }
+
+        #[test]
+        fn any_number_in_any_numeric_key_parses_or_names_its_line(
+            key in proptest::sample::select(vec![
+                "max_underground", "suspended_crew", "shift_hours", "quota", "alarm",
+                "power_off", "restore", "alarm_low", "restore_low", "idle_kw",
+            ]),
+            value in prop_oneof![
+                (-5i64..200).prop_map(|n| n.to_string()),
+                (-1.0f64..30.0).prop_map(|x| format!("{x:?}")),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|x| format!("{x:?}").replace("NaN", "nan")),
+                Just("1e400".to_owned()),
+                Just("-0.0".to_owned()),
+            ],
+        ) {
+            let line = format!("\n{key} = {value}\n");
+            // Each key into a table that takes it (a repeated key is an error too).
+            let src = match key {
+                "max_underground" | "suspended_crew" | "shift_hours" => GOOD.replacen("\n[[area]]", &format!("{line}\n[[area]]"), 1),
+                "quota" => GOOD.replacen("quota = 10\n", &line[1..], 1),
+                "idle_kw" => format!("{GOOD}\n[[meter]]\nid = \"M1\"\narea = \"A1\"\nload = \"face\"{line}"),
+                _ => GOOD.replacen("location = \"intake\"\n", &format!("location = \"intake\"{line}"), 1),
+            };
+            no_panic_and_placed(parse(&src))?;
+            both_paths_agree(&src)?;
+        }
     }
 
     fn line_containing(src: &str, needle: &str) -> usize {

@@ -107,6 +107,27 @@ impl Access {
             ))
         }
     }
+
+    /// 403 unless the caller covers every mine (`mines = ["*"]`): for what changes them all.
+    /// `why` says what the request would do.
+    pub fn require_all_mines(&self, why: &str) -> Result<(), ApiError> {
+        let Some(mines) = &self.mines else {
+            return Ok(());
+        };
+        tracing::debug!(token = %self.who, "request refused: not a token for every mine");
+        const SHOWN: usize = 5;
+        let mut covered = mines[..mines.len().min(SHOWN)].join(", ");
+        if mines.len() > SHOWN {
+            covered.push_str(&format!(" and {} more", mines.len() - SHOWN));
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{why}, so it needs a token for every mine (mines = [\"*\"]); {} covers only {covered}",
+                self.who
+            ),
+        ))
+    }
 }
 
 /// The SHA-256 of a token's secret.

@@ -263,7 +263,7 @@ async fn set_status(
     access.require(Role::Admin)?;
     if !id::is_valid(&mine) {
         return Err(ApiError::bad_request(format!(
-            "invalid mine id {}",
+            "id: invalid mine id {}",
             json!(mine)
         )));
     }
@@ -316,12 +316,13 @@ async fn list_dead_letters(
 }
 
 /// `POST /api/admin/reload`: the report; still 200 when some files failed, which it lists (their
-/// old definitions were kept).
+/// old definitions were kept). A reload changes every mine, so it needs an admin of all mines.
 async fn reload(
     State(s): State<AppState>,
     access: Access,
 ) -> Result<Json<crate::ReloadReport>, ApiError> {
     access.require(Role::Admin)?;
+    access.require_all_mines("reloading the registry changes every mine")?;
     let report = s.control.reload().await?;
     tracing::info!(
         mines = report.mines,

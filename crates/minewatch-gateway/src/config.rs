@@ -1,7 +1,9 @@
 //! The `[http]` section of the main config.
 
 use crate::access::{Role, TokenDigest};
+use minewatch_core::time::de_duration;
 use serde::Deserialize;
+use std::time::Duration;
 
 /// How the HTTP API and the WebSocket gateway listen and treat their clients.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,6 +20,21 @@ pub struct HttpConfig {
     /// snapshot instead, which is smaller and faster than a long replay.
     #[serde(default = "default_ws_resume_max")]
     pub ws_resume_max: u32,
+    /// How long a client has to send a request's whole header: from the moment its connection
+    /// is accepted, and again from the end of each response on a keep-alive connection. A
+    /// connection that has not delivered a complete header by then is closed, so slow or stalled
+    /// clients (slowloris) and idle keep-alive connections give their slot back. A JSON body has
+    /// as long again once its header is in (else 408 and the connection closes).
+    #[serde(
+        default = "default_header_read_timeout",
+        deserialize_with = "de_duration"
+    )]
+    pub header_read_timeout: Duration,
+    /// The most connections open at once, WebSocket ones included. When all are taken the server
+    /// stops accepting until one closes: new connections wait in the kernel's listen backlog
+    /// rather than being refused. Keep it well below the process's open-files limit.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// `[[http.tokens]]`: who may use the API. None configured means no auth at all, which the
     /// binary allows only on a loopback address.
     #[serde(default)]
@@ -139,6 +156,28 @@ impl HttpConfig {
         !self.tokens.is_empty()
     }
 
+    /// Checks values that parse but cannot work, and the tokens together. The message starts
+    /// with the key at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.header_read_timeout.is_zero() {
+            return Err("http.header_read_timeout must be above 0".into());
+        }
+        let max_ms = minewatch_core::time::millis(minewatch_core::time::MAX_DURATION);
+        if u64::try_from(max_ms).is_ok_and(|max| self.ws_send_timeout_ms > max) {
+            return Err(format!(
+                "http.ws_send_timeout_ms {} must be at most {max_ms} (100 years)",
+                self.ws_send_timeout_ms
+            ));
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "http.max_connections {} must be 1 to {MAX_CONNECTIONS}",
+                self.max_connections
+            ));
+        }
+        self.validate_tokens()
+    }
+
     /// Checks the tokens together: names and secrets must be unique, so that logs name one
     /// token and a secret maps to one role.
     pub fn validate_tokens(&self) -> Result<(), String> {
@@ -175,12 +214,32 @@ pub fn default_ws_resume_max() -> u32 {
     10_000
 }
 
+/// Ten seconds: a browser or a script sends its header in milliseconds, even over a poor link;
+/// a client that takes longer is stalled or hostile. It also closes a keep-alive connection idle
+/// for that long, which browsers reopen without notice.
+pub fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// 1,024: a control room's browsers (a few connections each, one WebSocket) and scrapers use a
+/// small part of it; with the header-read timeout, 1,000 stalled clients cannot take them all for
+/// longer than that timeout. The deployed unit's open-files limit is 65,536; `minewatch run`
+/// warns when the process's limit leaves less room than this needs.
+pub fn default_max_connections() -> usize {
+    1024
+}
+
+/// The largest `max_connections` accepted: far beyond any open-files limit worth having.
+pub const MAX_CONNECTIONS: usize = 1 << 20;
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_listen(),
             ws_send_timeout_ms: default_ws_send_timeout_ms(),
             ws_resume_max: default_ws_resume_max(),
+            header_read_timeout: default_header_read_timeout(),
+            max_connections: default_max_connections(),
             tokens: Vec::new(),
         }
     }

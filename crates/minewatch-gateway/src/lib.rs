@@ -21,11 +21,15 @@
 //! - `page`: `/` and `/assets/…`, the operator dashboard (`static/`, embedded in the binary).
 //! - [`control`]: the [`Control`] trait that the binary implements over the pipeline.
 //! - [`error`]: every failed request answers `{"error":"…"}`.
+//! - `conn`: the accept loop of [`serve`]: a slot of `http.max_connections` per connection (held
+//!   by a WebSocket session as long as it lives), hyper's HTTP/1 with `http.header_read_timeout`,
+//!   WebSocket upgrades, and the graceful shutdown.
 #![forbid(unsafe_code)]
 
 pub mod access;
 mod api;
 pub mod config;
+mod conn;
 pub mod control;
 pub mod error;
 mod extract;
@@ -139,7 +143,11 @@ async fn wrong_method(req: Request) -> ApiError {
 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish, tells
 /// WebSocket clients the server is going away (close code 1001) and waits for their sessions, at
-/// most a send timeout.
+/// most a send timeout (plus a second) in all.
+///
+/// At most `http.max_connections` connections are open at once (when all are taken, new ones wait
+/// in the listen backlog), and a client that has not sent a whole request header within
+/// `http.header_read_timeout` of connecting, or of its previous response, is closed (see `conn`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -147,7 +155,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (closing_tx, closing) = watch::channel(false);
     let (sessions, mut sessions_done) = mpsc::channel::<()>(1);
-    let drain = Duration::from_millis(state.config.ws_send_timeout_ms) + Duration::from_secs(1);
+    let drain = Duration::from_millis(state.config.ws_send_timeout_ms)
+        .saturating_add(Duration::from_secs(1));
+    let limits = conn::Limits {
+        header_read_timeout: state.config.header_read_timeout,
+        max_connections: state.config.max_connections,
+        drain,
+    };
+    let metrics = state.metrics.clone();
     let app = build(
         state,
         Lifecycle {
@@ -161,11 +176,9 @@ pub async fn serve(
         // No receiver left only means no session to tell.
         let _ = closing_tx.send(true);
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await?;
+    let deadline = conn::run(listener, app, metrics, limits, signal).await;
     // `recv` answers `None` once the last session has dropped its sender.
-    if tokio::time::timeout(drain, sessions_done.recv())
+    if tokio::time::timeout_at(deadline, sessions_done.recv())
         .await
         .is_err()
     {

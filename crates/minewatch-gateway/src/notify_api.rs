@@ -144,7 +144,7 @@ fn time_field(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             ApiError::bad_request(format!(
-                "invalid {name} {}: expected RFC 3339 like 2026-11-23T08:00:00+08:00",
+                "{name}: invalid value {}, expected RFC 3339 like 2026-11-23T08:00:00+08:00",
                 json!(value)
             ))
         })
@@ -159,18 +159,20 @@ async fn add_silence(
     access.require(Role::Operator)?;
     if !id::is_valid(&body.mine) {
         return Err(ApiError::bad_request(format!(
-            "invalid mine {}: expected a mine id (1-64 of A-Z a-z 0-9 _ - .)",
+            "mine: invalid value {}, expected a mine id (1-64 of A-Z a-z 0-9 _ - .)",
             json!(body.mine)
         )));
     }
-    if !access.sees(&body.mine) {
+    // A silence for a mine that is neither registered nor reporting would silence nothing and
+    // hide a typo; one the token does not cover is answered alike, as if it did not exist.
+    if !access.sees(&body.mine) || !s.live.mines.contains_key(body.mine.as_str()) {
         return Err(ApiError::not_found(format!("no mine {}", json!(body.mine))));
     }
     let kind = match body.kind.as_deref().filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
             ApiError::bad_request(format!(
-                "invalid kind {}: expected an alert kind such as over_limit",
+                "kind: invalid value {}, expected an alert kind such as over_limit",
                 json!(k)
             ))
         })?),
@@ -180,7 +182,7 @@ async fn add_silence(
         Some(v) if id::is_valid(v) => Some(v.to_owned()),
         Some(v) => {
             return Err(ApiError::bad_request(format!(
-                "invalid subject {}: expected an id (1-64 of A-Z a-z 0-9 _ - .)",
+                "subject: invalid value {}, expected an id (1-64 of A-Z a-z 0-9 _ - .)",
                 json!(v)
             )));
         }
@@ -195,11 +197,13 @@ async fn add_silence(
         body.duration.as_deref().filter(|v| !v.is_empty()),
     ) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request("give ends_at or duration, not both"));
+            return Err(ApiError::bad_request(
+                "ends_at, duration: give one of the two, not both",
+            ));
         }
         (None, None) => {
             return Err(ApiError::bad_request(
-                "ends_at or duration (like \"2h\") is required",
+                "ends_at, duration: one of the two (like \"2h\") is required",
             ));
         }
         (Some(v), None) => time_field("ends_at", v)?,
@@ -210,7 +214,7 @@ async fn add_silence(
                 .filter(|d| *d > TimeDelta::zero() && d.num_days() <= MAX_SILENCE_DAYS)
                 .ok_or_else(|| {
                     ApiError::bad_request(format!(
-                        "invalid duration {}: expected e.g. \"30m\", \"2h\", \"3d\" (at most {MAX_SILENCE_DAYS}d)",
+                        "duration: invalid value {}, expected e.g. \"30m\", \"2h\", \"3d\" (at most {MAX_SILENCE_DAYS}d)",
                         json!(v)
                     ))
                 })?;
@@ -218,10 +222,10 @@ async fn add_silence(
         }
     };
     if ends_at <= starts_at {
-        return Err(ApiError::bad_request("ends_at must be after starts_at"));
+        return Err(ApiError::bad_request("ends_at: must be after starts_at"));
     }
     if ends_at <= now {
-        return Err(ApiError::bad_request("ends_at must be in the future"));
+        return Err(ApiError::bad_request("ends_at: must be in the future"));
     }
     if ends_at - starts_at > TimeDelta::days(MAX_SILENCE_DAYS) {
         return Err(ApiError::bad_request(format!(

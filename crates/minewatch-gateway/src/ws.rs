@@ -23,6 +23,7 @@
 //! [`Session`] wraps it with the socket, the store and the broadcast.
 
 use crate::access::StreamAccess;
+use crate::conn::ConnSlot;
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::{AppState, Lifecycle};
@@ -55,6 +56,7 @@ pub(crate) async fn handler(
     State(state): State<AppState>,
     StreamAccess(access): StreamAccess,
     axum::Extension(life): axum::Extension<Lifecycle>,
+    slot: Option<axum::Extension<ConnSlot>>,
     params: Params,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -84,7 +86,11 @@ pub(crate) async fn handler(
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| run(socket, state, filter, after, life)))
+        .on_upgrade(move |socket| async move {
+            // The session keeps the socket, so it keeps the connection's slot too.
+            let _slot = slot;
+            run(socket, state, filter, after, life).await;
+        }))
 }
 
 /// What a client asked to see.

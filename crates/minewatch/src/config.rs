@@ -1,7 +1,7 @@
 //! The main config file. Every section is optional and every key has a documented default; an
 //! unknown key is an error naming the file and line.
 
-use minewatch_core::config::{ConfigError, parse_toml_file};
+use minewatch_core::config::{ConfigError, read_text};
 use minewatch_gateway::HttpConfig;
 use minewatch_ingest::{EngineConfig, MqttConfig};
 use minewatch_notify::NotifyConfig;
@@ -52,10 +52,26 @@ pub struct Config {
     pub notify: NotifyConfig,
 }
 
+/// Bounds of the `[engine]` and `[mqtt]` numbers: beyond them a queue or a thread count cannot be
+/// built (tokio panics on a channel of more than `usize::MAX >> 3` slots, a billion shards would
+/// exhaust threads), so they are config errors rather than a crash at start.
+const MAX_SHARDS: usize = 1024;
+const MAX_QUEUE: usize = 1 << 20;
+const MAX_WRITER_BATCH: usize = 1 << 16;
+/// MQTT's largest packet: a remaining length of at most 268,435,455 bytes.
+const MAX_PACKET_BYTES: usize = 268_435_455;
+
 impl Config {
-    /// Reads and checks a config file; relative paths become relative to its directory.
+    /// Reads and checks a config file; relative paths become relative to its directory. Every
+    /// error names the file, and the line of the key at fault where it is written.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let (mut cfg, _source): (Config, String) = parse_toml_file(path)?;
+        Self::parse(path, &read_text(path)?)
+    }
+
+    /// [`Config::load`] of the text `source` of the file at `path`.
+    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+        let mut cfg: Config =
+            toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if cfg.registry.dir.is_relative() {
             cfg.registry.dir = base.join(&cfg.registry.dir);
@@ -66,63 +82,91 @@ impl Config {
                 cfg.store.url = format!("sqlite://{}", base.join(rest).display());
             }
         }
-        cfg.validate(path)?;
+        cfg.check().map_err(|m| {
+            let key = leading_key(&m).to_owned();
+            ConfigError::at_key(path, source, &key, m)
+        })?;
         Ok(cfg)
     }
 
-    /// Checks values that parse but cannot work.
+    /// Checks values that parse but cannot work; `path` names the config in the error.
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |m: String| Err(ConfigError::file(path, m));
+        self.check().map_err(|m| ConfigError::file(path, m))
+    }
+
+    /// Checks values that parse but cannot work. Each message starts with the key at fault
+    /// (`http.listen …`, `notify.webhooks[0].url …`), which [`Config::load`] turns into its line.
+    fn check(&self) -> Result<(), String> {
         if !minewatch_core::id::is_valid(&self.mqtt.client_id) {
-            return bad(format!(
+            return Err(format!(
                 "mqtt.client_id {:?} must be 1-64 characters of A-Z a-z 0-9 _ - .",
                 self.mqtt.client_id
             ));
         }
         if self.mqtt.prefix.is_empty() || self.mqtt.prefix.contains(['+', '#']) {
-            return bad(format!(
+            return Err(format!(
                 "mqtt.prefix {:?} must be a plain topic prefix",
                 self.mqtt.prefix
             ));
         }
-        self.mqtt
-            .validate_mines()
-            .map_err(|m| ConfigError::file(path, m))?;
+        self.mqtt.validate_mines()?;
         if self.mqtt.username.is_some() != self.mqtt.password.is_some() {
-            return bad("mqtt.username and mqtt.password go together".into());
+            return Err("mqtt.username and mqtt.password go together".into());
+        }
+        if !(1..=MAX_PACKET_BYTES).contains(&self.mqtt.max_packet_bytes) {
+            return Err(format!(
+                "mqtt.max_packet_bytes {} must be 1 to {MAX_PACKET_BYTES} (MQTT's largest packet)",
+                self.mqtt.max_packet_bytes
+            ));
+        }
+        let e = &self.engine;
+        for (key, value, max) in [
+            ("engine.shards", e.shards, MAX_SHARDS),
+            ("engine.shard_queue", e.shard_queue, MAX_QUEUE),
+            ("engine.writer_queue", e.writer_queue, MAX_QUEUE),
+            ("engine.writer_batch", e.writer_batch, MAX_WRITER_BATCH),
+        ] {
+            if value > max {
+                return Err(format!("{key} {value} must be at most {max}"));
+            }
         }
         match self.http.listen.parse::<std::net::SocketAddr>() {
             Err(_) => {
-                return bad(format!(
+                return Err(format!(
                     "http.listen {:?} is not an address like 127.0.0.1:8080",
                     self.http.listen
                 ));
             }
             // Without tokens every caller is an unrestricted admin: nothing but loopback then.
             Ok(a) if !a.ip().is_loopback() && !self.http.auth_enabled() => {
-                return bad(format!(
+                return Err(format!(
                     "http.listen {a} is not a loopback address; without [[http.tokens]] minewatch only serves loopback"
                 ));
             }
             Ok(_) => {}
         }
-        self.http
-            .validate_tokens()
-            .map_err(|m| ConfigError::file(path, m))?;
+        self.http.validate()?;
         let url = &self.store.url;
         if !["sqlite:", "postgres://", "postgresql://"]
             .iter()
             .any(|p| url.starts_with(p))
         {
-            return bad(format!(
+            return Err(format!(
                 "store.url {url:?}: expected sqlite://PATH, postgres://… or postgresql://…"
             ));
         }
-        self.notify
-            .validate()
-            .map_err(|m| ConfigError::file(path, m))?;
+        self.notify.validate()?;
         Ok(())
     }
+}
+
+/// The dotted key a check's message starts with (`notify.webhooks[0].url` of
+/// `"notify.webhooks[0].url \"x\" is not…"`).
+fn leading_key(message: &str) -> &str {
+    let end = message
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')))
+        .unwrap_or(message.len());
+    message[..end].trim_end_matches('.')
 }
 
 #[cfg(test)]
@@ -190,6 +234,211 @@ mod tests {
         let (_d, p) = write("[http]\nlisten = \"0.0.0.0:8080\"\n");
         let e = Config::load(&p).expect_err("non-loopback without tokens");
         assert!(e.to_string().contains("loopback"), "{e}");
+        assert_eq!(e.line, Some(2), "the check names the key's line: {e}");
+    }
+
+    /// The error of a config made of `body`, as `m.toml:LINE: message`.
+    fn error_of(body: &str) -> ConfigError {
+        match Config::parse(Path::new("m.toml"), body) {
+            Ok(_) => panic!("accepted:\n{body}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn absurd_durations_are_errors_with_file_and_line_not_panics() {
+        for (body, line) in [
+            ("[engine]\ntick = 1e300\n", 2),
+            ("[rules]\n\nsilent_after = \"18446744073709551615s\"\n", 3),
+            ("[mqtt]\nkeep_alive = \"99999999999999999999d\"\n", 2),
+            ("[notify]\nretry_max = -1\n", 2),
+            ("[http]\nheader_read_timeout = \"soon\"\n", 2),
+        ] {
+            let e = error_of(body);
+            assert_eq!(e.line, Some(line), "{body}: {e}");
+            assert!(
+                e.to_string().starts_with(&format!("m.toml:{line}: ")),
+                "{e}"
+            );
+        }
+        let e = error_of("[engine]\ntick = 1e300\n");
+        assert!(e.message.contains("36500d"), "{e}");
+    }
+
+    #[test]
+    fn numbers_that_cannot_be_built_are_errors_naming_their_key_and_line() {
+        for (body, key, line) in [
+            (
+                "[engine]\nshard_queue = 9000000000000000000\n",
+                "engine.shard_queue",
+                2,
+            ),
+            (
+                "[engine]\nshards = 1\nwriter_queue = 2000000\n",
+                "engine.writer_queue",
+                3,
+            ),
+            (
+                "[engine]\nwriter_batch = 100000000\n",
+                "engine.writer_batch",
+                2,
+            ),
+            ("[engine]\nshards = 100000\n", "engine.shards", 2),
+            ("[mqtt]\nmax_packet_bytes = 0\n", "mqtt.max_packet_bytes", 2),
+            ("[http]\nmax_connections = 0\n", "http.max_connections", 2),
+            (
+                "[http]\n\nheader_read_timeout = \"0s\"\n",
+                "http.header_read_timeout",
+                3,
+            ),
+            ("[notify]\nretry_min = \"10m\"\n", "notify.retry_min", 2),
+            ("[mqtt]\nmines = [\"M1\", \"M 2\"]\n", "mqtt.mines[1]", 2),
+        ] {
+            let e = error_of(body);
+            assert!(e.message.starts_with(key), "{body}: {e}");
+            assert_eq!(e.line, Some(line), "{body}: {e}");
+        }
+        let e = error_of("[mqtt]\nport = 70000\n");
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn the_connection_keys_have_their_defaults_and_take_durations() {
+        let c = Config::parse(Path::new("m.toml"), "").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.http.header_read_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(c.http.max_connections, 1024);
+        let c = Config::parse(
+            Path::new("m.toml"),
+            "[http]\nheader_read_timeout = \"2.5s\"\nmax_connections = 64\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.http.header_read_timeout,
+            std::time::Duration::from_millis(2500)
+        );
+        assert_eq!(c.http.max_connections, 64);
+    }
+
+    #[test]
+    fn a_config_file_that_is_not_utf8_names_the_offset_and_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, b"[mqtt]\nhost = \"br\xf6ker\"\n").expect("write");
+        let e = Config::load(&p).expect_err("latin-1 text");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("offset 17"), "{e}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every key that takes a duration or a number, with its section.
+        const KEYS: &[(&str, &str)] = &[
+            ("mqtt", "port"),
+            ("mqtt", "keep_alive"),
+            ("mqtt", "max_packet_bytes"),
+            ("mqtt", "backoff_min"),
+            ("mqtt", "backoff_max"),
+            ("engine", "shards"),
+            ("engine", "shard_queue"),
+            ("engine", "writer_queue"),
+            ("engine", "writer_batch"),
+            ("engine", "max_clock_skew"),
+            ("engine", "tick"),
+            ("engine", "command_timeout"),
+            ("engine", "snapshot_every"),
+            ("rules", "feed_grace"),
+            ("rules", "fault_after"),
+            ("rules", "silent_after"),
+            ("rules", "system_silent_after"),
+            ("rules", "flat_epsilon"),
+            ("rules", "flat_window"),
+            ("rules", "mismatch_delta"),
+            ("rules", "mismatch_for"),
+            ("rules", "mismatch_clear_for"),
+            ("rules", "calibration_max"),
+            ("rules", "calibration_count"),
+            ("rules", "calibration_window"),
+            ("rules", "overtime_margin"),
+            ("rules", "leader_required_above"),
+            ("rules", "no_leader_for"),
+            ("rules", "camera_fault_after"),
+            ("rules", "no_video_after"),
+            ("rules", "ai_event_clear"),
+            ("rules", "sealed_power_for"),
+            ("rules", "power_sigma"),
+            ("rules", "power_anomaly_for"),
+            ("rules", "power_learning"),
+            ("rules", "production_for"),
+            ("rules", "production_clear"),
+            ("rules", "explosives_sign_for"),
+            ("rules", "concealed_for"),
+            ("rules", "concealed_clear"),
+            ("store", "dead_letter_keep"),
+            ("http", "ws_send_timeout_ms"),
+            ("http", "ws_resume_max"),
+            ("http", "header_read_timeout"),
+            ("http", "max_connections"),
+            ("notify", "renotify_after"),
+            ("notify", "retry_min"),
+            ("notify", "retry_max"),
+            ("notify", "give_up_after"),
+        ];
+
+        /// A TOML value of any shape a hand might write there.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                (0i64..100_000).prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|x| format!("{x:?}").replace("NaN", "nan")),
+                Just("1e300".to_owned()),
+                Just("-0.0".to_owned()),
+                "[0-9.]{1,25}(ms|s|m|min|h|d|x|)".prop_map(|s| format!("{s:?}")),
+                any::<String>().prop_map(|s| format!("{s:?}")),
+                any::<bool>().prop_map(|b| b.to_string()),
+                Just("[1, 2]".to_owned()),
+                Just("{ a = 1 }".to_owned()),
+                Just("1979-05-27T07:32:00Z".to_owned()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_value_in_any_duration_or_number_key_loads_or_names_file_and_line(
+                entries in proptest::collection::vec((proptest::sample::select(KEYS), value()), 1..4),
+            ) {
+                // One table per section, each key once (repeats are TOML errors of their own).
+                let mut sections: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &str>> =
+                    Default::default();
+                for ((section, key), v) in &entries {
+                    sections.entry(section).or_default().insert(key, v);
+                }
+                let mut body = String::new();
+                for (section, keys) in &sections {
+                    body.push_str(&format!("[{section}]\n"));
+                    for (key, v) in keys {
+                        body.push_str(&format!("{key} = {v}\n"));
+                    }
+                }
+                match Config::parse(Path::new("m.toml"), &body) {
+                    Ok(c) => {
+                        // What the pipeline builds from them must not overflow either.
+                        let _ = minewatch_rules::config::Params::from(&c.rules);
+                        let _ = std::time::Instant::now() + c.engine.tick * 2;
+                    }
+                    Err(e) => {
+                        prop_assert!(e.path == Path::new("m.toml"), "{}", e);
+                        prop_assert!(e.line.is_some_and(|l| l >= 1 && l <= body.lines().count().max(1)), "{}\n{}", e, body);
+                    }
+                }
+            }
+        }
     }
 
     fn token_error(entry: &str) -> String {

@@ -19,7 +19,7 @@ pub struct DemoOptions {
     pub broker: Option<String>,
     /// Let the simulator inject anomalies now and then.
     pub anomalies: bool,
-    /// Minutes between automatic anomalies.
+    /// Minutes between automatic anomalies, 1 to 10,080 (a week; outside, the nearest bound).
     pub anomaly_every_min: u64,
 }
 
@@ -82,7 +82,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         client_id: "minewatch-demo-sim".into(),
         sim: minewatch_sim::SimConfig {
             anomalies: opts.anomalies,
-            anomaly_every_ms: (opts.anomaly_every_min.max(1) * 60_000) as i64,
+            anomaly_every_ms: (opts.anomaly_every_min.clamp(1, 10_080) * 60_000) as i64,
             ..minewatch_sim::SimConfig::default()
         },
         // The first anomaly comes soon so there is something to see.

@@ -40,8 +40,8 @@ enum Command {
         /// No anomalies at all (neither the first one nor the periodic ones).
         #[arg(long)]
         no_anomalies: bool,
-        /// Minutes between automatic anomalies.
-        #[arg(long, default_value_t = 3)]
+        /// Minutes between automatic anomalies (1 to 10080, a week).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10_080))]
         anomaly_every: u64,
     },
     /// Publish realistic telemetry for the registry's mines to a broker.

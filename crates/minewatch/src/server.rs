@@ -105,6 +105,27 @@ pub struct Server {
     notifier: Notifier,
 }
 
+/// File descriptors minewatch needs besides its HTTP connections: the store, the broker, the
+/// registry files read in parallel, the runtime's own.
+const FD_RESERVE: u64 = 256;
+
+/// Warns when the process may run out of file descriptors before `http.max_connections` is
+/// reached: at that point the API would stop answering rather than make clients wait for a slot.
+fn warn_if_too_few_files(max_connections: usize) {
+    let needed = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(FD_RESERVE);
+    if let Some(limit) = minewatch_core::procfs::open_files_limit()
+        && limit < needed
+    {
+        tracing::warn!(
+            open_files_limit = limit,
+            max_connections,
+            "the open-files limit leaves too little room for http.max_connections; raise it (LimitNOFILE, ulimit -n) to at least {needed} or lower http.max_connections"
+        );
+    }
+}
+
 impl Server {
     /// Starts everything; returns once the HTTP listener is bound and `/readyz` says ready.
     pub async fn start(cfg: Config) -> Result<Server, StartError> {
@@ -116,6 +137,7 @@ impl Server {
         })?;
         cfg.validate(std::path::Path::new("config"))
             .map_err(|e| StartError::Config(e.message))?;
+        warn_if_too_few_files(cfg.http.max_connections);
         let store = Store::open(&cfg.store.url).await?;
         let live = Arc::new(LiveView::default());
         let metrics = Arc::new(Metrics::new());

@@ -70,3 +70,29 @@ fn check_refuses_an_unknown_config_key_naming_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_and_run_refuse_absurd_durations_with_exit_code_1_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (body, line) in [
+        ("[engine]\ntick = 1e300\n", 2),
+        ("[rules]\nsilent_after = \"18446744073709551615s\"\n", 2),
+    ] {
+        let cfg = dir.path().join("m.toml");
+        std::fs::write(&cfg, body).expect("config");
+        for command in ["check", "run"] {
+            let out = minewatch()
+                .args([command, "--config"])
+                .arg(&cfg)
+                .output()
+                .expect("runs");
+            // 101 would be a panic.
+            assert_eq!(out.status.code(), Some(1), "{command} {body}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains(&format!("m.toml:{line}: ")) && stderr.contains("36500d"),
+                "{command} {body}: {stderr}"
+            );
+        }
+    }
+}

@@ -204,7 +204,8 @@ async fn a_viewer_cannot_ack_and_an_operator_can_ack_its_mines_alert() {
 }
 
 #[tokio::test]
-async fn an_admin_can_reload_and_order_a_status_for_its_mines_and_others_cannot() {
+async fn an_admin_of_every_mine_can_reload_an_admin_can_order_a_status_for_its_mines_and_others_cannot()
+ {
     let gw = with_tokens().await;
     for token in [VIEWER_M1, OPERATOR_M1] {
         let r = gw.as_token(token, "POST", "/api/admin/reload", None).await;
@@ -219,6 +220,15 @@ async fn an_admin_can_reload_and_order_a_status_for_its_mines_and_others_cannot(
             .await;
         assert_eq!(r.status, 403, "{}", r.body);
     }
+    let r = gw
+        .as_token(ADMIN_M1, "POST", "/api/admin/reload", None)
+        .await;
+    assert_eq!(r.status, 403, "a reload changes every mine: {}", r.body);
+    assert!(
+        r.error().contains("every mine") && r.error().contains("admin-m1 covers only m1"),
+        "{}",
+        r.body
+    );
     let r = gw
         .as_token(ADMIN_ALL, "POST", "/api/admin/reload", None)
         .await;

@@ -358,6 +358,13 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    /// Whether the `error` of a JSON error body starts by naming `field` (`field: …`, or
+    /// `"field": …` for a name the client made up).
+    pub fn names(&self, field: &str) -> bool {
+        let e = self.error();
+        e.starts_with(&format!("{field}: ")) || e.starts_with(&format!("{field:?}: "))
+    }
+
     /// The `error` of a JSON error body.
     pub fn error(&self) -> String {
         assert_eq!(

@@ -84,8 +84,38 @@ async fn bad_alert_parameters_are_rejected_with_400_naming_the_parameter() {
     ] {
         let r = gw.get(&format!("/api/alerts?{query}")).await;
         assert_eq!(r.status, 400, "{query}: {}", r.body);
-        assert!(r.error().contains(named), "{query}: {}", r.body);
+        assert!(r.names(named), "{query}: {}", r.body);
     }
+}
+
+#[tokio::test]
+async fn out_of_range_and_undecodable_parameters_are_400_naming_the_parameter_on_every_route() {
+    let gw = Gateway::start().await;
+    let long = "x".repeat(10_000);
+    for (path, named) in [
+        ("/api/alerts?limit=99999999999999999999", "limit"),
+        ("/api/alerts?limit=-1", "limit"),
+        ("/api/alerts?mine=%FF%FE", "mine"),
+        ("/api/events?after=18446744073709551616", "after"),
+        ("/api/events?after=1e3", "after"),
+        ("/api/dead-letters?before=9223372036854775808", "before"),
+        ("/api/dead-letters?before=-5", "before"),
+        ("/api/silences?state=%00", "state"),
+        ("/api/silences?limit=0", "limit"),
+        ("/api/deliveries?sink=a%2Fb", "sink"),
+        ("/api/deliveries?state=all&state=all", "state"),
+    ] {
+        let r = gw.get(path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.names(named), "{path}: {}", r.body);
+    }
+    let r = gw.get(&format!("/api/alerts?{long}=1")).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.error().starts_with("\"xxxxxxxxxx") && r.error().len() < 200,
+        "a long name is quoted shortened: {}",
+        r.error()
+    );
 }
 
 #[tokio::test]
@@ -189,12 +219,23 @@ async fn a_malformed_ack_is_400_and_an_ack_of_an_unknown_alert_is_404_without_re
             "note",
         ),
         (r#"{"by":"op","urgent":true}"#.to_owned(), "urgent"),
-        ("not json".to_owned(), "JSON"),
+        (r#"{"by":5}"#.to_owned(), "by"),
+        (r#"{"by":"op","note":["a"]}"#.to_owned(), "note"),
+        ("not json".to_owned(), "body"),
+        ("[1]".to_owned(), "body"),
     ] {
         let r = gw.post("/api/alerts/a1/ack", &body).await;
         assert_eq!(r.status, 400, "{body}: {}", r.body);
-        assert!(r.error().contains(named), "{body}: {}", r.body);
+        assert!(r.names(named), "{body}: {}", r.body);
     }
+    // The field, then what was wrong with it; no position in the body.
+    let r = gw.post("/api/alerts/a1/ack", r#"{"by":5}"#).await;
+    assert_eq!(
+        r.error(),
+        "by: invalid type: integer `5`, expected a string"
+    );
+    let r = gw.post("/api/alerts/a1/ack", r#"{"note":"x"}"#).await;
+    assert_eq!(r.error(), "by: is required");
     let r = gw.post("/api/alerts/zz/ack", r#"{"by":"op"}"#).await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(gw.control.acks.lock().expect("acks").is_empty());
@@ -221,12 +262,7 @@ async fn the_event_log_pages_forward_from_a_seq_and_tells_the_last_seq() {
         gw.get("/api/events?after=5").await.json()["events"],
         serde_json::json!([])
     );
-    assert!(
-        gw.get("/api/events?after=-1")
-            .await
-            .error()
-            .contains("after")
-    );
+    assert!(gw.get("/api/events?after=-1").await.names("after"));
 }
 
 #[tokio::test]
@@ -289,7 +325,7 @@ async fn a_status_order_goes_to_the_pipeline_and_a_bad_status_is_400() {
         .put("/api/mines/m1/status", r#"{"status":"paused"}"#)
         .await;
     assert_eq!(r.status, 400);
-    assert!(r.error().contains("status"), "{}", r.body);
+    assert!(r.names("status"), "{}", r.body);
     let r = gw
         .put("/api/mines/unknown/status", r#"{"status":"closed"}"#)
         .await;
@@ -363,12 +399,7 @@ async fn dead_letters_are_listed_newest_first_and_page_backwards() {
     assert_eq!(v["dead_letters"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["dead_letters"][0]["reason"], "bad_json");
 
-    assert!(
-        gw.get("/api/dead-letters?before=0")
-            .await
-            .error()
-            .contains("before")
-    );
+    assert!(gw.get("/api/dead-letters?before=0").await.names("before"));
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 mod auth;
 mod common;
+mod conns;
 mod http;
 mod silences;
 mod ws;

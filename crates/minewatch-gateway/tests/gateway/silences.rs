@@ -107,6 +107,7 @@ async fn a_silence_marks_matching_alerts_silenced_everywhere_until_it_is_ended()
 #[tokio::test]
 async fn bad_silences_are_refused_naming_the_field() {
     let gw = Gateway::start().await;
+    gw.add_mine("m1");
     for (body, field) in [
         (r#"{"mine":"m 1","duration":"1h","reason":"x"}"#, "mine"),
         (
@@ -142,7 +143,11 @@ async fn bad_silences_are_refused_naming_the_field() {
     ] {
         let r = gw.post("/api/silences", body).await;
         assert_eq!(r.status, 400, "{body}: {}", r.body);
-        assert!(r.error().contains(field), "{body}: {}", r.error());
+        assert!(
+            r.names(field) || r.error().starts_with("ends_at, duration: "),
+            "{body}: {}",
+            r.error()
+        );
     }
     let later = (Utc::now() + chrono::TimeDelta::hours(1)).to_rfc3339();
     let r = gw
@@ -153,6 +158,28 @@ async fn bad_silences_are_refused_naming_the_field() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["by"], "anonymous", "by defaults to the caller");
+}
+
+#[tokio::test]
+async fn a_silence_for_a_mine_that_does_not_exist_is_404_and_an_absurd_duration_is_400() {
+    let gw = Gateway::start().await;
+    gw.add_mine("m1");
+    let r = gw
+        .post(
+            "/api/silences",
+            r#"{"mine":"m9","duration":"1h","reason":"typo in the mine id"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.error().contains("m9"), "{}", r.body);
+    for duration in ["99999999999999999999d", "18446744073709551615s", "367d"] {
+        let body = format!(r#"{{"mine":"m1","duration":"{duration}","reason":"x"}}"#);
+        let r = gw.post("/api/silences", &body).await;
+        assert_eq!(r.status, 400, "{duration}: {}", r.body);
+        assert!(r.names("duration"), "{duration}: {}", r.body);
+    }
+    let listed = gw.get("/api/silences?state=all").await.json();
+    assert_eq!(listed["silences"], serde_json::json!([]));
 }
 
 #[tokio::test]
