@@ -59,7 +59,14 @@ const MAX_SHARDS: usize = 1024;
 const MAX_QUEUE: usize = 1 << 20;
 const MAX_WRITER_BATCH: usize = 1 << 16;
 /// MQTT's largest packet: a remaining length of at most 268,435,455 bytes.
-const MAX_PACKET_BYTES: usize = 268_435_455;
+const MAX_PACKET_BYTES: usize = minewatch_ingest::mqtt::MQTT_MAX_REMAINING_LENGTH;
+/// Most elements one message may have decoded: beyond a million, one message would hold up its
+/// shard's other mines for seconds, which the cap is there to prevent.
+const MAX_ELEMENTS: usize = 1_000_000;
+/// Most applied-message digests remembered (about 50 bytes each per shard, and a row each).
+const MAX_DEDUP_WINDOW: usize = 10_000_000;
+/// Most mines outside the registry watched at once.
+const MAX_UNKNOWN_MINES: usize = 1_000_000;
 
 impl Config {
     /// Reads and checks a config file; relative paths become relative to its directory. Every
@@ -125,9 +132,22 @@ impl Config {
             ("engine.shard_queue", e.shard_queue, MAX_QUEUE),
             ("engine.writer_queue", e.writer_queue, MAX_QUEUE),
             ("engine.writer_batch", e.writer_batch, MAX_WRITER_BATCH),
+            (
+                "engine.max_unknown_mines",
+                e.max_unknown_mines,
+                MAX_UNKNOWN_MINES,
+            ),
         ] {
             if value > max {
                 return Err(format!("{key} {value} must be at most {max}"));
+            }
+        }
+        for (key, value, max) in [
+            ("engine.max_elements", e.max_elements, MAX_ELEMENTS),
+            ("engine.dedup_window", e.dedup_window, MAX_DEDUP_WINDOW),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(format!("{key} {value} must be 1 to {max}"));
             }
         }
         match self.http.listen.parse::<std::net::SocketAddr>() {
@@ -283,6 +303,13 @@ mod tests {
                 "engine.writer_batch",
                 2,
             ),
+            ("[engine]\nmax_elements = 0\n", "engine.max_elements", 2),
+            ("[engine]\ndedup_window = 0\n", "engine.dedup_window", 2),
+            (
+                "[engine]\n\nmax_unknown_mines = 9000000000\n",
+                "engine.max_unknown_mines",
+                3,
+            ),
             ("[engine]\nshards = 100000\n", "engine.shards", 2),
             ("[mqtt]\nmax_packet_bytes = 0\n", "mqtt.max_packet_bytes", 2),
             ("[http]\nmax_connections = 0\n", "http.max_connections", 2),
@@ -351,6 +378,9 @@ mod tests {
             ("engine", "tick"),
             ("engine", "command_timeout"),
             ("engine", "snapshot_every"),
+            ("engine", "max_elements"),
+            ("engine", "dedup_window"),
+            ("engine", "max_unknown_mines"),
             ("rules", "feed_grace"),
             ("rules", "fault_after"),
             ("rules", "silent_after"),
