@@ -27,6 +27,7 @@ fn latency_args(duration: f64) -> LatencyArgs {
         rate: 600,
         duration,
         anomalies: false,
+        hostile_elements: 0,
     }
 }
 

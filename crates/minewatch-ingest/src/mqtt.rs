@@ -321,6 +321,21 @@ mod tests {
     }
 
     #[test]
+    fn with_the_default_config_a_returning_broker_is_tried_again_within_a_second() {
+        let cfg = MqttConfig::default();
+        let mut b = Backoff::new(cfg.backoff_min, cfg.backoff_max);
+        // However long the broker was away (here, a hundred failed attempts)...
+        let waits: Vec<_> = (0..100).map(|_| b.next_delay()).collect();
+        assert!(
+            waits.iter().all(|d| *d <= Duration::from_secs(1)),
+            "{waits:?}"
+        );
+        // ...and after a good connection the floor applies again.
+        b.reset();
+        assert!(b.next_delay() <= cfg.backoff_min, "reset to the floor");
+    }
+
+    #[test]
     fn filters_cover_every_system_for_all_or_listed_mines() {
         let cfg = MqttConfig::default();
         let f = filters(&cfg);

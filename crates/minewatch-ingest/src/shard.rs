@@ -58,10 +58,9 @@ impl Inbound {
         let digest = dedup::digest(&topic, &payload);
         let (payload, oversize) = if payload.len() > max_bytes {
             let len = payload.len();
-            (
-                payload.slice(..(payload::EXCERPT_LEN + 4).min(len)),
-                Some(len),
-            )
+            // A copy: a slice would keep the whole payload alive while it waits in a queue.
+            let head = &payload[..(payload::EXCERPT_LEN + 4).min(len)];
+            (Bytes::copy_from_slice(head), Some(len))
         } else {
             (payload, None)
         };
@@ -474,6 +473,11 @@ impl Shard {
             max_skew: self.ctx.max_skew,
             max_elements: self.ctx.max_elements,
         };
+        // Tests inject a failure inside the guarded part here (never compiled outside tests).
+        #[cfg(test)]
+        if inbound.payload.starts_with(tests::PANIC) {
+            panic!("injected failure");
+        }
         let batch = match payload::decode(system, &inbound.payload, dctx) {
             Ok(batch) => batch,
             Err(r) => return Some(r),
@@ -558,5 +562,103 @@ fn export(engine: &Engine, mine: &str, system: System, live: &LiveView) {
             state.export(system, &mut l);
             live.mines.insert(state.def.id.clone(), l);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A payload starting with this makes `judge` panic (see there).
+    pub(super) const PANIC: &[u8] = b"PANIC";
+
+    const MINE: &str = "id = \"M1\"\nname = \"M1\"\nstatus = \"producing\"\nmax_underground = 10\n\n\
+        [[area]]\nid = \"A1\"\nname = \"face\"\nkind = \"coal_face\"\nquota = 10\n\n\
+        [[point]]\nid = \"P1\"\narea = \"A1\"\nkind = \"ch4\"\nlocation = \"coal_face\"\n";
+
+    fn publish(topic: &str, payload: &str, pkid: u16) -> ShardMsg {
+        let token = Some(AckToken {
+            generation: 1,
+            n: u64::from(pkid),
+            pkid,
+        });
+        let inbound = Inbound::new(
+            Arc::from(topic),
+            Bytes::from(payload.to_owned()),
+            token,
+            1 << 20,
+        );
+        ShardMsg::Publish {
+            route: Route::Mine {
+                mine: Arc::from("M1"),
+                system: System::Safety,
+            },
+            inbound,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_that_makes_the_rules_fail_costs_that_message_only() {
+        let def = MineDef::parse(Path::new("m1.toml"), MINE).expect("test mine");
+        let (built, _) = oneshot::channel();
+        let init = ShardInit {
+            params: minewatch_rules::config::Params::default(),
+            defs: vec![Arc::new(def)],
+            statuses: Arc::new(HashMap::new()),
+            built,
+        };
+        let ctx = ShardCtx {
+            index: 0,
+            max_skew: 300_000,
+            max_elements: 100,
+            dedup_window: 100,
+            unknown_mines: UnknownMines::Watch,
+            max_unknown_mines: 10,
+            unknown_watched: Arc::new(AtomicUsize::new(0)),
+        };
+        let (tx, rx) = mpsc::channel(8);
+        let (wtx, mut wrx) = mpsc::channel(8);
+        let metrics = Arc::new(Metrics::new());
+        let task = tokio::spawn(run(
+            ctx,
+            init,
+            rx,
+            wtx,
+            Arc::new(LiveView::default()),
+            metrics.clone(),
+        ));
+        let ts = minewatch_core::time::format_rfc3339(now_millis() - 60_000);
+        let over = format!(r#"{{"ts":"{ts}","readings":[{{"point":"P1","value":1.2}}]}}"#);
+        tx.send(publish("mines/M1/safety", "PANIC {}", 1))
+            .await
+            .expect("shard runs");
+        tx.send(publish("mines/M1/safety", &over, 2))
+            .await
+            .expect("shard runs");
+        async fn recv(rx: &mut mpsc::Receiver<WriterMsg>) -> WriterMsg {
+            tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .expect("the shard answers")
+                .expect("the shard runs")
+        }
+        let failed = recv(&mut wrx).await;
+        assert_eq!(failed.token.map(|t| t.pkid), Some(1), "acked");
+        assert!(failed.applied.is_some(), "remembered, so not tried again");
+        assert!(failed.changes.is_empty());
+        assert_eq!(failed.dead_letters.len(), 1);
+        assert_eq!(failed.dead_letters[0].reason, "internal_error");
+        assert!(
+            failed.dead_letters[0].detail.contains("injected failure"),
+            "{:?}",
+            failed.dead_letters[0]
+        );
+        // The shard goes on: the next message raises its alert.
+        let next = recv(&mut wrx).await;
+        assert_eq!(next.token.map(|t| t.pkid), Some(2));
+        assert_eq!(next.changes.len(), 1, "{:?}", next.changes);
+        assert_eq!(&*next.changes[0].subject, "P1");
+        drop(tx);
+        task.await.expect("the shard stops cleanly");
     }
 }

@@ -143,6 +143,11 @@ pub struct LatencyArgs {
     /// Also let the simulator raise its automatic anomalies (one a minute) across the mines.
     #[arg(long)]
     pub anomalies: bool,
+    /// Right before each spike, publish a hostile message of this many bad elements (`{}`) to
+    /// another mine (the second): with `--shards 1` it shares the spike mine's shard, so the
+    /// spike's alert latency shows what one such message costs the other mines. 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub hostile_elements: usize,
 }
 
 /// `minewatch load fanout`.

@@ -79,6 +79,9 @@ pub struct LiveReport {
     pub alerts_raised: u64,
     /// Connection errors of the tool's MQTT publisher (it reconnects; QoS 1 may then repeat).
     pub publisher_errors: u64,
+    /// Hostile messages published (one before each spike, `--hostile-elements` bad elements each).
+    pub hostile: u64,
+    pub hostile_elements: usize,
 }
 
 impl LiveReport {
@@ -143,6 +146,13 @@ impl LiveReport {
                 self.ws_resyncs,
             ));
         }
+        if self.hostile > 0 {
+            s.push_str(&format!(
+                "\nhostile: {} messages of {} bad elements, each published to another mine right \
+                 before a spike",
+                self.hostile, self.hostile_elements
+            ));
+        }
         if self.publisher_errors > 0 {
             s.push_str(&format!(
                 "\nWARNING: the publisher lost its broker connection {} times",
@@ -184,6 +194,8 @@ impl LiveReport {
             "ws_resyncs": self.ws_resyncs,
             "alerts_raised": self.alerts_raised,
             "publisher_errors": self.publisher_errors,
+            "hostile": self.hostile,
+            "hostile_elements": self.hostile_elements,
         })
         .to_string()
     }
@@ -284,6 +296,18 @@ async fn measure(
         },
     );
     let spike_topic = setup.topic(0, "safety");
+    let hostile_topic = setup.topic(1 % setup.mines.len(), "safety");
+    // `{}` elements after the batch's ts: each one a bad element (no point, no value).
+    let hostile_body = (args.hostile_elements > 0).then(|| {
+        let mut b = String::with_capacity(args.hostile_elements * 3 + 16);
+        b.push_str("\",\"readings\":[");
+        for i in 0..args.hostile_elements {
+            b.push_str(if i == 0 { "{}" } else { ",{}" });
+        }
+        b.push_str("]}");
+        b
+    });
+    let mut hostile = 0u64;
     let m = server.metrics();
     let handled0 = m.messages[System::Safety.index()].get();
     let cpu0 = cpu_seconds(None);
@@ -327,6 +351,13 @@ async fn measure(
             resolve_at = None;
         }
         if resolve_at.is_none() && now >= next_spike {
+            if let Some(body) = &hostile_body {
+                let payload = format!("{{\"ts\":\"{}{body}", format_rfc3339(now_millis()));
+                publisher
+                    .publish(hostile_topic.clone(), payload.into_bytes())
+                    .await?;
+                hostile += 1;
+            }
             let code = spikes as usize % SPIKE_CODES;
             let value = 1.1 + code as f64 / 1000.0;
             let payload = reading(SPIKE_POINT, value);
@@ -388,6 +419,8 @@ async fn measure(
         ws_resyncs: m.ws_resyncs.get(),
         alerts_raised: alert_events(&m, "raised"),
         publisher_errors: publisher.errors(),
+        hostile,
+        hostile_elements: args.hostile_elements,
     })
 }
 
