@@ -376,6 +376,35 @@ pub async fn publish_acked(host: &str, port: u16, topic: &str, payload: Vec<u8>)
     let _ = client.try_disconnect();
 }
 
+/// An outside program a test needs, by the suite's convention: the variable `var` (a path, or a
+/// name looked up on `PATH`; panics if it names nothing), else `default` if it is there, else
+/// `None` after printing a notice that `what` is skipped.
+pub fn outside_program(var: &str, default: &str, what: &str) -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os(var) {
+        let named = PathBuf::from(named);
+        let found = if named.components().count() > 1 {
+            named.is_file().then_some(named.clone())
+        } else {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(&named))
+                    .find(|p| p.is_file())
+            })
+        };
+        return Some(found.unwrap_or_else(|| panic!("{var}={} names no program", named.display())));
+    }
+    let default = PathBuf::from(default);
+    if default.is_file() {
+        Some(default)
+    } else {
+        eprintln!(
+            "notice: {} is not installed and {var} is unset; skipping {what}",
+            default.display()
+        );
+        None
+    }
+}
+
 /// Polls `f` until it yields `Some`, failing the test after [`WAIT`].
 pub async fn wait_until<T, F, Fut>(what: &str, mut f: F) -> T
 where

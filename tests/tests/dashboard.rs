@@ -23,34 +23,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The browser to drive, following the project's convention for outside programs.
 fn chromium() -> Option<PathBuf> {
-    if let Some(named) = std::env::var_os("MINEWATCH_TEST_CHROMIUM") {
-        let named = PathBuf::from(named);
-        let found = if named.components().count() > 1 {
-            named.is_file().then_some(named.clone())
-        } else {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join(&named))
-                    .find(|p| p.is_file())
-            })
-        };
-        return Some(found.unwrap_or_else(|| {
-            panic!(
-                "MINEWATCH_TEST_CHROMIUM={} names no program",
-                named.display()
-            )
-        }));
-    }
-    let default = PathBuf::from("/usr/bin/chromium");
-    if default.is_file() {
-        Some(default)
-    } else {
-        eprintln!(
-            "notice: /usr/bin/chromium is not installed and MINEWATCH_TEST_CHROMIUM is unset; \
-             skipping the dashboard browser test"
-        );
-        None
-    }
+    minewatch_tests::outside_program(
+        "MINEWATCH_TEST_CHROMIUM",
+        "/usr/bin/chromium",
+        "the dashboard browser test",
+    )
 }
 
 /// A headless Chromium, killed (with its whole process group) when dropped.

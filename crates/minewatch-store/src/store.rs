@@ -578,19 +578,25 @@ impl Store {
 
     /// Deletes all but the newest `keep` dead letters; returns how many were deleted.
     pub async fn prune_dead_letters(&self, keep: u64) -> Result<u64, StoreError> {
+        self.keep_newest("dead_letters", keep).await
+    }
+
+    /// Deletes all but the newest `keep` rows (by `id`) of `table`; returns how many.
+    async fn keep_newest(&self, table: &'static str, keep: u64) -> Result<u64, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let sql = format!(
+            "DELETE FROM {table} WHERE id <=
+                 (SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET $1)"
+        );
         let deleted = on_pool!(&self.pool, |p| {
-            sqlx::query(
-                "DELETE FROM dead_letters WHERE id <=
-                     (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET $1)",
-            )
-            .bind(keep)
-            .execute(p)
-            .await?
-            .rows_affected()
+            sqlx::query(&sql)
+                .bind(keep)
+                .execute(p)
+                .await?
+                .rows_affected()
         });
         if deleted > 0 {
-            debug!(deleted, keep, "dead letters pruned");
+            debug!(table, deleted, keep, "pruned");
         }
         Ok(deleted)
     }
@@ -690,18 +696,7 @@ impl Store {
 
     /// Deletes all but the newest `keep` applied-message digests; returns how many were deleted.
     pub async fn prune_applied(&self, keep: u64) -> Result<u64, StoreError> {
-        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let deleted = on_pool!(&self.pool, |p| {
-            sqlx::query(
-                "DELETE FROM applied_messages WHERE id <=
-                     (SELECT id FROM applied_messages ORDER BY id DESC LIMIT 1 OFFSET $1)",
-            )
-            .bind(keep)
-            .execute(p)
-            .await?
-            .rows_affected()
-        });
-        Ok(deleted)
+        self.keep_newest("applied_messages", keep).await
     }
 
     /// Stores an engine snapshot under `key`, replacing any previous value.

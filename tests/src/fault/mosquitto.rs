@@ -20,38 +20,10 @@ pub const MAX_INFLIGHT: u32 = 1000;
 /// Lines of the broker's log printed when a test fails with it alive.
 const TAIL_LINES: usize = 30;
 
-/// The mosquitto to run: `MINEWATCH_TEST_MOSQUITTO` (a path, or a name looked up on `PATH`;
-/// panics if it names nothing), else `/usr/sbin/mosquitto`, else `None` after printing a notice
-/// that `what` is skipped.
+/// The mosquitto to run: `MINEWATCH_TEST_MOSQUITTO`, else `/usr/sbin/mosquitto`, else `None`
+/// after a notice that `what` is skipped (see [`outside_program`](crate::outside_program)).
 pub fn program(what: &str) -> Option<PathBuf> {
-    if let Some(named) = std::env::var_os("MINEWATCH_TEST_MOSQUITTO") {
-        let named = PathBuf::from(named);
-        let found = if named.components().count() > 1 {
-            named.is_file().then_some(named.clone())
-        } else {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join(&named))
-                    .find(|p| p.is_file())
-            })
-        };
-        return Some(found.unwrap_or_else(|| {
-            panic!(
-                "MINEWATCH_TEST_MOSQUITTO={} names no program",
-                named.display()
-            )
-        }));
-    }
-    let default = PathBuf::from("/usr/sbin/mosquitto");
-    if default.is_file() {
-        Some(default)
-    } else {
-        eprintln!(
-            "notice: /usr/sbin/mosquitto is not installed and MINEWATCH_TEST_MOSQUITTO is unset; \
-             skipping {what}"
-        );
-        None
-    }
+    crate::outside_program("MINEWATCH_TEST_MOSQUITTO", "/usr/sbin/mosquitto", what)
 }
 
 /// A private mosquitto with persistence (see the module doc). Killed when dropped.
