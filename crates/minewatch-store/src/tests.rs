@@ -11,8 +11,9 @@
 use crate::migrate::migrations_for;
 use crate::store::{Pool, on_pool};
 use crate::{
-    AlertQuery, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState, Example,
-    Silence, SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch, is_silenced,
+    AlertQuery, Applied, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState,
+    Example, Silence, SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch,
+    is_silenced,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use minewatch_core::alert::{Ack, alert_key};
@@ -1035,7 +1036,62 @@ async fn sink_cursors_advance_with_their_delivery_records(db: TestDb) {
     );
 }
 
+async fn applied_digests_are_stored_with_their_batch_read_newest_first_and_pruned(db: TestDb) {
+    let store = db.open().await;
+    let applied = |mine: &str, digest: u128| Applied {
+        mine: Some(std::sync::Arc::from(mine)),
+        digest,
+    };
+    // More than one multi-row INSERT's worth, and the largest digest, in one batch.
+    let mut first: Vec<Applied> = (0..2500u128).map(|d| applied("M1", d)).collect();
+    first.push(applied("M2", u128::MAX));
+    store
+        .commit(&WriteBatch {
+            applied: first,
+            token: "run-1".into(),
+            ..WriteBatch::default()
+        })
+        .await
+        .expect("commit");
+    assert!(store.committed("run-1").await.expect("token"));
+    let bad = WriteBatch {
+        events: vec![event(
+            1,
+            EventType::Raised,
+            &alert("A1", "M1", Kind::OverLimit, Severity::Major, 1),
+        )],
+        applied: vec![applied("M1", 7777)],
+        token: "run-2".into(),
+        ..WriteBatch::default()
+    };
+    store.commit(&bad).await.expect("commit");
+    // The same seq again: the batch fails whole, its digest and token included.
+    let again = WriteBatch {
+        applied: vec![applied("M3", 8888)],
+        token: "run-3".into(),
+        ..bad
+    };
+    store.commit(&again).await.expect_err("a repeated seq");
+    assert!(!store.committed("run-3").await.expect("token"));
+    assert!(store.committed("run-2").await.expect("token"));
+
+    let newest = store.applied_messages(3).await.expect("read");
+    assert_eq!(
+        newest,
+        vec![
+            ("M1".to_string(), 7777),
+            ("M2".to_string(), u128::MAX),
+            ("M1".to_string(), 2499)
+        ]
+    );
+    assert_eq!(store.prune_applied(10).await.expect("prune"), 2492);
+    let kept = store.applied_messages(100).await.expect("read");
+    assert_eq!(kept.len(), 10);
+    assert_eq!(kept[0], ("M1".to_string(), 7777));
+}
+
 on_both_backends!(
+    applied_digests_are_stored_with_their_batch_read_newest_first_and_pruned,
     silences_are_kept_listed_matched_and_ended_early,
     sink_cursors_advance_with_their_delivery_records,
     an_empty_store_has_no_seq_and_no_alerts,
