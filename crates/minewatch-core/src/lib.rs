@@ -10,9 +10,12 @@
 //!   update and the HTTP API and WebSocket gateway read.
 //! - [`metrics`]: every Prometheus metric, in one registry, so logs and dashboards agree.
 //! - [`config`] and [`time`]: config errors that name file and line, durations, event time.
+//! - [`backoff`]: the jittered exponential backoff of every retry loop (MQTT reconnects, store
+//!   retries, notifications, the simulator).
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod backoff;
 pub mod config;
 pub mod id;
 pub mod live;

@@ -7,9 +7,9 @@
 use crate::acks::{AckToken, MqttAcker};
 use crate::config::MqttConfig;
 use crate::pipeline::Router;
+use minewatch_core::backoff::Backoff;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::payload::System;
-use minewatch_core::time::now_millis;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,44 +44,6 @@ pub fn stale_filters(cfg: &MqttConfig) -> Vec<String> {
         .iter()
         .map(|s| format!("{}/+/{}", cfg.prefix, s.as_str()))
         .collect()
-}
-
-/// Jittered exponential backoff between a floor and a ceiling.
-#[derive(Debug)]
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    current: Duration,
-    seed: u64,
-}
-
-impl Backoff {
-    /// A backoff starting at `min`.
-    pub fn new(min: Duration, max: Duration) -> Self {
-        let seed = now_millis() as u64 | 1;
-        Backoff {
-            min,
-            max: max.max(min),
-            current: min,
-            seed,
-        }
-    }
-
-    /// The next wait: uniformly in [current/2, current], then the ceiling doubles.
-    pub fn next_delay(&mut self) -> Duration {
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let frac = 0.5 + (self.seed % 1000) as f64 / 2000.0;
-        let d = self.current.mul_f64(frac).max(self.min);
-        self.current = (self.current * 2).min(self.max);
-        d
-    }
-
-    /// Back to the floor after a good connection.
-    pub fn reset(&mut self) {
-        self.current = self.min;
-    }
 }
 
 /// The largest remaining length an MQTT 3.1.1 packet can declare (§2.2.3): 256 MiB.
@@ -304,21 +266,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_between_floor_and_ceiling() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
-        let delays: Vec<_> = (0..10).map(|_| b.next_delay()).collect();
-        assert!(
-            delays
-                .iter()
-                .all(|d| *d >= Duration::from_millis(100) && *d <= Duration::from_secs(2)),
-            "{delays:?}"
-        );
-        assert!(delays[6] > delays[0], "{delays:?}");
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(100));
-    }
 
     #[test]
     fn with_the_default_config_a_returning_broker_is_tried_again_within_a_second() {

@@ -5,11 +5,11 @@
 //! published before it is stored, and the seq never skips.
 
 use crate::acks::{AckSequencer, AckToken, Acker};
-use crate::mqtt::Backoff;
 use crate::ulid::ulid;
 use minewatch_core::alert::{
     Ack, Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent,
 };
+use minewatch_core::backoff::Backoff;
 use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::time::{now_millis, to_datetime};

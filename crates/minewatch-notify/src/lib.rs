@@ -16,10 +16,8 @@
 //! - [`sign`]: the HMAC-SHA256 signature of webhook bodies, and its verification.
 //! - [`renotify`]: which unacknowledged critical alerts are due to be notified again (no I/O, no
 //!   clock: the caller passes the time).
-//! - `backoff`: jittered exponential backoff between a floor and a ceiling.
 #![forbid(unsafe_code)]
 
-mod backoff;
 pub mod config;
 pub mod message;
 pub mod renotify;
@@ -30,6 +28,7 @@ pub use config::{ALERTMANAGER_SINK, AlertmanagerConfig, NotifyConfig, WebhookCon
 
 use chrono::Utc;
 use minewatch_core::WireEvent;
+use minewatch_core::backoff::Backoff;
 use minewatch_core::metrics::Metrics;
 use minewatch_store::{Store, StoreError};
 use prometheus_client::metrics::counter::Counter;
@@ -148,7 +147,7 @@ impl Notifier {
             transport,
             renotify,
             metrics: sink_metrics(name),
-            backoff: backoff::Backoff::new(policy.retry_min, policy.retry_max, backoff::seed(name)),
+            backoff: Backoff::new(policy.retry_min, policy.retry_max),
             cursor: 0,
             latest: 0,
             silences: Vec::new(),

@@ -3,11 +3,11 @@
 //! Woken by the broadcast of stored events; a 1 s tick drives renotify and Alertmanager resends
 //! and covers any missed wake-up.
 
-use crate::backoff::Backoff;
 use crate::message::{Notification, Reason, am_alert, am_labels};
 use crate::renotify::Renotifier;
 use crate::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use chrono::{DateTime, TimeDelta, Utc};
+use minewatch_core::backoff::Backoff;
 use minewatch_core::{Alert, AlertState, EventType, Kind, Severity, WireEvent};
 use minewatch_store::{Delivery, DeliveryState, Silence, SilenceQuery, Store, is_silenced};
 use prometheus_client::metrics::counter::Counter;

@@ -4,9 +4,10 @@
 //! dropped messages (counted and logged), never a late or stale tick.
 
 use crate::anomaly::Anomaly;
-use crate::rng::{Rng, hash};
+use crate::rng::hash;
 use crate::sim::{Sim, SimConfig};
 use minewatch_core::MineDef;
+use minewatch_core::backoff::Backoff;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
 use std::future::Future;
 use std::sync::Arc;
@@ -173,13 +174,12 @@ pub async fn publish(
 /// Polls the event loop until the disconnect is sent or, once stopping, the connection fails;
 /// errors while running are logged and retried after a jittered exponential backoff.
 async fn drive(mut eventloop: EventLoop, stopping: Arc<AtomicBool>, seed: u64) {
-    let mut rng = Rng::new(seed);
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::seeded(BACKOFF_MIN, BACKOFF_MAX, seed);
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 info!(code = ?ack.code, "connected to the MQTT broker");
-                backoff = BACKOFF_MIN;
+                backoff.reset();
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                 debug!("disconnected from the MQTT broker");
@@ -190,11 +190,10 @@ async fn drive(mut eventloop: EventLoop, stopping: Arc<AtomicBool>, seed: u64) {
                 if stopping.load(Ordering::Relaxed) {
                     break;
                 }
-                // Full jitter over the upper half: spreads reconnects of many simulators.
-                let wait = backoff.mul_f64(0.5 + 0.5 * rng.f64());
+                // Jittered: spreads the reconnects of many simulators.
+                let wait = backoff.next_delay();
                 warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "MQTT connection failed; retrying");
                 tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }
