@@ -11,8 +11,9 @@
 //! which stays the one authority on what TOML means and gives every error with its line; what
 //! this accepts, the `toml` crate accepts with the same result (tests compare the two).
 
-use super::{
-    AreaFile, CameraFile, MeterFile, MineFile, MineStatus, PointFile, Text, default_shift_hours,
+use super::model::MineStatus;
+use super::schema::{
+    AreaFile, CameraFile, MeterFile, MineFile, PointFile, Text, default_shift_hours,
 };
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
