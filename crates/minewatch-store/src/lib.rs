@@ -6,9 +6,11 @@
 //! WebSocket gateway read back through the other [`Store`] methods.
 //!
 //! Modules:
-//! - `store`: [`Store`] itself: opening a URL, the transactional commit, every query; the
-//!   private `Pool` enum (one variant per backend) and `on_pool!`, which compiles one query
-//!   text once per backend.
+//! - `pool`: the private `Pool` enum (one variant per backend) and what every query module
+//!   shares: `on_pool!`, which compiles one query text once per backend, `write_tx!`, the
+//!   run-time filters (`Where`, `bind_params!`), and opening a store URL.
+//! - `store`: [`Store`] itself: opening and migrating, the transactional commit, the alert,
+//!   event, dead-letter, status and snapshot queries.
 //! - `model`: what goes in and out besides core's `Alert` and `Event`: [`WriteBatch`],
 //!   [`DeadLetter`], [`AlertQuery`], [`DeadLetterQuery`], [`StatusOrder`].
 //! - `migrate`: the migration runner over the SQL files in `migrations/sqlite/` and
@@ -30,6 +32,7 @@ mod error;
 mod migrate;
 mod model;
 mod notify;
+mod pool;
 mod store;
 
 pub use config::StoreConfig;

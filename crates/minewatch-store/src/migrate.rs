@@ -2,11 +2,11 @@
 //! the binary, each applied once, in its own transaction, and recorded in `schema_migrations`.
 //!
 //! The two lists (`migrations/sqlite/`, `migrations/postgres/`) carry the same versions and
-//! names; only the DDL's spelling differs. Queries are shared (see `store`).
+//! names; only the DDL's spelling differs. Queries are shared (see `pool`).
 
 use crate::StoreError;
 use crate::codec::now_text;
-use crate::store::{Pool, on_pool};
+use crate::pool::{Pool, on_pool};
 use sqlx::Executor;
 use tracing::info;
 

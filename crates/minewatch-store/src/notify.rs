@@ -7,7 +7,7 @@
 
 use crate::codec::{parse_time, seq_from_sql, seq_to_sql, time_text};
 use crate::model::effective_limit;
-use crate::store::{Param, Where, bind_params, on_pool, write_tx};
+use crate::pool::{Where, bind_params, on_pool, write_tx};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use minewatch_core::{Alert, Kind};

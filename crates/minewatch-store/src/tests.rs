@@ -9,7 +9,7 @@
 //! only.
 
 use crate::migrate::migrations_for;
-use crate::store::{Pool, on_pool};
+use crate::pool::{Pool, on_pool};
 use crate::{
     AlertQuery, Applied, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState,
     Example, Silence, SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch,
