@@ -69,8 +69,10 @@ pub const MAX_PENDING_ACKS: usize = 1 << 20;
 ///
 /// The client's request queue is bounded, and while a backlog pours in the event loop reads far
 /// more than it writes, so the queue can be full. An ack that does not fit is kept here, in
-/// arrival order, and handed on by the next [`Acker::ack`] or [`Acker::flush`]: never dropped, so
-/// the broker never delivers a handled message again.
+/// arrival order, and handed on by the next [`Acker::ack`] or [`Acker::flush`], so the broker does
+/// not deliver a handled message again. Only an ack arriving while [`MAX_PENDING_ACKS`] already
+/// wait is dropped (counted in `mqtt_ack_failures`): the broker then delivers that message again,
+/// and its shard recognises it by its digest (among the last `engine.dedup_window` applied).
 pub struct MqttAcker {
     pub client: rumqttc::AsyncClient,
     /// The current connection generation, bumped by the MQTT task on every (dis)connect.

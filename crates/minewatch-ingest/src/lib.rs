@@ -14,6 +14,8 @@
 //! - [`config`]: the `[mqtt]` and `[engine]` sections.
 //! - [`mqtt`]: the connection: persistent session, QoS 1, manual acks, jittered backoff,
 //!   re-subscribe when the broker has no session.
+//! - [`router`]: hands each message to its mine's shard, dropping (and acking) mines this
+//!   instance does not own.
 //! - [`shard`]: a shard worker; per-mine state stays inside it, with no lock on the hot path.
 //! - [`writer`]: the alert writer: dedup by key, lifecycle, the global gap-free seq.
 //! - [`acks`]: ack tokens and the sequencer that releases PUBACKs in arrival order once stored.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod dedup;
 pub mod mqtt;
 pub mod pipeline;
+pub mod router;
 pub mod shard;
 pub mod ulid;
 pub mod writer;

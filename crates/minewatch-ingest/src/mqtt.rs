@@ -6,7 +6,7 @@
 
 use crate::acks::{AckToken, MqttAcker};
 use crate::config::MqttConfig;
-use crate::pipeline::Router;
+use crate::router::Router;
 use minewatch_core::backoff::Backoff;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::payload::System;
@@ -90,6 +90,25 @@ const STOP_LIMIT: Duration = Duration::from_secs(30);
 /// Longest a reader waits, once its DISCONNECT is sent, for the broker to close the connection.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// What the MQTT reader runs with.
+pub struct ReaderParts {
+    pub cfg: MqttConfig,
+    /// The client of `eventloop`: subscriptions and the DISCONNECT are queued through it.
+    pub client: AsyncClient,
+    /// Owned by the reader: only it polls, so only it does the connection's I/O.
+    pub eventloop: EventLoop,
+    /// Counts connections: an ack token taken on an earlier connection is not sent on this one
+    /// (the broker forgets packet ids with the connection). Shared with the acker.
+    pub generation: Arc<AtomicU64>,
+    /// Where each message goes.
+    pub router: Router,
+    pub metrics: Arc<Metrics>,
+    /// Turns true when the reader must stop taking messages.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Turns true once everything taken is stored and its ack queued: the reader then disconnects.
+    pub drained: tokio::sync::watch::Receiver<bool>,
+}
+
 /// Runs the connection until shutdown. When `shutdown` turns true the reader stops taking
 /// messages (one it has not handed on is left unacked, so the broker sends it again next session)
 /// but keeps polling, so the acks of what the pipeline is still storing reach the broker; when
@@ -99,17 +118,17 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 ///
 /// A shutdown never cancels `poll()` half way: rumqttc may be in the middle of writing a packet,
 /// and a cancelled write would leave half a packet on the wire and lose the acks after it.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    cfg: MqttConfig,
-    client: AsyncClient,
-    mut eventloop: EventLoop,
-    generation: Arc<AtomicU64>,
-    router: Router,
-    metrics: Arc<Metrics>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-    mut drained: tokio::sync::watch::Receiver<bool>,
-) {
+pub async fn run(parts: ReaderParts) {
+    let ReaderParts {
+        cfg,
+        client,
+        mut eventloop,
+        generation,
+        router,
+        metrics,
+        mut shutdown,
+        mut drained,
+    } = parts;
     let filters = filters(&cfg);
     let stale = stale_filters(&cfg);
     let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
