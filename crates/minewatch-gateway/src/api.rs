@@ -6,7 +6,7 @@
 use crate::AppState;
 use crate::access::{Access, Role};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Params, PathId, text_field};
+use crate::extract::{JsonBody, MAX_BY, MAX_NOTE, Params, PathId, text_field};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -19,11 +19,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The longest `by` of an ack or a status order.
-pub const MAX_BY: usize = 128;
-/// The longest `note` of an ack or a status order.
-pub const MAX_NOTE: usize = 1024;
 
 /// The routes under `/api`.
 pub(crate) fn routes() -> Router<AppState> {

@@ -1,6 +1,6 @@
 //! The `[http]` section of the main config.
 
-use crate::access::{Role, TokenDigest};
+use crate::token::{Role, TokenDigest};
 use minewatch_core::time::de_duration;
 use serde::Deserialize;
 use std::time::Duration;

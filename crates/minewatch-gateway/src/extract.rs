@@ -217,6 +217,11 @@ fn field_message(path: &str, message: &str) -> String {
     }
 }
 
+/// The longest `by` (who did it) of an ack, a status order or a silence.
+pub const MAX_BY: usize = 128;
+/// The longest `note` of an ack or a status order, and `reason` of a silence.
+pub const MAX_NOTE: usize = 1024;
+
 /// A free-text field of a request body: at most `max` characters, and not blank when `required`.
 pub fn text_field(name: &str, value: &str, max: usize, required: bool) -> Result<String, ApiError> {
     let value = value.trim();

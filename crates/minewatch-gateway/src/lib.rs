@@ -7,6 +7,8 @@
 //!
 //! Modules, in the order a request passes through them:
 //! - [`config`]: the `[http]` config section, with its tokens (kept as SHA-256 digests).
+//! - `token`: a token's [`Role`] and the SHA-256 digest of its secret, which the config and
+//!   [`access`] share.
 //! - [`access`]: who is asking and which mines they may see: the bearer token (from the header,
 //!   or `?token=` on `/ws`) looked up among `[[http.tokens]]`; a 401 when tokens are configured and
 //!   the request has no known one. Every handler takes an [`Access`] and filters mines with it.
@@ -36,6 +38,7 @@ mod extract;
 mod notify_api;
 mod ops;
 mod page;
+mod token;
 mod ws;
 
 pub use access::{Access, Role};

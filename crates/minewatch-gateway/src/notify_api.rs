@@ -4,9 +4,8 @@
 
 use crate::AppState;
 use crate::access::{Access, Role};
-use crate::api::{MAX_BY, MAX_NOTE};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Params, PathId, text_field};
+use crate::extract::{JsonBody, MAX_BY, MAX_NOTE, Params, PathId, text_field};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
