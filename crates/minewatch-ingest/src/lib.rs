@@ -17,19 +17,20 @@
 //! - [`router`]: hands each message to its mine's shard, dropping (and acking) mines this
 //!   instance does not own.
 //! - [`shard`]: a shard worker; per-mine state stays inside it, with no lock on the hot path.
-//! - [`writer`]: the alert writer: dedup by key, lifecycle, the global gap-free seq.
+//! - [`writer`]: the alert writer: dedup by key, lifecycle, the global gap-free seq; alert ids
+//!   from [`alert_id`].
 //! - [`acks`]: ack tokens and the sequencer that releases PUBACKs in arrival order once stored.
 //! - [`pipeline`]: starts it all, restores state from the store, and takes operator commands.
 #![forbid(unsafe_code)]
 
 pub mod acks;
+pub mod alert_id;
 pub mod config;
 pub mod dedup;
 pub mod mqtt;
 pub mod pipeline;
 pub mod router;
 pub mod shard;
-pub mod ulid;
 pub mod writer;
 
 pub use config::{EngineConfig, MqttConfig};

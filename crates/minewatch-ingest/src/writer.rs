@@ -5,7 +5,7 @@
 //! published before it is stored, and the seq never skips.
 
 use crate::acks::{AckSequencer, AckToken, Acker};
-use crate::ulid::ulid;
+use crate::alert_id::AlertIds;
 use minewatch_core::alert::{
     Ack, Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent,
 };
@@ -85,6 +85,8 @@ pub struct Writer {
     active: HashMap<String, Alert>,
     /// Active alert keys by id, for operator acks.
     by_id: HashMap<String, String>,
+    /// The ids of the alerts raised here, increasing.
+    ids: AlertIds,
     seq: u64,
     sequencer: AckSequencer,
     batch: usize,
@@ -137,6 +139,7 @@ impl Writer {
             acker: parts.acker,
             active: HashMap::new(),
             by_id: HashMap::new(),
+            ids: AlertIds::new(),
             seq: parts.seq,
             sequencer: AckSequencer::default(),
             batch: parts.batch.max(1),
@@ -360,7 +363,7 @@ impl Writer {
         match op {
             ChangeOp::Raise => {
                 let alert = Alert {
-                    id: ulid(wall, self.seq + 1),
+                    id: self.ids.next(wall),
                     key: key.clone(),
                     mine: c.mine.to_string(),
                     kind: c.kind,
