@@ -4,15 +4,19 @@
 //!   `[registry]`), strict, with relative paths resolved against the file's directory.
 //! - [`server`]: `minewatch run` — store, pipeline, gateway, SIGHUP reload; also what the
 //!   end-to-end tests start.
-//! - [`demo`]: `minewatch demo` — embedded broker, example registry, simulator, server.
+//! - [`demo`]: `minewatch demo` — embedded broker, example registry, simulator, server (feature
+//!   `tools`).
 //! - [`broker`]: the embedded rumqttd broker (feature `embedded-broker`).
-//! - [`load`]: `minewatch load` — the server as the load tool's launcher (minewatch-load).
+//! - [`load`]: `minewatch load` — the server as the load tool's launcher (minewatch-load; feature
+//!   `tools`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "embedded-broker")]
 pub mod broker;
 pub mod config;
+#[cfg(feature = "tools")]
 pub mod demo;
+#[cfg(feature = "tools")]
 pub mod load;
 pub mod server;
 
@@ -20,6 +24,7 @@ pub use config::Config;
 pub use server::Server;
 
 /// The example registry shipped with the binary (used by the demo when no registry is given).
+#[cfg(feature = "tools")]
 pub const EXAMPLE_REGISTRY: &[(&str, &str)] = &[
     (
         "140100001.toml",

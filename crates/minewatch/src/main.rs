@@ -1,7 +1,8 @@
-//! `minewatch`: run, demo, sim, check, load.
+//! `minewatch`: run, check and hash-token; demo, sim and load with the `tools` feature.
 
 use clap::{Parser, Subcommand};
 use minewatch::config::Config;
+#[cfg(feature = "tools")]
 use minewatch::demo::{self, DemoOptions};
 use minewatch_core::registry::Registry;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ enum Command {
         config: PathBuf,
     },
     /// Everything on one machine: embedded broker, simulated mines with anomalies, dashboard.
+    #[cfg(feature = "tools")]
     Demo {
         /// Where the store file and the registry copy live.
         #[arg(long, default_value = "minewatch-demo")]
@@ -45,6 +47,7 @@ enum Command {
         anomaly_every: u64,
     },
     /// Publish realistic telemetry for the registry's mines to a broker.
+    #[cfg(feature = "tools")]
     Sim(SimArgs),
     /// Validate a config file and its registry; exits non-zero on the first problem.
     Check {
@@ -56,6 +59,7 @@ enum Command {
     /// `[[http.tokens]]`. Surrounding whitespace is ignored, as it is for `env =` tokens.
     HashToken,
     /// Load tool: drain, latency, fan-out and restart/memory measurements against a broker (BENCHMARKS.md).
+    #[cfg(feature = "tools")]
     Load {
         #[command(subcommand)]
         mode: minewatch_load::LoadCommand,
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
     let res = rt.block_on(async move {
         match cli.command {
             Command::Run { config } => run(config).await,
+            #[cfg(feature = "tools")]
             Command::Demo {
                 data_dir,
                 http,
@@ -111,7 +116,9 @@ fn main() -> ExitCode {
                 })
                 .await
             }
+            #[cfg(feature = "tools")]
             Command::Sim(args) => sim(args).await,
+            #[cfg(feature = "tools")]
             Command::Load { mode } => {
                 minewatch_load::run(mode, &minewatch::load::ServerLauncher).await
             }
@@ -198,6 +205,7 @@ async fn shutdown_signal() {
 }
 
 /// `minewatch sim`'s arguments.
+#[cfg(feature = "tools")]
 #[derive(clap::Args, Debug)]
 struct SimArgs {
     /// Broker host:port.
@@ -234,6 +242,7 @@ struct SimArgs {
     suspend: Vec<String>,
 }
 
+#[cfg(feature = "tools")]
 async fn sim(args: SimArgs) -> Result<(), String> {
     let SimArgs {
         broker,

@@ -2,6 +2,7 @@
 //! child process, so the memory it reads is the server's alone), raises alerts, restarts it and
 //! fills its live state. No timing or memory figure is asserted, only that the report holds
 //! together; BENCHMARKS.md has the figures at a million points.
+#![cfg(feature = "tools")]
 
 use std::process::Command;
 
