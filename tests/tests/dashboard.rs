@@ -122,10 +122,10 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Our own process group, by its id: Chromium and every helper it started.
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
+        let _ = rustix::process::kill_process_group(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::KILL,
+        );
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -545,10 +545,10 @@ async fn start(
 
 /// SIGTERM (the server drains and exits), then SIGKILL if it is still there after the wait.
 async fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    );
     let deadline = Instant::now() + SERVER_WAIT;
     while Instant::now() < deadline {
         if !matches!(child.try_wait(), Ok(None)) {
