@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long any wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -53,68 +52,8 @@ pub fn unique(tag: &str) -> String {
     )
 }
 
-/// A small test mine: a coal face with an intake and a face sensor (with two feeds), a return,
-/// an O2 point, a camera, a sealed area.
-pub const MINE: &str = r#"
-id = "M1"
-name = "Test Colliery"
-status = "producing"
-max_underground = 50
-
-[[area]]
-id = "A1"
-name = "1201 coal face"
-kind = "coal_face"
-quota = 10
-
-[[area]]
-id = "A2"
-name = "1201 return"
-kind = "return_airway"
-
-[[point]]
-id = "P0"
-area = "A1"
-kind = "ch4"
-location = "intake"
-
-[[point]]
-id = "P1"
-area = "A1"
-kind = "ch4"
-location = "coal_face"
-feeds = ["F1", "F2"]
-upwind = "P0"
-
-[[point]]
-id = "P2"
-area = "A2"
-kind = "ch4"
-location = "coal_face_return"
-feeds = ["F1"]
-upwind = "P1"
-
-[[point]]
-id = "F1"
-area = "A1"
-kind = "feed"
-
-[[point]]
-id = "F2"
-area = "A1"
-kind = "feed"
-
-[[camera]]
-id = "C1"
-area = "A1"
-watches = "face"
-
-[[meter]]
-id = "MF1"
-area = "A1"
-load = "face"
-idle_kw = 5.0
-"#;
+pub use minewatch_fixtures::http::request as http;
+pub use minewatch_fixtures::mine::{MINE, mine_as};
 
 /// A running server with its broker connection, temp dir and publisher.
 pub struct Harness {
@@ -183,8 +122,8 @@ impl Harness {
     async fn wait_connected(&self) {
         let m = self.server().metrics.clone();
         wait_until("the server connects to the broker", || {
-            let text = m.encode();
-            async move { text.contains("minewatch_mqtt_connected 1").then_some(()) }
+            let connected = m.mqtt_connected.get() == 1;
+            async move { connected.then_some(()) }
         })
         .await;
         // The subscription is queued right after ConnAck; a round trip through the broker proves
@@ -281,8 +220,8 @@ impl Harness {
         self.server = Some(server);
         let m = self.server().metrics.clone();
         wait_until("the server reconnects to the broker", || {
-            let text = m.encode();
-            async move { text.contains("minewatch_mqtt_connected 1").then_some(()) }
+            let connected = m.mqtt_connected.get() == 1;
+            async move { connected.then_some(()) }
         })
         .await;
     }
@@ -421,59 +360,6 @@ where
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-/// A minimal HTTP/1.1 client (Connection: close; Content-Length or chunked bodies).
-pub async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        s.write_all(req.as_bytes()).await.expect("write");
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.expect("read");
-        buf
-    };
-    let buf = tokio::time::timeout(WAIT, fut)
-        .await
-        .expect("HTTP answer in time");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut r = rest;
-        while let Some((len, tail)) = r.split_once("\r\n") {
-            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-            if n == 0 || tail.len() < n {
-                break;
-            }
-            out.push_str(&tail[..n]);
-            r = tail[n..].trim_start_matches("\r\n");
-        }
-        out
-    } else {
-        rest.to_string()
-    };
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or(Value::String(body)),
-    )
 }
 
 /// A WebSocket client on `/ws?query`.

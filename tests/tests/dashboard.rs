@@ -15,7 +15,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -131,38 +130,10 @@ impl Drop for Browser {
     }
 }
 
-/// GET from the DevTools HTTP endpoint. It may keep the connection open whatever the request
-/// says, so the body is read up to its Content-Length rather than to the end of the stream.
+/// GET from the DevTools HTTP endpoint: status and JSON, or `(0, Null)` while nothing answers.
 async fn devtools_get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let fetch = async {
-        let mut s = TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = s.read(&mut chunk).await.ok()?;
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let len = head.lines().find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                });
-                if n == 0 || len.is_some_and(|len| body.len() >= len) {
-                    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-                    return Some((status, serde_json::from_str(body).unwrap_or(Value::Null)));
-                }
-            } else if n == 0 {
-                return None;
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, fetch)
+    minewatch_fixtures::http::try_request(addr, "GET", path, None)
         .await
-        .ok()
-        .flatten()
         .unwrap_or((0, Value::Null))
 }
 

@@ -293,8 +293,13 @@ async fn one_bad_element_is_rejected_alone_and_kept_as_a_dead_letter() {
     assert_eq!(bad["system"], "safety");
     let (_, metrics) = h.get("/metrics").await;
     let text = metrics.as_str().unwrap_or_default();
-    assert!(
-        text.contains("minewatch_rejected_total{system=\"safety\",reason=\"bad_element\"} 1"),
+    assert_eq!(
+        minewatch_fixtures::metrics::value(
+            text,
+            "minewatch_rejected_total",
+            &[("system", "safety"), ("reason", "bad_element")]
+        ),
+        Some(1.0),
         "{text}"
     );
 }

@@ -109,7 +109,8 @@ async fn killed_three_times(what: &str, drop_pubacks: bool) {
     stream::wait_all_applied(&server, &script).await;
     let received = metric(
         &server.metrics().await,
-        "minewatch_messages_total{system=\"safety\"}",
+        "minewatch_messages_total",
+        &[("system", "safety")],
     );
     eprintln!(
         "{what}: all {LEN} messages applied after {} starts, at {:?}; the last start received {received:?} messages, {} of them new",
@@ -178,15 +179,16 @@ async fn a_broker_restarted_mid_stream_with_persistence_leaves_every_alert_raise
         clock.elapsed()
     );
     wait_until("the server sees the broker gone", || async {
-        (metric(&server.metrics().await, "minewatch_mqtt_connected") == Some(0.0)).then_some(())
+        (metric(&server.metrics().await, "minewatch_mqtt_connected", &[]) == Some(0.0))
+            .then_some(())
     })
     .await;
     broker.restart().await;
     // The server reconnects by itself, to the same session.
     wait_until("the server reconnects by itself", || async {
         let m = server.metrics().await;
-        (metric(&m, "minewatch_mqtt_connected") == Some(1.0)
-            && metric(&m, "minewatch_mqtt_reconnects_total").is_some_and(|n| n >= 1.0))
+        (metric(&m, "minewatch_mqtt_connected", &[]) == Some(1.0)
+            && metric(&m, "minewatch_mqtt_reconnects_total", &[]).is_some_and(|n| n >= 1.0))
         .then_some(())
     })
     .await;

@@ -7,16 +7,12 @@
 //! - every JSON escape in every string field of every system, as other programs write them;
 //! - 60,000 unknown mines, and unknown mines refused outright.
 
+use minewatch_fixtures::metrics;
 use minewatch_tests::fault::{AckedPublisher, ChildServer, ChildSpec, Mosquitto, metric};
-use minewatch_tests::{Harness, MINE, server_program, unique, wait_until};
+use minewatch_tests::{Harness, MINE, mine_as, server_program, unique, wait_until};
 use serde_json::{Value, json};
 use std::fmt::Write;
 use std::time::Duration;
-
-/// The test mine under another id.
-fn mine_as(id: &str) -> String {
-    MINE.replacen("id = \"M1\"", &format!("id = \"{id}\""), 1)
-}
 
 /// Dead letters of `mine`, newest first.
 async fn dead_letters(h: &Harness, mine: &str) -> Vec<Value> {
@@ -96,7 +92,7 @@ async fn an_oversized_message_is_acked_and_dead_lettered_once_and_every_mine_goe
     );
     let text = server.metrics().await;
     assert_eq!(
-        metric(&text, "minewatch_mqtt_reconnects_total"),
+        metric(&text, "minewatch_mqtt_reconnects_total", &[]),
         Some(0.0),
         "the oversized message did not cost the connection"
     );
@@ -120,11 +116,7 @@ async fn an_oversized_message_is_acked_and_dead_lettered_once_and_every_mine_goe
     })
     .await;
     let text = server.metrics().await;
-    let again: f64 = text
-        .lines()
-        .filter(|l| l.starts_with("minewatch_duplicates_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let again = metrics::sum(&text, "minewatch_duplicates_total", &[]);
     assert_eq!(again, 0.0, "nothing was delivered again:\n{text}");
     let letters = server.get("/api/dead-letters?mine=M1").await.1["dead_letters"].clone();
     assert_eq!(letters.as_array().map_or(0, Vec::len), 1, "{letters}");
@@ -170,8 +162,13 @@ async fn a_million_element_message_costs_one_summary_per_reason_and_the_other_mi
         "{letters:?}"
     );
     let text = h.server().metrics.encode();
-    assert!(
-        text.contains("minewatch_rejected_total{system=\"safety\",reason=\"bad_element\"} 10000"),
+    assert_eq!(
+        metric(
+            &text,
+            "minewatch_rejected_total",
+            &[("system", "safety"), ("reason", "bad_element")]
+        ),
+        Some(10_000.0),
         "{text}"
     );
 }
@@ -278,17 +275,17 @@ async fn every_string_of_every_system_may_be_escaped_and_means_what_it_spells() 
     );
 }
 
-/// Waits (up to `limit`) until `/metrics` shows `line`.
-async fn wait_metric(h: &Harness, line: &str, limit: Duration) {
+/// Waits (up to `limit`) until `/metrics` shows the sample `name{labels}` at `want`.
+async fn wait_metric(h: &Harness, name: &str, labels: &[(&str, &str)], want: f64, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let text = h.server().metrics.encode();
-        if text.lines().any(|l| l == line) {
+        if metric(&text, name, labels) == Some(want) {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {line:?} in:\n{}",
+            "timed out waiting for {name}{labels:?} {want} in:\n{}",
             text.lines()
                 .filter(|l| l.contains("rejected_total") || l.contains("messages_total"))
                 .collect::<Vec<_>>()
@@ -336,15 +333,17 @@ async fn sixty_thousand_unknown_mines_are_capped_in_state_alerts_and_metrics() {
     let refused = SENT - (CAP - 1);
     wait_metric(
         &h,
-        &format!("minewatch_rejected_total{{system=\"safety\",reason=\"unknown_mine\"}} {refused}"),
+        "minewatch_rejected_total",
+        &[("system", "safety"), ("reason", "unknown_mine")],
+        refused as f64,
         Duration::from_secs(300),
     )
     .await;
     h.server().pipeline.flush().await.expect("flushed");
     let text = h.server().metrics.encode();
-    assert!(
-        text.lines()
-            .any(|l| l == format!("minewatch_unknown_mines {CAP}")),
+    assert_eq!(
+        metric(&text, "minewatch_unknown_mines", &[]),
+        Some(CAP as f64),
         "{text}"
     );
     assert!(
@@ -389,8 +388,10 @@ async fn unknown_mines_can_be_refused_outright() {
         .await;
     wait_metric(
         &h,
+        "minewatch_rejected_total",
+        &[("system", "safety"), ("reason", "unknown_mine")],
         // The harness's probe was refused too.
-        "minewatch_rejected_total{system=\"safety\",reason=\"unknown_mine\"} 101",
+        101.0,
         Duration::from_secs(60),
     )
     .await;

@@ -5,13 +5,13 @@
 //! Prometheus: `MINEWATCH_TEST_PROMETHEUS` names the binary (missing = failure); unset, the test
 //! uses /usr/bin/prometheus and skips with a notice when that is not installed.
 
-use minewatch_tests::{Harness, MINE, http, wait_until};
+use minewatch_fixtures::{http, metrics};
+use minewatch_tests::{Harness, MINE, mine_as, wait_until};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long every dashboard query together may take to return data once Prometheus is ready.
 const QUERY_DEADLINE: Duration = Duration::from_secs(60);
@@ -277,42 +277,7 @@ impl Prometheus {
 
     /// GET `path`: status and JSON body, or None while nothing answers.
     async fn get(&self, path: &str) -> Option<(u16, Value)> {
-        // The harness's client panics on a refused connection; probe first.
-        let mut s = tokio::time::timeout(
-            Duration::from_secs(2),
-            tokio::net::TcpStream::connect(self.addr),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        let read = async {
-            s.write_all(req.as_bytes()).await.ok()?;
-            let mut buf = Vec::new();
-            s.read_to_end(&mut buf).await.ok()?;
-            Some(buf)
-        };
-        let buf = tokio::time::timeout(Duration::from_secs(10), read)
-            .await
-            .ok()??;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n")?;
-        let status = head.split_whitespace().nth(1)?.parse().ok()?;
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_string()
-        };
-        Some((
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        ))
+        http::try_request(self.addr, "GET", path, None).await.ok()
     }
 
     async fn wait_ready(&mut self) {
@@ -345,19 +310,6 @@ impl Prometheus {
         }
         Ok(v["data"].clone())
     }
-}
-
-fn dechunk(mut r: &str) -> String {
-    let mut out = String::new();
-    while let Some((len, tail)) = r.split_once("\r\n") {
-        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        r = tail[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Whether a query's data answers it: some series (carrying `label` when asked), or a scalar.
@@ -477,8 +429,7 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus_scraping_the_
     let all = queries(&dashboards());
     assert!(all.len() > 20, "suspiciously few queries: {all:?}");
 
-    let m2 = MINE.replacen("id = \"M1\"", "id = \"M2\"", 1);
-    let h = Harness::start(&[("m1.toml", MINE), ("m2.toml", &m2)], |_| {}).await;
+    let h = Harness::start(&[("m1.toml", MINE), ("m2.toml", &mine_as("M2"))], |_| {}).await;
     for mine in MINES {
         h.safety(
             mine,
@@ -523,7 +474,7 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus_scraping_the_
         &json!({"ts": h.ts(11), "readings": [{"point": "P0"}]}),
     )
     .await;
-    let (status, body) = http(
+    let (status, body) = http::request(
         h.http(),
         "PUT",
         "/api/mines/M2/status",
@@ -536,20 +487,25 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus_scraping_the_
     wait_until("the per-mine gauges show the fed data", || {
         let text = metrics.encode();
         async move {
-            [
-                "minewatch_mine_people_underground{mine=\"M1\"} 3",
-                "minewatch_mine_people_underground{mine=\"M2\"} 3",
-                "minewatch_mine_points_reporting{mine=\"M1\"} 5",
-                "minewatch_mine_points{mine=\"M2\"} 5",
-                "minewatch_mine_ch4_max_percent{mine=\"M1\"} 1.2",
-                "minewatch_mine_ch4_max_percent{mine=\"M2\"} 1.62",
-                "minewatch_mine_alerts_active{mine=\"M1\",severity=\"major\"} 1",
-                "minewatch_mine_suspended{mine=\"M2\"} 1",
-                "minewatch_mine_suspended{mine=\"M1\"} 0",
-            ]
-            .iter()
-            .all(|l| text.lines().any(|x| x == *l))
-            .then_some(())
+            let s = metrics::parse(&text);
+            let want: [(&str, metrics::Labels, f64); 9] = [
+                ("minewatch_mine_people_underground", &[("mine", "M1")], 3.0),
+                ("minewatch_mine_people_underground", &[("mine", "M2")], 3.0),
+                ("minewatch_mine_points_reporting", &[("mine", "M1")], 5.0),
+                ("minewatch_mine_points", &[("mine", "M2")], 5.0),
+                ("minewatch_mine_ch4_max_percent", &[("mine", "M1")], 1.2),
+                ("minewatch_mine_ch4_max_percent", &[("mine", "M2")], 1.62),
+                (
+                    "minewatch_mine_alerts_active",
+                    &[("mine", "M1"), ("severity", "major")],
+                    1.0,
+                ),
+                ("minewatch_mine_suspended", &[("mine", "M2")], 1.0),
+                ("minewatch_mine_suspended", &[("mine", "M1")], 0.0),
+            ];
+            want.iter()
+                .all(|(name, labels, v)| s.value(name, labels) == Some(*v))
+                .then_some(())
         }
     })
     .await;

@@ -12,6 +12,8 @@
 
 use minewatch::config::Config;
 use minewatch::server::Server;
+use minewatch_core::payload::System;
+use minewatch_fixtures::mine::one_point_mine;
 use minewatch_tests::{broker, http, publisher, unique, wait_until};
 use rumqttc::{AsyncClient, QoS};
 use serde_json::{Value, json};
@@ -21,29 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const MINES: [&str; 6] = ["M1", "M2", "M3", "M4", "M5", "M6"];
-
-/// One coal face with one methane point: alarm 1.0 %, restore 1.0 %, power-off 1.5 %.
-fn mine_toml(id: &str) -> String {
-    format!(
-        r#"id = "{id}"
-name = "Scale-out colliery {id}"
-status = "producing"
-max_underground = 50
-
-[[area]]
-id = "A1"
-name = "coal face"
-kind = "coal_face"
-quota = 10
-
-[[point]]
-id = "P1"
-area = "A1"
-kind = "ch4"
-location = "coal_face"
-"#
-    )
-}
 
 /// One minewatch instance: its config (client id, store, HTTP port, owned mines) and its server.
 struct Instance {
@@ -61,8 +40,8 @@ impl Instance {
             server: Some(server),
         };
         wait_until("the instance connects to the broker", || {
-            let text = i.metrics();
-            async move { text.contains("minewatch_mqtt_connected 1").then_some(()) }
+            let connected = i.server().metrics.mqtt_connected.get() == 1;
+            async move { connected.then_some(()) }
         })
         .await;
         i
@@ -83,21 +62,16 @@ impl Instance {
     }
 
     fn addr(&self) -> SocketAddr {
-        self.server.as_ref().expect("running").http_addr
+        self.server().http_addr
     }
 
-    fn metrics(&self) -> String {
-        self.server.as_ref().expect("running").metrics.encode()
+    fn server(&self) -> &Server {
+        self.server.as_ref().expect("running")
     }
 
     /// `minewatch_not_owned_total{system="safety"}`.
     fn not_owned_safety(&self) -> u64 {
-        let line = "minewatch_not_owned_total{system=\"safety\"} ";
-        self.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix(line))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {line}in /metrics"))
+        self.server().metrics.not_owned[System::Safety.index()].get()
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -233,7 +207,7 @@ async fn two_instances_split_the_mines_and_raise_every_alert_exactly_once_on_its
     let reg = dir.path().join("registry");
     std::fs::create_dir_all(&reg).expect("registry dir");
     for m in MINES {
-        std::fs::write(reg.join(format!("{m}.toml")), mine_toml(m)).expect("write mine");
+        std::fs::write(reg.join(format!("{m}.toml")), one_point_mine(m)).expect("write mine");
     }
     let prefix = unique("mwscale");
     let (host, port) = broker();

@@ -366,6 +366,18 @@ impl Metrics {
             .inc();
     }
 
+    /// Alert events of type `t` counted so far, over every kind.
+    pub fn alert_events_of(&self, t: EventType) -> u64 {
+        Kind::ALL
+            .iter()
+            .map(|k| {
+                self.alert_events
+                    .get_or_create(&labels(&[("kind", k.as_str()), ("type", t.as_str())]))
+                    .get()
+            })
+            .sum()
+    }
+
     /// Registers an extra metric (for components added later).
     pub fn register(
         &self,

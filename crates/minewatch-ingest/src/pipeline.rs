@@ -566,14 +566,14 @@ async fn tick(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minewatch_fixtures::mine::empty_mine;
     use std::path::Path;
 
     fn def(id: &str) -> Arc<MineDef> {
-        let src = format!(
-            "id = \"{id}\"\nname = \"{id}\"\nstatus = \"producing\"\nmax_underground = 10\n"
-        );
         let path = format!("{id}.toml");
-        Arc::new(MineDef::parse(Path::new(&path), &src).unwrap_or_else(|e| panic!("{e}")))
+        Arc::new(
+            MineDef::parse(Path::new(&path), &empty_mine(id)).unwrap_or_else(|e| panic!("{e}")),
+        )
     }
 
     #[test]

@@ -568,14 +568,11 @@ fn export(engine: &Engine, mine: &str, system: System, live: &LiveView) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minewatch_fixtures::mine::one_point_mine;
     use std::path::Path;
 
     /// A payload starting with this makes `judge` panic (see there).
     pub(super) const PANIC: &[u8] = b"PANIC";
-
-    const MINE: &str = "id = \"M1\"\nname = \"M1\"\nstatus = \"producing\"\nmax_underground = 10\n\n\
-        [[area]]\nid = \"A1\"\nname = \"face\"\nkind = \"coal_face\"\nquota = 10\n\n\
-        [[point]]\nid = \"P1\"\narea = \"A1\"\nkind = \"ch4\"\nlocation = \"coal_face\"\n";
 
     fn publish(topic: &str, payload: &str, pkid: u16) -> ShardMsg {
         let token = Some(AckToken {
@@ -600,7 +597,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_that_makes_the_rules_fail_costs_that_message_only() {
-        let def = MineDef::parse(Path::new("m1.toml"), MINE).expect("test mine");
+        let def = MineDef::parse(Path::new("m1.toml"), &one_point_mine("M1")).expect("test mine");
         let (built, _) = oneshot::channel();
         let init = ShardInit {
             params: minewatch_rules::config::Params::default(),

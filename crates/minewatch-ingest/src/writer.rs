@@ -515,6 +515,7 @@ impl Writer {
 mod tests {
     use super::*;
     use minewatch_core::alert::ChangeOp;
+    use minewatch_fixtures::store::{TempStore, file_store};
     use minewatch_store::Fault;
     use std::sync::Mutex;
 
@@ -557,9 +558,9 @@ mod tests {
     #[tokio::test]
     async fn while_the_store_refuses_commits_nothing_is_acked_or_published_and_then_everything_is_once()
      {
-        let dir = tempfile::tempdir().expect("tempdir");
         let w = Watch::new();
-        let (store, tx, task) = writer(&dir, &w).await;
+        let (file, tx, task) = writer(&w).await;
+        let store = &file.store;
         let (acks, metrics, live) = (&w.acks, &w.metrics, &w.live);
         let mut published = w.events.subscribe();
         store.inject(Fault::BeforeCommit);
@@ -630,15 +631,17 @@ mod tests {
         }
     }
 
-    /// A writer on a fresh file store in `dir`, seen through `w`: the store, its queue, its task.
+    /// A writer on a fresh file store, seen through `w`: the store, its queue, its task.
     async fn writer(
-        dir: &tempfile::TempDir,
         w: &Watch,
-    ) -> (Store, mpsc::Sender<WriterMsg>, tokio::task::JoinHandle<()>) {
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        let store = Store::open(&url).await.expect("store");
+    ) -> (
+        TempStore,
+        mpsc::Sender<WriterMsg>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let file = file_store().await;
         let writer = Writer::new(WriterParts {
-            store: store.clone(),
+            store: file.store.clone(),
             live: w.live.clone(),
             metrics: w.metrics.clone(),
             events: w.events.clone(),
@@ -650,14 +653,14 @@ mod tests {
             dedup_window: 100,
         });
         let (tx, rx) = mpsc::channel(16);
-        (store, tx, tokio::spawn(writer.run(rx)))
+        (file, tx, tokio::spawn(writer.run(rx)))
     }
 
     #[tokio::test]
     async fn a_commit_that_landed_although_it_was_reported_failed_is_not_stored_again() {
-        let dir = tempfile::tempdir().expect("tempdir");
         let w = Watch::new();
-        let (store, tx, task) = writer(&dir, &w).await;
+        let (file, tx, task) = writer(&w).await;
+        let store = &file.store;
         let (acks, metrics) = (&w.acks, &w.metrics);
         // Stored, then reported failed: storing it again would repeat its seq and fail for ever.
         store.inject(Fault::AfterCommit);

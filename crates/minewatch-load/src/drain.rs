@@ -17,7 +17,7 @@ use crate::mqtt::Publisher;
 use crate::setup::{Setup, prepare};
 use crate::stats::{per_sec, show};
 use crate::{DrainArgs, Launcher, Running};
-use minewatch_core::metrics::Metrics;
+use minewatch_core::EventType;
 use minewatch_core::payload::System;
 use minewatch_core::procfs::{cores, cpu_seconds};
 use minewatch_core::time::{Millis, format_rfc3339, now_millis};
@@ -232,7 +232,7 @@ async fn drain(
     let server = launcher.start(&setup.config).await?;
     let measured = measure(args, server.as_ref(), published, timeout).await;
     let seq1 = settle(server.as_ref()).await;
-    let alerts_raised = alert_events(&server.metrics(), "raised");
+    let alerts_raised = server.metrics().alert_events_of(EventType::Raised);
     server.shutdown().await;
     let (handled, readings, secs, cpu_secs, broker_cpu_secs) = measured;
     Ok(DrainReport {
@@ -347,16 +347,6 @@ fn backlog_start(now: Millis, ticks: i64) -> Millis {
 fn count_readings(payload: &[u8]) -> u64 {
     let pat = b"\"point\":";
     payload.windows(pat.len()).filter(|w| *w == pat).count() as u64
-}
-
-/// The sum of `minewatch_alert_events_total` for one event type, from the metrics text.
-pub(crate) fn alert_events(m: &Metrics, kind: &str) -> u64 {
-    let label = format!("type=\"{kind}\"");
-    m.encode()
-        .lines()
-        .filter(|l| l.starts_with("minewatch_alert_events_total{") && l.contains(&label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
 }
 
 /// Waits until the server is connected to the broker and its subscription delivers: a

@@ -11,12 +11,13 @@
 //! `--stalled` clients without a filter that connect and never read; the gateway must resync or
 //! drop those rather than let them slow anyone else.
 
-use crate::drain::{alert_events, wait_subscribed};
+use crate::drain::wait_subscribed;
 use crate::mqtt::Publisher;
 use crate::setup::{Setup, prepare, safety_batch, spread};
 use crate::stats::{per_sec, percentile, show};
 use crate::{LatencyArgs, Launcher, Running};
 use futures_util::StreamExt;
+use minewatch_core::EventType;
 use minewatch_core::payload::System;
 use minewatch_core::procfs::{cores, cpu_seconds};
 use minewatch_core::time::{format_rfc3339, now_millis};
@@ -417,7 +418,7 @@ async fn measure(
         backlog: plan.backlog,
         ws_clients_end,
         ws_resyncs: m.ws_resyncs.get(),
-        alerts_raised: alert_events(&m, "raised"),
+        alerts_raised: m.alert_events_of(EventType::Raised),
         publisher_errors: publisher.errors(),
         hostile,
         hostile_elements: args.hostile_elements,
@@ -475,7 +476,7 @@ async fn raise_backlog(
     n: usize,
 ) -> Result<(), String> {
     let m = server.metrics();
-    let before = alert_events(&m, "raised");
+    let before = m.alert_events_of(EventType::Raised);
     let ts = format_rfc3339(now_millis());
     for (mine, here) in spread(n, setup.mines.len()) {
         let payload = safety_batch(&ts, (0..here).map(|j| (format!("U{j:05}"), 0.0)));
@@ -484,11 +485,11 @@ async fn raise_backlog(
             .await?;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while alert_events(&m, "raised") < before + n as u64 {
+    while m.alert_events_of(EventType::Raised) < before + n as u64 {
         if Instant::now() > deadline {
             return Err(format!(
                 "the server raised {} of the {n} backlog alerts within 60 s",
-                alert_events(&m, "raised") - before
+                m.alert_events_of(EventType::Raised) - before
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -31,7 +31,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long the server may take to become ready, to take a round, or to stop.
 const SERVER_WAIT: Duration = Duration::from_secs(120);
@@ -274,7 +273,7 @@ async fn measure(
         publisher.publish(setup.topic(n, "safety"), payload).await?;
     }
     r.alerts_before = wait_for(addr, "alerts", |m| {
-        let a = sum(m, "minewatch_alerts_active", "");
+        let a = sum(m, "minewatch_alerts_active", &[]);
         (a >= args.alerts as f64).then_some(a as u64)
     })
     .await?;
@@ -291,7 +290,7 @@ async fn measure(
         r.restarts.push(secs);
         r.rss_ready = resident_bytes(Some(pid));
         let text = get(addr, "/metrics").await?;
-        let active = sum(&text, "minewatch_alerts_active", "") as u64;
+        let active = sum(&text, "minewatch_alerts_active", &[]) as u64;
         r.alerts_after = if k == 1 {
             active
         } else {
@@ -393,7 +392,7 @@ async fn publish_and_wait(
         *n += sum(
             &text,
             "minewatch_messages_total",
-            &format!("system=\"{system}\""),
+            &[("system", system.as_str())],
         );
     }
     for m in msgs {
@@ -405,7 +404,7 @@ async fn publish_and_wait(
                 sum(
                     text,
                     "minewatch_messages_total",
-                    &format!("system=\"{system}\""),
+                    &[("system", system.as_str())],
                 ) >= *n
             })
             .then_some(())
@@ -421,10 +420,14 @@ async fn wait_subscribed(
 ) -> Result<(), String> {
     probe_until_handled(setup, publisher, now_millis(), || async move {
         let text = get(addr, "/metrics").await?;
-        let handled = sum(&text, "minewatch_messages_total", "system=\"personnel\"");
+        let handled = sum(
+            &text,
+            "minewatch_messages_total",
+            &[("system", "personnel")],
+        );
         Ok((
             handled as u64,
-            sum(&text, "minewatch_mqtt_connected", "") == 1.0,
+            sum(&text, "minewatch_mqtt_connected", &[]) == 1.0,
         ))
     })
     .await
@@ -454,7 +457,7 @@ async fn wait_for<T>(
 
 /// Seconds and resident bytes at the end of the server's startup phase `name`.
 fn phase(text: &str, name: &str) -> (f64, Option<u64>) {
-    let label = format!("phase=\"{name}\"");
+    let label = [("phase", name)];
     let bytes = sum(text, "minewatch_startup_resident_bytes", &label);
     (
         sum(text, "minewatch_startup_seconds", &label),
@@ -462,15 +465,22 @@ fn phase(text: &str, name: &str) -> (f64, Option<u64>) {
     )
 }
 
-/// The sum of a metric's samples whose labels contain `label`, from the Prometheus text.
-fn sum(text: &str, name: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-                && l.contains(label)
+/// The sum of a metric's samples whose labels include `labels`, from the Prometheus text.
+fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let Ok(scrape) = prometheus_parse::Scrape::parse(lines) else {
+        return 0.0;
+    };
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .filter_map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
         })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
 
@@ -561,32 +571,28 @@ async fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// HTTP/1.0 GET: status and body.
+/// GET `http://{addr}{path}`: status and body.
 async fn request(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let io = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-            .await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = match tokio::time::timeout(HTTP_TIMEOUT, io).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return Err(format!("GET http://{addr}{path}: {e}")),
-        Err(_) => return Err(format!("GET http://{addr}{path}: no answer")),
-    };
-    let text = String::from_utf8_lossy(&buf);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("GET http://{addr}{path}: not an HTTP answer"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    Ok((status, body))
+    let url = format!("http://{addr}{path}");
+    let fail = |e: reqwest::Error| format!("GET {url}: {e}");
+    let res = http_client()?.get(&url).send().await.map_err(fail)?;
+    let status = res.status().as_u16();
+    Ok((status, res.text().await.map_err(fail)?))
+}
+
+/// The client of every request: no pooled connections (each restart is a new server on the
+/// same address), and [`HTTP_TIMEOUT`] for each request.
+fn http_client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(HTTP_TIMEOUT)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    Ok(CLIENT.get_or_init(|| c))
 }
 
 async fn get_status(addr: SocketAddr, path: &str) -> Result<u16, String> {
@@ -613,12 +619,12 @@ mod tests {
                     minewatch_alerts_active_other 100\n\
                     minewatch_messages_total{system=\"safety\"} 7\n\
                     minewatch_messages_total{system=\"personnel\"} 2\n";
-        assert_eq!(sum(text, "minewatch_alerts_active", ""), 7.0);
+        assert_eq!(sum(text, "minewatch_alerts_active", &[]), 7.0);
         assert_eq!(
-            sum(text, "minewatch_messages_total", "system=\"personnel\""),
+            sum(text, "minewatch_messages_total", &[("system", "personnel")]),
             2.0
         );
-        assert_eq!(sum(text, "minewatch_nothing", ""), 0.0);
+        assert_eq!(sum(text, "minewatch_nothing", &[]), 0.0);
         let startup = "minewatch_startup_seconds{phase=\"registry\"} 1.5\n\
                        minewatch_startup_resident_bytes{phase=\"registry\"} 4096\n";
         assert_eq!(phase(startup, "registry"), (1.5, Some(4096)));

@@ -230,7 +230,7 @@ impl ChildServer {
     pub async fn wait_connected(&self) {
         wait_until("the child server connects to the broker", || async {
             let m = self.metrics().await;
-            (super::metric(&m, "minewatch_mqtt_connected") == Some(1.0)).then_some(())
+            (super::metric(&m, "minewatch_mqtt_connected", &[]) == Some(1.0)).then_some(())
         })
         .await;
     }

@@ -73,19 +73,6 @@ pub async fn wait_exit(
     }
 }
 
-/// The value of the first sample of metric `name` (exactly that name, any labels) in OpenMetrics
+/// The value of the first sample of metric `name` whose labels include `labels`, in OpenMetrics
 /// or Prometheus text.
-pub fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix(name)?;
-        let rest = match rest.strip_prefix('{') {
-            Some(labels) => labels.split_once('}')?.1,
-            None => rest,
-        };
-        rest.strip_prefix(' ')?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    })
-}
+pub use minewatch_fixtures::metrics::value as metric;

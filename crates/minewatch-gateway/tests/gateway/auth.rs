@@ -77,14 +77,14 @@ async fn a_missing_or_wrong_token_is_401_with_a_bearer_challenge_and_the_open_ro
     let r = gw.post("/api/alerts/a1/ack", r#"{"by":"someone"}"#).await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(gw.control.acks.lock().expect("acks").is_empty());
-    let basic = request_with(
-        gw.addr,
-        "GET",
-        "/api/alerts",
-        None,
-        &[("Authorization", "Basic dXNlcjpwYXNz")],
-    )
-    .await;
+    let basic = gw
+        .request_with(
+            "GET",
+            "/api/alerts",
+            None,
+            &[("Authorization", "Basic dXNlcjpwYXNz")],
+        )
+        .await;
     assert_eq!(basic.status, 401, "{}", basic.body);
     let url = format!("ws://{}/ws?token=wrong", gw.addr);
     assert!(tokio_tungstenite::connect_async(url).await.is_err());

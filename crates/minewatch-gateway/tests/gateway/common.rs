@@ -1,6 +1,10 @@
-//! The harness: the real router served on 127.0.0.1:0 over an in-memory store, a live view, a
-//! broadcast channel and a fake pipeline; a minimal HTTP/1.1 client and a WebSocket client.
+//! The harness: the real router over an in-memory store, a live view, a broadcast channel and a
+//! fake pipeline. HTTP requests go to the router in process (`tower::ServiceExt::oneshot`); the
+//! same router is also served on 127.0.0.1:0 (the `serve` accept loop), where the WebSocket client
+//! and the connection tests talk to it.
 
+use axum::body::{Body, to_bytes};
+use axum::http::Request;
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
 use minewatch_core::alert::{Ack, alert_key};
@@ -16,12 +20,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tower::ServiceExt;
 
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -160,6 +164,8 @@ impl Control for FakeControl {
 pub struct Gateway {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// The router over `state`, for requests sent in process.
+    router: axum::Router,
     pub control: Arc<FakeControl>,
     next_seq: AtomicU64,
     shutdown: Option<oneshot::Sender<()>>,
@@ -208,6 +214,7 @@ impl Gateway {
         ));
         Gateway {
             addr,
+            router: minewatch_gateway::router(state.clone()),
             state,
             control,
             next_seq: AtomicU64::new(1),
@@ -275,15 +282,30 @@ impl Gateway {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        request(self.addr, "GET", path, None).await
+        self.request("GET", path, None).await
     }
 
     pub async fn post(&self, path: &str, body: &str) -> Reply {
-        request(self.addr, "POST", path, Some(body)).await
+        self.request("POST", path, Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: &str) -> Reply {
-        request(self.addr, "PUT", path, Some(body)).await
+        self.request("PUT", path, Some(body)).await
+    }
+
+    /// GET `path` over a real connection, through `serve`'s accept loop: for the tests of
+    /// connection handling (the slot cap, stalled clients), which the router alone cannot show.
+    pub async fn get_served(&self, path: &str) -> Reply {
+        let (status, body) = minewatch_fixtures::http::get(self.addr, path).await;
+        let body = match body {
+            Value::String(text) => text,
+            json => json.to_string(),
+        };
+        Reply {
+            status,
+            headers: Vec::new(),
+            body,
+        }
     }
 
     /// A request with `Authorization: Bearer {token}`.
@@ -295,7 +317,61 @@ impl Gateway {
         body: Option<&str>,
     ) -> Reply {
         let auth = format!("Bearer {token}");
-        request_with(self.addr, method, path, body, &[("Authorization", &auth)]).await
+        self.request_with(method, path, body, &[("Authorization", &auth)])
+            .await
+    }
+
+    /// One request (a JSON body when given) to the router, in process.
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        self.request_with(method, path, body, &[]).await
+    }
+
+    /// Like [`request`](Self::request), with extra headers.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let body = match body {
+            Some(body) => {
+                req = req.header("content-type", "application/json");
+                Body::from(body.to_owned())
+            }
+            None => Body::empty(),
+        };
+        let req = req.body(body).expect("a request");
+        within(&format!("{method} {path}"), async {
+            let res = self
+                .router
+                .clone()
+                .oneshot(req)
+                .await
+                .unwrap_or_else(|e| match e {});
+            let status = res.status().as_u16();
+            let headers = res
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    let v = v.to_str().expect("a text header value");
+                    (n.as_str().to_owned(), v.to_owned())
+                })
+                .collect();
+            let body = to_bytes(res.into_body(), usize::MAX)
+                .await
+                .expect("the response body");
+            Reply {
+                status,
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }
+        })
+        .await
     }
 
     /// Opens `/ws?{query}` with `Authorization: Bearer {token}`.
@@ -378,87 +454,6 @@ impl Reply {
             .expect("an error message")
             .to_owned()
     }
-}
-
-/// One HTTP/1.1 request on a fresh connection, read until the server closes it.
-pub async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Reply {
-    request_with(addr, method, path, body, &[]).await
-}
-
-/// Like [`request`], with extra headers.
-pub async fn request_with(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-) -> Reply {
-    within(&format!("{method} {path}"), async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if let Some(body) = body {
-            head.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        head.push_str("\r\n");
-        head.push_str(body.unwrap_or(""));
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .expect("write request");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("read response");
-        parse_response(&raw)
-    })
-    .await
-}
-
-fn parse_response(raw: &[u8]) -> Reply {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("a complete response head");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
-        if size == 0 {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = &after[size + 2..];
-    }
-    out
 }
 
 /// A WebSocket client connection.

@@ -75,7 +75,7 @@ async fn half_sent_requests_are_closed_at_the_header_timeout_while_others_are_an
     let stalled = stalled(&gw, 100).await;
 
     let asked = Instant::now();
-    let r = gw.get("/api/alerts").await;
+    let r = gw.get_served("/api/alerts").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         asked.elapsed() < timeout / 2,
@@ -158,7 +158,7 @@ async fn at_the_connection_cap_a_new_client_waits_for_a_slot_instead_of_being_re
     let gw = Gateway::start_with(64, config(timeout, 4)).await;
     let opened = Instant::now();
     let stalled = stalled(&gw, 4).await;
-    let r = gw.get("/healthz").await;
+    let r = gw.get_served("/healthz").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         opened.elapsed() >= timeout * 9 / 10,

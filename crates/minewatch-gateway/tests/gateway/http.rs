@@ -3,6 +3,7 @@
 use crate::common::*;
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{EventType, Kind, Severity};
+use minewatch_fixtures::metrics;
 use minewatch_gateway::METRICS_CONTENT_TYPE;
 use minewatch_store::{DeadLetter, WriteBatch};
 use std::sync::atomic::Ordering;
@@ -408,26 +409,17 @@ async fn metrics_are_served_as_openmetrics_and_count_websocket_clients() {
     let r = gw.get("/metrics").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some(METRICS_CONTENT_TYPE));
-    assert!(r.body.contains("minewatch_ws_clients 0"), "{}", r.body);
+    let clients = |text: &str| metrics::value(text, "minewatch_ws_clients", &[]);
+    assert_eq!(clients(&r.body), Some(0.0), "{}", r.body);
 
     let mut ws = gw.ws("").await;
     next_json(&mut ws).await;
-    assert!(
-        gw.get("/metrics")
-            .await
-            .body
-            .contains("minewatch_ws_clients 1")
-    );
+    assert_eq!(clients(&gw.get("/metrics").await.body), Some(1.0));
     within("the client to close", ws.close(None))
         .await
         .expect("close");
     eventually("the gauge to drop", || async { gw.ws_clients() == 0 }).await;
-    assert!(
-        gw.get("/metrics")
-            .await
-            .body
-            .contains("minewatch_ws_clients 0")
-    );
+    assert_eq!(clients(&gw.get("/metrics").await.body), Some(0.0));
 }
 
 #[tokio::test]
@@ -470,7 +462,7 @@ async fn the_operator_page_is_served_and_unknown_routes_and_methods_answer_json(
     let r = gw.get("/api/nothing").await;
     assert_eq!(r.status, 404);
     assert!(r.error().contains("/api/nothing"));
-    let r = request(gw.addr, "DELETE", "/api/alerts", None).await;
+    let r = gw.request("DELETE", "/api/alerts", None).await;
     assert_eq!(r.status, 405);
     assert!(r.error().contains("DELETE"));
     assert_eq!(r.header("allow"), Some("GET,HEAD"));
@@ -507,10 +499,14 @@ async fn the_dashboard_is_self_contained_and_revalidated_with_an_etag() {
             tag.starts_with('"') && tag.ends_with('"') && tag.len() > 8,
             "{tag}"
         );
-        let again = request_with(gw.addr, "GET", path, None, &[("If-None-Match", &tag)]).await;
+        let again = gw
+            .request_with("GET", path, None, &[("If-None-Match", &tag)])
+            .await;
         assert_eq!(again.status, 304, "{path}");
         assert!(again.body.is_empty());
-        let other = request_with(gw.addr, "GET", path, None, &[("If-None-Match", "\"old\"")]).await;
+        let other = gw
+            .request_with("GET", path, None, &[("If-None-Match", "\"old\"")])
+            .await;
         assert_eq!(other.status, 200, "{path}");
     }
     let js = gw.get("/assets/app.js").await;

@@ -1,4 +1,5 @@
-//! The gateway served for real on 127.0.0.1:0 and spoken to over real HTTP and WebSocket.
+//! The gateway's router: HTTP requests sent to it in process (`tower::ServiceExt::oneshot`), and
+//! the same router served for real on 127.0.0.1:0 for the WebSocket and connection tests.
 
 mod auth;
 mod common;

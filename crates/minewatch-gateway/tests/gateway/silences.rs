@@ -79,13 +79,9 @@ async fn a_silence_marks_matching_alerts_silenced_everywhere_until_it_is_ended()
     let listed = gw.get("/api/silences").await.json();
     assert_eq!(listed["silences"].as_array().map(Vec::len), Some(1));
 
-    let r = request(
-        gw.addr,
-        "DELETE",
-        &format!("/api/silences/{id}?by=night-lead"),
-        None,
-    )
-    .await;
+    let r = gw
+        .request("DELETE", &format!("/api/silences/{id}?by=night-lead"), None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["ended_by"], "night-lead");
     assert_eq!(
@@ -97,9 +93,7 @@ async fn a_silence_marks_matching_alerts_silenced_everywhere_until_it_is_ended()
     let all = gw.get("/api/silences?state=all").await.json();
     assert_eq!(all["silences"][0]["ended_by"], "night-lead");
     assert_eq!(
-        request(gw.addr, "DELETE", "/api/silences/999", None)
-            .await
-            .status,
+        gw.request("DELETE", "/api/silences/999", None).await.status,
         404
     );
 }

@@ -9,6 +9,7 @@ use axum::routing::post;
 use chrono::{DateTime, TimeZone, Utc};
 use minewatch_core::alert::alert_key;
 use minewatch_core::{Alert, AlertState, Event, EventType, Kind, Severity, WireEvent};
+use minewatch_fixtures::store::{TempStore, file_store};
 use minewatch_notify::sign::verify;
 use minewatch_notify::{NotifyConfig, WebhookConfig};
 use minewatch_store::{Store, WriteBatch};
@@ -18,7 +19,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tempfile::TempDir;
 use tokio::sync::broadcast;
 
 /// How long any single wait in a test may take before the test fails.
@@ -84,19 +84,18 @@ pub struct Log {
     pub store: Store,
     pub events: broadcast::Sender<WireEvent>,
     next: AtomicU64,
-    _dir: TempDir,
+    /// The store's file, deleted with it.
+    _file: TempStore,
 }
 
 impl Log {
     pub async fn new() -> Log {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("mw.db").display());
-        let store = Store::open(&url).await.expect("store");
+        let file = file_store().await;
         Log {
-            store,
+            store: file.store.clone(),
             events: broadcast::channel(64).0,
             next: AtomicU64::new(1),
-            _dir: dir,
+            _file: file,
         }
     }
 

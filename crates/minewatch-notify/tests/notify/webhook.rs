@@ -2,6 +2,7 @@ use crate::common::*;
 use chrono::{TimeDelta, Utc};
 use minewatch_core::metrics::Metrics;
 use minewatch_core::{EventType, Kind, Severity};
+use minewatch_fixtures::metrics as metric;
 use minewatch_notify::Notifier;
 use minewatch_store::{DeliveryQuery, DeliveryState, Silence};
 use std::sync::atomic::Ordering;
@@ -35,12 +36,22 @@ async fn signed_events_arrive_in_seq_order_after_failed_attempts_are_retried() {
     assert_eq!(got[1]["type"], "resolved");
 
     let text = metrics.encode();
-    assert!(
-        text.contains("minewatch_notify_deliveries_total{sink=\"oncall\",result=\"delivered\"} 2"),
+    assert_eq!(
+        metric::value(
+            &text,
+            "minewatch_notify_deliveries_total",
+            &[("sink", "oncall"), ("result", "delivered")]
+        ),
+        Some(2.0),
         "{text}"
     );
-    assert!(
-        text.contains("minewatch_notify_retries_total{sink=\"oncall\"} 3"),
+    assert_eq!(
+        metric::value(
+            &text,
+            "minewatch_notify_retries_total",
+            &[("sink", "oncall")]
+        ),
+        Some(3.0),
         "{text}"
     );
     eventually("the cursor stored", || async {
@@ -150,8 +161,13 @@ async fn refused_and_stale_deliveries_are_recorded_as_failed_and_the_sink_moves_
     assert!(failed[0].attempts >= 2);
     assert!(failed[0].error.as_deref().unwrap_or("").contains("503"));
     let text = metrics.encode();
-    assert!(
-        text.contains("minewatch_notify_deliveries_total{sink=\"oncall\",result=\"failed\"} 2"),
+    assert_eq!(
+        metric::value(
+            &text,
+            "minewatch_notify_deliveries_total",
+            &[("sink", "oncall"), ("result", "failed")]
+        ),
+        Some(2.0),
         "{text}"
     );
     n.shutdown(STOP).await;
