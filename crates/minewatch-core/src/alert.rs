@@ -7,62 +7,123 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
-macro_rules! kinds {
-    ($($variant:ident => $name:literal),* $(,)?) => {
-        /// Every alert kind of contract §3.
+/// **The one list of alert kinds** (contract §3, in contract order). Adding a kind is one line
+/// here, its module `minewatch_rules::kinds::<snake>` and its planner
+/// `minewatch_sim::anomaly::<snake>`: everything else (the [`Kind`] enum and its names, the
+/// `[rules]` configuration, the engine's dispatch, restore and reload handling, `/api/kinds`, the
+/// simulator's `--inject`) is generated from this list by the callback macro `$m`, which receives
+/// one `snake_case CamelCase` pair per kind.
+///
+/// The list lives in the core crate because every crate shares the [`Kind`] enum; the rules
+/// engine (`minewatch_rules::kinds`) and the simulator expand it.
+#[macro_export]
+macro_rules! for_each_kind {
+    ($m:ident) => {
+        $m! {
+            over_limit OverLimit,
+            power_off_failure PowerOffFailure,
+            sensor_fault SensorFault,
+            point_silent PointSilent,
+            system_silent SystemSilent,
+            flatline Flatline,
+            neighbour_mismatch NeighbourMismatch,
+            calibration_abuse CalibrationAbuse,
+            area_over_quota AreaOverQuota,
+            mine_over_capacity MineOverCapacity,
+            restricted_entry RestrictedEntry,
+            overtime Overtime,
+            no_leader NoLeader,
+            distress Distress,
+            camera_fault CameraFault,
+            camera_tamper CameraTamper,
+            no_video_work NoVideoWork,
+            ai_event AiEvent,
+            power_in_sealed_area PowerInSealedArea,
+            power_anomaly PowerAnomaly,
+            explosives_undeclared ExplosivesUndeclared,
+            production_while_suspended ProductionWhileSuspended,
+            concealed_work ConcealedWork,
+            unregistered_device UnregisteredDevice,
+        }
+    };
+}
+
+macro_rules! define_kind {
+    ($($snake:ident $camel:ident),* $(,)?) => {
+        /// Every alert kind of contract §3, generated from [`for_each_kind!`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum Kind { $($variant),* }
+        pub enum Kind { $($camel),* }
 
         impl Kind {
             /// Every kind, in contract order.
-            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+            pub const ALL: &'static [Kind] = &[$(Kind::$camel),*];
 
             /// The kind as written in keys, JSON and labels.
             pub fn as_str(self) -> &'static str {
-                match self { $(Kind::$variant => $name),* }
+                match self { $(Kind::$camel => stringify!($snake)),* }
             }
 
             /// Parses a kind name.
             pub fn parse(s: &str) -> Option<Kind> {
-                match s { $($name => Some(Kind::$variant),)* _ => None }
+                match s { $(stringify!($snake) => Some(Kind::$camel),)* _ => None }
             }
         }
     };
 }
 
-kinds! {
-    OverLimit => "over_limit",
-    PowerOffFailure => "power_off_failure",
-    SensorFault => "sensor_fault",
-    PointSilent => "point_silent",
-    SystemSilent => "system_silent",
-    Flatline => "flatline",
-    NeighbourMismatch => "neighbour_mismatch",
-    CalibrationAbuse => "calibration_abuse",
-    AreaOverQuota => "area_over_quota",
-    MineOverCapacity => "mine_over_capacity",
-    RestrictedEntry => "restricted_entry",
-    Overtime => "overtime",
-    NoLeader => "no_leader",
-    Distress => "distress",
-    CameraFault => "camera_fault",
-    CameraTamper => "camera_tamper",
-    NoVideoWork => "no_video_work",
-    AiEvent => "ai_event",
-    PowerInSealedArea => "power_in_sealed_area",
-    PowerAnomaly => "power_anomaly",
-    ExplosivesUndeclared => "explosives_undeclared",
-    ProductionWhileSuspended => "production_while_suspended",
-    ConcealedWork => "concealed_work",
-    UnregisteredDevice => "unregistered_device",
-}
+for_each_kind!(define_kind);
 
 impl Kind {
     /// Kinds that do not resolve by themselves but when acknowledged.
     pub fn resolves_on_ack(self) -> bool {
         matches!(self, Kind::ExplosivesUndeclared | Kind::UnregisteredDevice)
     }
+}
+
+/// What an alert of a kind is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// A safety-monitoring point (sensor or switch).
+    Point,
+    /// An area (face, heading, sealed area...), defined or only seen in data.
+    Area,
+    Camera,
+    /// An electricity meter.
+    Meter,
+    /// A personnel tag.
+    Tag,
+    /// The mine itself.
+    Mine,
+    /// A device or area the registry does not define (its type is in the evidence).
+    Device,
+}
+
+/// One parameter of a kind, as `GET /api/kinds` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamInfo {
+    /// The key under `[rules]`.
+    pub key: &'static str,
+    /// The default, as it would be written in the config (`"10s"`, `0.8`, `3`).
+    pub default: serde_json::Value,
+    /// `duration`, `%`, `sigma`, `count`...
+    pub unit: &'static str,
+    pub description: &'static str,
+}
+
+/// One alert kind, as `GET /api/kinds` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindInfo {
+    pub name: Kind,
+    pub subject: SubjectType,
+    /// The severity it is raised with unless its condition says otherwise.
+    pub severity: Severity,
+    /// One line: what it catches.
+    pub description: &'static str,
+    /// Whether it stays until acknowledged instead of resolving by itself.
+    pub resolves_on_ack: bool,
+    pub params: Vec<ParamInfo>,
 }
 
 impl fmt::Display for Kind {

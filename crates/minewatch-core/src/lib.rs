@@ -25,6 +25,9 @@ pub mod procfs;
 pub mod registry;
 pub mod time;
 
-pub use alert::{Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent};
+pub use alert::{
+    Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, KindInfo, ParamInfo, Severity,
+    SubjectType, WireEvent,
+};
 pub use config::ConfigError;
 pub use registry::{MineDef, Registry};

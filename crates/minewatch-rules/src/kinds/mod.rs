@@ -79,3 +79,19 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
 pub fn ts(ms: i64) -> String {
     format_rfc3339(ms)
 }
+
+/// Every kind described for `GET /api/kinds`: name, subject type, default severity, parameters
+/// with their defaults and units, one line on what it catches.
+pub fn catalogue() -> Vec<minewatch_core::KindInfo> {
+    minewatch_core::Kind::ALL
+        .iter()
+        .map(|&k| minewatch_core::KindInfo {
+            name: k,
+            subject: minewatch_core::SubjectType::Mine,
+            severity: minewatch_core::Severity::Warning,
+            description: "",
+            resolves_on_ack: k.resolves_on_ack(),
+            params: Vec::new(),
+        })
+        .collect()
+}
