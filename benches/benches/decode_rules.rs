@@ -38,7 +38,7 @@ use minewatch_core::registry::MineDef;
 use minewatch_core::time::{Millis, parse_rfc3339};
 use minewatch_rules::Engine;
 use minewatch_rules::MineState;
-use minewatch_rules::config::Params;
+use minewatch_rules::Params;
 use minewatch_sim::{Anomaly, Sim, SimConfig};
 use std::hint::black_box;
 use std::path::Path;

@@ -90,7 +90,7 @@ impl Harness {
         cfg.engine.shards = 2;
         cfg.engine.tick = Duration::from_millis(100);
         // Wall-clock silence is tested on its own; elsewhere it would only add noise.
-        cfg.rules.system_silent_after = Duration::from_secs(3600);
+        cfg.rules.system_silent.system_silent_after = 3_600_000;
         tweak(&mut cfg);
         let publisher = publisher(&host, port).await;
         let server = Server::start(cfg.clone())

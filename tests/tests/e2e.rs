@@ -176,7 +176,7 @@ async fn sensor_fault_and_point_silent_fire_on_event_time_and_resolve() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_silent_follows_the_wall_clock_and_resolves_when_data_arrives() {
     let h = Harness::start(&[("m1.toml", MINE)], |c| {
-        c.rules.system_silent_after = Duration::from_secs(2)
+        c.rules.system_silent.system_silent_after = 2_000
     })
     .await;
     // Safety keeps reporting; personnel and video never do.

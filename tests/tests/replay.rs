@@ -7,7 +7,7 @@ use minewatch_core::alert::{Change, ChangeOp, Kind};
 use minewatch_core::payload::{DecodeCtx, decode, parse_topic};
 use minewatch_core::registry::{MineStatus, Registry};
 use minewatch_rules::Engine;
-use minewatch_rules::config::Params;
+use minewatch_rules::Params;
 use minewatch_sim::{Anomaly, Sim, SimConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -191,7 +191,7 @@ fn config(dir: &Path, name: &str, prefix: &str, mines: &[&str]) -> Config {
     // One shard: the marker argument needs one ordered path from broker to store.
     cfg.engine.shards = 1;
     cfg.engine.tick = Duration::from_millis(100);
-    cfg.rules.system_silent_after = Duration::from_secs(3600);
+    cfg.rules.system_silent.system_silent_after = 3_600_000;
     cfg
 }
 

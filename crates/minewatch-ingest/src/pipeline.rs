@@ -152,7 +152,7 @@ impl Pipeline {
         );
 
         let n = parts.engine.shard_count();
-        let params = minewatch_rules::config::Params::from(&parts.rules);
+        let params = parts.rules;
         let queue_room = n * parts.engine.shard_queue + parts.engine.writer_queue;
         let (writer_tx, writer_rx) = mpsc::channel(parts.engine.writer_queue.max(1));
         let mut per_shard: Vec<Vec<Arc<MineDef>>> = vec![Vec::new(); n];

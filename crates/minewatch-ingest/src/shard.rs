@@ -195,7 +195,7 @@ pub struct ShardCtx {
 
 /// What a shard builds its state from when it starts.
 pub struct ShardInit {
-    pub params: minewatch_rules::config::Params,
+    pub params: minewatch_rules::Params,
     /// The registry definitions of the mines this shard owns.
     pub defs: Vec<Arc<MineDef>>,
     /// Stored regulators' orders, which outrank the registry files' statuses.
@@ -600,7 +600,7 @@ mod tests {
         let def = MineDef::parse(Path::new("m1.toml"), &one_point_mine("M1")).expect("test mine");
         let (built, _) = oneshot::channel();
         let init = ShardInit {
-            params: minewatch_rules::config::Params::default(),
+            params: minewatch_rules::Params::default(),
             defs: vec![Arc::new(def)],
             statuses: Arc::new(HashMap::new()),
             built,

@@ -20,5 +20,5 @@ pub mod engine;
 pub mod kinds;
 pub mod timed;
 
-pub use config::RulesConfig;
-pub use engine::{Engine, MineState};
+pub use engine::{Engine, Params};
+pub use kinds::{MineState, RulesConfig};

@@ -224,8 +224,8 @@ mod tests {
         let p = dir.path().join("m.toml");
         std::fs::write(&p, "[rules]\nfeed_grace = \"15s\"\nsilent_after = 300\n").expect("write");
         let c = Config::load(&p).expect("valid");
-        assert_eq!(c.rules.feed_grace, std::time::Duration::from_secs(15));
-        assert_eq!(c.rules.silent_after, std::time::Duration::from_secs(300));
+        assert_eq!(c.rules.duration("feed_grace"), Some(15_000));
+        assert_eq!(c.rules.duration("silent_after"), Some(300_000));
     }
 
     fn write(body: &str) -> (tempfile::TempDir, PathBuf) {
@@ -459,7 +459,7 @@ mod tests {
                 match Config::parse(Path::new("m.toml"), &body) {
                     Ok(c) => {
                         // What the pipeline builds from them must not overflow either.
-                        let _ = minewatch_rules::config::Params::from(&c.rules);
+                        let _ = c.rules.duration("feed_grace");
                         let _ = std::time::Instant::now() + c.engine.tick * 2;
                     }
                     Err(e) => {

@@ -141,16 +141,17 @@ impl Server {
         let store = Store::open(&cfg.store.url).await?;
         let live = Arc::new(LiveView::default());
         let metrics = Arc::new(Metrics::new());
-        // Per-mine gauges, read from the live view at scrape time; "reporting" uses point_silent's
-        // window so the overview and the point_silent alerts agree.
+        // Per-mine gauges, read from the live view at scrape time; "reporting" uses the rules'
+        // `silent_after` window so the overview and the silent-point alerts agree.
+        let window = cfg.rules.duration("silent_after").unwrap_or(120_000);
         metrics.register_collector(Box::new(MinesCollector::new(
             live.clone(),
-            cfg.rules.silent_after,
+            std::time::Duration::from_millis(u64::try_from(window).unwrap_or(u64::MAX)),
         )));
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let pipeline = Pipeline::start(PipelineParts {
             engine: cfg.engine.clone(),
-            rules: cfg.rules.clone(),
+            rules: cfg.rules,
             prefix: cfg.mqtt.prefix.clone(),
             mqtt: Some(cfg.mqtt.clone()),
             registry_dir: cfg.registry.dir.clone(),

@@ -2,22 +2,69 @@
 //! zone, …). Warning; updated when the labels change. Resolves when no label has been reported for
 //! `ai_event_clear` (5 min).
 
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::payload::Text;
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
-use serde_json::json;
-use std::time::Duration;
+use serde_json::{Value, json};
 
-/// Default `ai_event_clear`: 5 minutes without a label.
-pub fn default_ai_event_clear() -> Duration {
-    Duration::from_secs(5 * 60)
+crate::params! {
+    /// How long without a label before it resolves.
+    ai_event_clear: Duration = mins(5), "duration";
+}
+
+/// What this kind keeps per camera.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    /// When a label was last reported.
+    pub ai_last: Millis,
+    /// The labels of the active alert.
+    pub ai_labels: Vec<Box<str>>,
+    pub ai_active: bool,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::AiEvent;
+    const SUBJECT: SubjectType = SubjectType::Camera;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "A camera's AI recognition reports an event (no helmet, person in a danger zone...)";
+    type Params = Params;
+    crate::slots!(camera = Slot);
+
+    fn on_camera(m: &mut MineState, p: &Params, c: Idx, events: &[Text<'_>], at: Millis, out: &mut Vec<Change>) {
+        on_report(m, p, c, events, at, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for c in 0..m.cams.len() as Idx {
+            sweep(m, p, c, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(c) = m.def.camera(&a.subject) else {
+            return false;
+        };
+        m.cams[c as usize].kinds.ai_event = Slot {
+            ai_active: true,
+            ai_last: a.updated_at.timestamp_millis(),
+            ai_labels: a
+                .evidence
+                .get("events")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).map(Box::from).collect())
+                .unwrap_or_default(),
+        };
+        true
+    }
 }
 
 /// Records the labels camera `c` reported at `at`, then judges it.
-pub fn on_report(
+fn on_report(
     m: &mut MineState,
     p: &Params,
     c: Idx,
@@ -27,16 +74,16 @@ pub fn on_report(
 ) {
     if !labels.is_empty() {
         let cam = &mut m.cams[c as usize];
-        cam.ai_last = at;
+        cam.kinds.ai_event.ai_last = at;
         let mut changed = false;
         for l in labels {
-            if !cam.ai_labels.iter().any(|x| **x == **l) && cam.ai_labels.len() < 32 {
-                cam.ai_labels.push(Box::from(&**l));
+            if !cam.kinds.ai_event.ai_labels.iter().any(|x| **x == **l) && cam.kinds.ai_event.ai_labels.len() < 32 {
+                cam.kinds.ai_event.ai_labels.push(Box::from(&**l));
                 changed = true;
             }
         }
-        let op = if !cam.ai_active {
-            cam.ai_active = true;
+        let op = if !cam.kinds.ai_event.ai_active {
+            cam.kinds.ai_event.ai_active = true;
             ChangeOp::Raise
         } else if changed {
             ChangeOp::Update
@@ -52,25 +99,25 @@ pub fn on_report(
 }
 
 /// Resolves when the labels have not been reported for `ai_event_clear`.
-pub fn sweep(m: &mut MineState, p: &Params, c: Idx, clock: Millis, out: &mut Vec<Change>) {
+fn sweep(m: &mut MineState, p: &Params, c: Idx, clock: Millis, out: &mut Vec<Change>) {
     let cam = &m.cams[c as usize];
-    if !cam.ai_active {
+    if !cam.kinds.ai_event.ai_active {
         return;
     }
-    if clock - cam.ai_last >= p.ai_event_clear {
+    if clock - cam.kinds.ai_event.ai_last >= p.ai_event_clear {
         emit(m, ChangeOp::Resolve, c, clock, out);
         let cam = &mut m.cams[c as usize];
-        cam.ai_active = false;
-        cam.ai_labels.clear();
+        cam.kinds.ai_event.ai_active = false;
+        cam.kinds.ai_event.ai_labels.clear();
     } else {
-        let due = cam.ai_last + p.ai_event_clear;
+        let due = cam.kinds.ai_event.ai_last + p.ai_event_clear;
         m.due(due);
     }
 }
 
 fn emit(m: &MineState, op: ChangeOp, c: Idx, at: Millis, out: &mut Vec<Change>) {
     let cam = &m.cams[c as usize];
-    let labels: Vec<&str> = cam.ai_labels.iter().map(|l| &**l).collect();
+    let labels: Vec<&str> = cam.kinds.ai_event.ai_labels.iter().map(|l| &**l).collect();
     let s = m.camera_subject(Kind::AiEvent, c);
     let id = &m.def.cameras[c as usize].id;
     let message = if op == ChangeOp::Resolve {
@@ -85,7 +132,7 @@ fn emit(m: &MineState, op: ChangeOp, c: Idx, at: Millis, out: &mut Vec<Change>) 
             labels.join(", ")
         )
     };
-    let evidence = json!({"events": labels, "last_reported": super::ts(cam.ai_last)});
+    let evidence = json!({"events": labels, "last_reported": super::ts(cam.kinds.ai_event.ai_last)});
     out.push(m.change(op, s, Severity::Warning, message, None, None, at, evidence));
 }
 

@@ -1,14 +1,41 @@
 //! `area_over_quota` — more people in an area than its `quota`: warning; major above 120 % (the
 //! 2020 hazard criteria call a crew 20 % over its limit a major hazard). Resolves at or under quota.
 
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
 use serde_json::json;
 
+crate::params! {}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::AreaOverQuota;
+    const SUBJECT: SubjectType = SubjectType::Area;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "More people in an area than its quota (major above 120 %)";
+    type Params = Params;
+    // Per area: the severity of the active alert.
+    crate::slots!(area = Option<Severity>);
+
+    fn after_personnel(m: &mut MineState, _: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.area(&a.subject) else {
+            return false;
+        };
+        m.area_state[i as usize].kinds.area_over_quota = Some(a.severity);
+        true
+    }
+}
+
 /// Re-judges every area with a quota after the people count changed at `at`.
-pub fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
     for a in 0..m.def.areas.len() as Idx {
         let Some(quota) = m.def.areas[a as usize].quota else {
             continue;
@@ -21,14 +48,14 @@ pub fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
         } else {
             None
         };
-        let old = m.area_state[a as usize].quota;
+        let old = m.area_state[a as usize].kinds.area_over_quota;
         let op = match (old, sev) {
             (None, Some(_)) => ChangeOp::Raise,
             (Some(o), Some(s)) if o != s => ChangeOp::Update,
             (Some(_), None) => ChangeOp::Resolve,
             _ => continue,
         };
-        m.area_state[a as usize].quota = sev;
+        m.area_state[a as usize].kinds.area_over_quota = sev;
         let area = &m.def.areas[a as usize];
         let s = m.area_subject(Kind::AreaOverQuota, a);
         let message = match op {

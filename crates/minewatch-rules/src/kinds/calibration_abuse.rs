@@ -3,37 +3,118 @@
 //! (24 h), or under way while an upwind or downwind neighbour is at alarm. Major. Resolves when the
 //! calibration has ended and the count in the window has dropped to the limit.
 
-use super::{STATUS_CALIBRATION, ts};
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, Remap, STATUS_CALIBRATION, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
-use serde_json::json;
-use std::time::Duration;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
-/// Default `calibration_max`: 30 minutes (a gas test takes minutes).
-pub fn default_calibration_max() -> Duration {
-    Duration::from_secs(30 * 60)
+crate::params! {
+    /// The longest calibration: 30 minutes (a gas test takes minutes).
+    calibration_max: Duration = mins(30), "duration";
+    /// The most calibrations within the window: 3 (a point is tested about every 15 days).
+    calibration_count: Count = 3, "count";
+    /// The window calibrations are counted in.
+    calibration_window: Duration = hours(24), "duration";
 }
 
-/// Default `calibration_count`: 3 calibrations a window (a point is tested about every 15 days).
-pub fn default_calibration_count() -> u32 {
-    3
+/// What this kind keeps per point.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// Since when in calibration (0: not).
+    pub cal_since: Millis,
+    pub cal_active: bool,
+    /// The reasons last published (bit 0 lasting, 1 repeated, 2 neighbour at alarm).
+    pub cal_reasons: u8,
 }
 
-/// Default `calibration_window`: 24 hours.
-pub fn default_calibration_window() -> Duration {
-    Duration::from_secs(24 * 3600)
+/// What this kind keeps for the mine: recent calibration starts per point (only points that
+/// calibrate), kept across restarts in the snapshot.
+pub type Starts = HashMap<Idx, Vec<Millis>>;
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::CalibrationAbuse;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "Calibration used to hide readings: too long, too often, or while a neighbour is at alarm";
+    const SNAPSHOT: &'static str = "calibrations";
+    type Params = Params;
+    crate::slots!(point = Slot, mine = Starts);
+
+    fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        on_reading(m, p, i, at, out);
+    }
+
+    fn on_neighbour_alarm(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        let st = m.points[i as usize].kinds.calibration_abuse;
+        if st.cal_since != 0 || st.cal_active {
+            evaluate(m, p, i, at, out);
+        }
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for i in 0..m.points.len() as Idx {
+            Self::on_neighbour_alarm(m, p, i, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.point(&a.subject) else {
+            return false;
+        };
+        let st = &mut m.points[i as usize].kinds.calibration_abuse;
+        st.cal_active = true;
+        st.cal_reasons = 1;
+        true
+    }
+
+    fn rebind_mine(starts: Starts, r: &Remap<'_>, _: &MineState, _: Millis, _: &mut Vec<Change>) -> Starts {
+        starts
+            .into_iter()
+            .filter_map(|(o, v)| Some((r.points.get(o as usize).copied().flatten()?, v)))
+            .collect()
+    }
+
+    fn snapshot(m: &MineState) -> Option<Value> {
+        let cal: serde_json::Map<String, Value> = m
+            .kinds
+            .calibration_abuse
+            .iter()
+            .map(|(&i, starts)| (m.def.points[i as usize].id.to_string(), json!(starts)))
+            .collect();
+        Some(Value::Object(cal))
+    }
+
+    fn restore_snapshot(m: &mut MineState, json: &str) {
+        let Ok(all) = serde_json::from_str::<HashMap<String, &serde_json::value::RawValue>>(json)
+        else {
+            return;
+        };
+        for (id, raw) in all {
+            let Some(i) = m.def.point(&id) else {
+                continue;
+            };
+            let Ok(starts) = serde_json::from_str::<Vec<Millis>>(raw.get()) else {
+                continue;
+            };
+            if !starts.is_empty() {
+                m.kinds.calibration_abuse.insert(i, starts);
+            }
+        }
+    }
 }
 
 /// Records the calibration bit of point `i`'s reading at `at`, then evaluates.
-pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let st = &mut m.points[i as usize];
     let calibrating = st.status & STATUS_CALIBRATION != 0;
-    if calibrating && st.cal_since == 0 {
-        st.cal_since = at.max(1);
-        let starts = m.cal_starts.entry(i).or_default();
+    if calibrating && st.kinds.calibration_abuse.cal_since == 0 {
+        st.kinds.calibration_abuse.cal_since = at.max(1);
+        let starts = m.kinds.calibration_abuse.entry(i).or_default();
         starts.push(at);
         // Only the last count+1 starts can matter.
         let keep = p.calibration_count as usize + 1;
@@ -42,9 +123,9 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
             starts.drain(..drop);
         }
     } else if !calibrating {
-        st.cal_since = 0;
+        st.kinds.calibration_abuse.cal_since = 0;
     }
-    if calibrating || m.points[i as usize].cal_active {
+    if calibrating || m.points[i as usize].kinds.calibration_abuse.cal_active {
         evaluate(m, p, i, at, out);
     }
 }
@@ -53,10 +134,10 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
 fn reasons(m: &MineState, p: &Params, i: Idx, at: Millis) -> u8 {
     let st = &m.points[i as usize];
     let mut r = 0;
-    if st.cal_since != 0 && at - st.cal_since > p.calibration_max {
+    if st.kinds.calibration_abuse.cal_since != 0 && at - st.kinds.calibration_abuse.cal_since > p.calibration_max {
         r |= 1;
     }
-    let starts = m.cal_starts.get(&i).map_or(&[][..], Vec::as_slice);
+    let starts = m.kinds.calibration_abuse.get(&i).map_or(&[][..], Vec::as_slice);
     let recent = starts
         .iter()
         .filter(|&&s| at - s < p.calibration_window)
@@ -64,10 +145,9 @@ fn reasons(m: &MineState, p: &Params, i: Idx, at: Millis) -> u8 {
     if recent > p.calibration_count as usize {
         r |= 2;
     }
-    if st.cal_since != 0 {
+    if st.kinds.calibration_abuse.cal_since != 0 {
         let point = &m.def.points[i as usize];
-        let at_alarm =
-            |n: Idx| m.points[n as usize].over.is_some() && !m.points[n as usize].over_low;
+        let at_alarm = |n: Idx| m.points[n as usize].alarm_high;
         if point.upwind.is_some_and(at_alarm)
             || m.def.downwind[i as usize].iter().any(|&n| at_alarm(n))
         {
@@ -78,21 +158,21 @@ fn reasons(m: &MineState, p: &Params, i: Idx, at: Millis) -> u8 {
 }
 
 /// Raises, updates or resolves point `i` at `at`; schedules the next look.
-pub fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let r = reasons(m, p, i, at);
     let st = &m.points[i as usize];
-    let (active, old) = (st.cal_active, st.cal_reasons);
+    let (active, old) = (st.kinds.calibration_abuse.cal_active, st.kinds.calibration_abuse.cal_reasons);
     let op = match (active, r != 0) {
         (false, true) => Some(ChangeOp::Raise),
         (true, true) if r != old => Some(ChangeOp::Update),
-        (true, false) if st.cal_since == 0 => Some(ChangeOp::Resolve),
+        (true, false) if st.kinds.calibration_abuse.cal_since == 0 => Some(ChangeOp::Resolve),
         _ => None,
     };
     // Deadlines: the calibration passing its maximum, the oldest start leaving the window.
-    if st.cal_since != 0 && r & 1 == 0 {
-        m.due(st.cal_since + p.calibration_max + 1);
+    if st.kinds.calibration_abuse.cal_since != 0 && r & 1 == 0 {
+        m.due(st.kinds.calibration_abuse.cal_since + p.calibration_max + 1);
     }
-    let oldest = m.cal_starts.get(&i).and_then(|v| v.first().copied());
+    let oldest = m.kinds.calibration_abuse.get(&i).and_then(|v| v.first().copied());
     if let Some(oldest) = oldest
         && oldest + p.calibration_window > at
     {
@@ -100,13 +180,13 @@ pub fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec
     }
     let Some(op) = op else {
         if active && r != 0 {
-            m.points[i as usize].cal_reasons = r;
+            m.points[i as usize].kinds.calibration_abuse.cal_reasons = r;
         }
         return;
     };
     let st = &mut m.points[i as usize];
-    st.cal_active = op != ChangeOp::Resolve;
-    st.cal_reasons = if op == ChangeOp::Resolve { 0 } else { r };
+    st.kinds.calibration_abuse.cal_active = op != ChangeOp::Resolve;
+    st.kinds.calibration_abuse.cal_reasons = if op == ChangeOp::Resolve { 0 } else { r };
     emit(m, p, op, i, if r == 0 { old } else { r }, at, out);
 }
 
@@ -114,7 +194,7 @@ fn emit(m: &MineState, p: &Params, op: ChangeOp, i: Idx, r: u8, at: Millis, out:
     let point = &m.def.points[i as usize];
     let st = &m.points[i as usize];
     let s = m.point_subject(Kind::CalibrationAbuse, i);
-    let starts = m.cal_starts.get(&i).map_or(&[][..], Vec::as_slice);
+    let starts = m.kinds.calibration_abuse.get(&i).map_or(&[][..], Vec::as_slice);
     let recent = starts
         .iter()
         .filter(|&&s| at - s < p.calibration_window)
@@ -123,7 +203,7 @@ fn emit(m: &MineState, p: &Params, op: ChangeOp, i: Idx, r: u8, at: Millis, out:
     if r & 1 != 0 {
         why.push(format!(
             "in calibration for {} min (max {})",
-            (at - st.cal_since) / 60_000,
+            (at - st.kinds.calibration_abuse.cal_since) / 60_000,
             p.calibration_max / 60_000
         ));
     }
@@ -138,7 +218,7 @@ fn emit(m: &MineState, p: &Params, op: ChangeOp, i: Idx, r: u8, at: Millis, out:
         .upwind
         .into_iter()
         .chain(m.def.downwind[i as usize].iter().copied())
-        .filter(|&n| m.points[n as usize].over.is_some() && !m.points[n as usize].over_low)
+        .filter(|&n| m.points[n as usize].alarm_high)
         .map(|n| json!({"point": &*m.def.points[n as usize].id, "value": m.points[n as usize].value}))
         .collect();
     if r & 4 != 0 {
@@ -161,7 +241,7 @@ fn emit(m: &MineState, p: &Params, op: ChangeOp, i: Idx, r: u8, at: Millis, out:
         )
     };
     let evidence = json!({
-        "reasons": why, "calibrating_since": if st.cal_since == 0 { None } else { Some(ts(st.cal_since)) },
+        "reasons": why, "calibrating_since": if st.kinds.calibration_abuse.cal_since == 0 { None } else { Some(ts(st.kinds.calibration_abuse.cal_since)) },
         "starts": starts.iter().map(|&s| ts(s)).collect::<Vec<_>>(), "count_in_window": recent,
         "neighbours_at_alarm": neighbours, "value": st.value, "ts": ts(at),
     });

@@ -1,23 +1,54 @@
 //! `camera_fault` — a camera offline, with signal loss, frozen or degraded for
 //! `camera_fault_after`. Warning. Resolves when its state is ok.
 
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
-use minewatch_core::payload::CameraState;
+use super::{KindRule, MineState};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::payload::{CameraState, Text};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `camera_fault_after`: 60 s.
-pub fn default_camera_fault_after() -> Duration {
-    Duration::from_secs(60)
+crate::params! {
+    /// How long a fault state must last.
+    camera_fault_after: Duration = secs(60), "duration";
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::CameraFault;
+    const SUBJECT: SubjectType = SubjectType::Camera;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "A camera offline, with signal loss, frozen or degraded for a while";
+    type Params = Params;
+    crate::slots!(camera = Timed);
+
+    fn on_camera(m: &mut MineState, p: &Params, c: Idx, _: &[Text<'_>], at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, c, at, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for c in 0..m.cams.len() as Idx {
+            evaluate(m, p, c, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(c) = m.def.camera(&a.subject) else {
+            return false;
+        };
+        m.cams[c as usize]
+            .kinds
+            .camera_fault
+            .restore(a.started_at.timestamp_millis());
+        true
+    }
 }
 
 /// Whether a state is a fault (not a tamper).
-pub fn is_fault(s: CameraState) -> bool {
+fn is_fault(s: CameraState) -> bool {
     matches!(
         s,
         CameraState::Offline
@@ -28,19 +59,19 @@ pub fn is_fault(s: CameraState) -> bool {
 }
 
 /// Judges camera `c` at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, c: Idx, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, c: Idx, at: Millis, out: &mut Vec<Change>) {
     let Some(state) = m.cams[c as usize].state else {
         return;
     };
     let cam = &mut m.cams[c as usize];
     // Raised by a fault state; resolved only by ok (a fault turning into a tamper stays raised).
-    let holds = if cam.fault.active {
+    let holds = if cam.kinds.camera_fault.active {
         state != CameraState::Ok
     } else {
         is_fault(state)
     };
-    let step = cam.fault.step(holds, at, p.camera_fault_after, 0);
-    if let Some(d) = cam.fault.deadline(p.camera_fault_after, 0) {
+    let step = cam.kinds.camera_fault.step(holds, at, p.camera_fault_after, 0);
+    if let Some(d) = cam.kinds.camera_fault.deadline(p.camera_fault_after, 0) {
         m.due(d);
     }
     let (op, t) = match step {
@@ -60,7 +91,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, c: Idx, at: Millis, out: &mut Vec
     } else {
         format!("Camera {id} ({}) reports {name}", m.place(s.area_name))
     };
-    let evidence = json!({"state": name, "since": super::ts(m.cams[c as usize].fault.since.max(t - p.camera_fault_after)), "ts": super::ts(at)});
+    let evidence = json!({"state": name, "since": super::ts(m.cams[c as usize].kinds.camera_fault.since.max(t - p.camera_fault_after)), "ts": super::ts(at)});
     out.push(m.change(op, s, Severity::Warning, message, None, None, t, evidence));
 }
 

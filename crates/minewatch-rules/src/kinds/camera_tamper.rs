@@ -1,15 +1,42 @@
 //! `camera_tamper` — a camera occluded or turned (scene change). Major; critical when it watches a
 //! seal (a camera turned from the seal of a closed area hides a concealed face). Resolves when ok.
 
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
-use minewatch_core::payload::CameraState;
+use super::{KindRule, MineState};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::payload::{CameraState, Text};
 use minewatch_core::registry::{Idx, Watches};
 use minewatch_core::time::Millis;
 use serde_json::json;
 
+crate::params! {}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::CameraTamper;
+    const SUBJECT: SubjectType = SubjectType::Camera;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "A camera occluded or turned away (critical when it watches a seal)";
+    type Params = Params;
+    // Per camera: whether the alert is raised.
+    crate::slots!(camera = bool);
+
+    fn on_camera(m: &mut MineState, _: &Params, c: Idx, _: &[Text<'_>], at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, c, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(c) = m.def.camera(&a.subject) else {
+            return false;
+        };
+        m.cams[c as usize].kinds.camera_tamper = true;
+        true
+    }
+}
+
 /// Judges camera `c` at `at`.
-pub fn evaluate(m: &mut MineState, c: Idx, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, c: Idx, at: Millis, out: &mut Vec<Change>) {
     let Some(state) = m.cams[c as usize].state else {
         return;
     };
@@ -20,12 +47,12 @@ pub fn evaluate(m: &mut MineState, c: Idx, at: Millis, out: &mut Vec<Change>) {
     } else {
         Severity::Major
     };
-    let op = match (m.cams[c as usize].tamper, tampered) {
+    let op = match (m.cams[c as usize].kinds.camera_tamper, tampered) {
         (false, true) => ChangeOp::Raise,
         (true, false) if state == CameraState::Ok => ChangeOp::Resolve,
         _ => return,
     };
-    m.cams[c as usize].tamper = tampered;
+    m.cams[c as usize].kinds.camera_tamper = tampered;
     let name = super::camera_state_name(state);
     let s = m.camera_subject(Kind::CameraTamper, c);
     let id = &m.def.cameras[c as usize].id;

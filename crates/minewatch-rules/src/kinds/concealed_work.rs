@@ -5,24 +5,47 @@
 //! power and explosives systems together. Resolves when every sign has been gone for
 //! `concealed_clear` (1 h).
 
-use crate::config::Params;
-use crate::engine::{MineState, Subject};
+use super::{KindRule, MineState, Subject};
 use crate::timed::{Step, Timed};
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::{AreaKind, Idx};
 use minewatch_core::time::Millis;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Default `concealed_for`: 30 minutes of two or more signs.
-pub fn default_concealed_for() -> Duration {
-    Duration::from_secs(30 * 60)
+crate::params! {
+    /// How long two or more signs must show.
+    concealed_for: Duration = mins(30), "duration";
+    /// How long without any sign to resolve.
+    concealed_clear: Duration = hours(1), "duration";
+    /// How long an explosives issue counts as a sign (the key `production_while_suspended` uses
+    /// too).
+    explosives_sign_for: Duration = hours(1), "duration";
 }
 
-/// Default `concealed_clear`: 1 hour without any sign.
-pub fn default_concealed_clear() -> Duration {
-    Duration::from_secs(3600)
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::ConcealedWork;
+    const SUBJECT: SubjectType = SubjectType::Area;
+    const SEVERITY: Severity = Severity::Critical;
+    const DESCRIPTION: &'static str =
+        "An undeclared or sealed area (or one not in the registry) shows two or more signs of work (隐蔽工作面)";
+    type Params = Params;
+    crate::slots!(area = Timed);
+
+    fn cross_system(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let started = a.started_at.timestamp_millis();
+        match m.def.area(&a.subject) {
+            Some(i) => m.area_state[i as usize].kinds.concealed_work.restore(started),
+            None => m.extra_area(&a.subject).kinds.concealed_work.restore(started),
+        }
+        true
+    }
 }
 
 fn watched(m: &MineState, a: Idx) -> bool {
@@ -51,7 +74,7 @@ fn registered_signs(m: &MineState, p: &Params, a: Idx, at: Millis) -> Vec<Value>
 }
 
 /// Judges every watched area (registered and not) at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
     for a in 0..m.def.areas.len() as Idx {
         if !watched(m, a) {
             continue;
@@ -73,9 +96,9 @@ pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>
                 "undeclared"
             }
         );
-        let mut t = m.area_state[a as usize].concealed;
+        let mut t = m.area_state[a as usize].kinds.concealed_work;
         step(m, p, &mut t, s, &label, signs, at, out);
-        m.area_state[a as usize].concealed = t;
+        m.area_state[a as usize].kinds.concealed_work = t;
         let e = m.area_state[a as usize].explosives_at;
         if e != 0 && at - e < p.explosives_sign_for {
             m.due(e + p.explosives_sign_for);
@@ -98,7 +121,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>
         if signs.len() == 1 {
             signs.clear();
         }
-        let mut t = x.concealed;
+        let mut t = x.kinds.concealed_work;
         let s = Subject {
             kind: Kind::ConcealedWork,
             subject: Arc::from(&*id),
@@ -108,7 +131,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>
         let label = format!("{id} (not in the registry)");
         step(m, p, &mut t, s, &label, signs, at, out);
         if let Some(x) = m.extra_areas.get_mut(&id) {
-            x.concealed = t;
+            x.kinds.concealed_work = t;
         }
     }
 }

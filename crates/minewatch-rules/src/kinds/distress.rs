@@ -1,25 +1,69 @@
 //! `distress` — a tag reports distress (SOS). Critical. Resolves when distress is cleared.
 
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::payload::TagObs;
 use minewatch_core::time::Millis;
 use serde_json::json;
 
+crate::params! {}
+
+/// What this kind keeps per tag.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// The tag's latest observation says distress.
+    pub distress: bool,
+    /// Whether the alert is raised.
+    pub distress_active: bool,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::Distress;
+    const SUBJECT: SubjectType = SubjectType::Tag;
+    const SEVERITY: Severity = Severity::Critical;
+    const DESCRIPTION: &'static str = "A tag reports distress (SOS)";
+    type Params = Params;
+    crate::slots!(tag = Slot);
+
+    fn on_tag(m: &mut MineState, _: &Params, obs: &TagObs<'_>, out: &mut Vec<Change>) {
+        // The observation is the tag's state unless the tag holds a newer one.
+        if let Some(t) = m.tags.get_mut(&*obs.tag)
+            && t.ts == obs.ts
+        {
+            t.kinds.distress.distress = obs.distress;
+        }
+        evaluate(m, &obs.tag, obs.ts, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        // The tag's own state comes with its next observation; until then it holds the alert
+        // (and does not count as underground).
+        let t = m.tags.entry(Box::from(a.subject.as_str())).or_default();
+        t.kinds.distress = Slot {
+            distress: true,
+            distress_active: true,
+        };
+        true
+    }
+}
+
 /// Judges tag `tag` after its observation at `at`.
-pub fn evaluate(m: &mut MineState, tag: &str, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, tag: &str, at: Millis, out: &mut Vec<Change>) {
     let Some(t) = m.tags.get(tag) else { return };
     if t.ts == 0 {
         // Restored from an alert after a restart: judged again once the tag is next seen.
         return;
     }
-    let op = match (t.distress_active, t.distress) {
+    let op = match (t.kinds.distress.distress_active, t.kinds.distress.distress) {
         (false, true) => ChangeOp::Raise,
         (true, false) => ChangeOp::Resolve,
         _ => return,
     };
-    let (now, area) = (t.distress, t.area);
+    let (now, area) = (t.kinds.distress.distress, t.area);
     if let Some(t) = m.tags.get_mut(tag) {
-        t.distress_active = now;
+        t.kinds.distress.distress_active = now;
     }
     let who = m.tag_label(tag);
     let area_name = area.map(|a| m.def.areas[a as usize].name.clone());

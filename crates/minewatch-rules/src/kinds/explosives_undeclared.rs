@@ -2,15 +2,48 @@
 //! or not in the registry at all. Major. Stays until acknowledged; an issue after the ack raises
 //! it again.
 
-use crate::engine::{MineState, Subject};
-use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, Subject};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::payload::IssueObs;
 use minewatch_core::registry::AreaKind;
 use minewatch_core::time::Millis;
 use serde_json::json;
 use std::sync::Arc;
 
+crate::params! {}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::ExplosivesUndeclared;
+    const SUBJECT: SubjectType = SubjectType::Area;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "Explosives issued to an area that is sealed, restricted, undeclared or not in the registry";
+    const RESOLVES_ON_ACK: bool = true;
+    type Params = Params;
+    // Per area (registered or not): whether the alert is raised.
+    crate::slots!(area = bool);
+
+    fn on_issue(m: &mut MineState, _: &Params, i: &IssueObs<'_>, out: &mut Vec<Change>) {
+        on_issue(m, &i.area, i.kg, i.detonators, i.ts, out);
+    }
+
+    fn on_ack(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>) {
+        acked(m, alert, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        match m.def.area(&a.subject) {
+            Some(i) => m.area_state[i as usize].kinds.explosives_undeclared = true,
+            None => m.extra_area(&a.subject).kinds.explosives_undeclared = true,
+        }
+        true
+    }
+}
+
 /// An issue of `kg` and `detonators` to area `area` at `at`.
-pub fn on_issue(
+fn on_issue(
     m: &mut MineState,
     area: &str,
     kg: f64,
@@ -27,18 +60,18 @@ pub fn on_issue(
                 _ if !def.declared => "an undeclared area",
                 _ => return,
             };
-            if m.area_state[a as usize].explosives_alert {
+            if m.area_state[a as usize].kinds.explosives_undeclared {
                 return;
             }
-            m.area_state[a as usize].explosives_alert = true;
+            m.area_state[a as usize].kinds.explosives_undeclared = true;
             (why, true)
         }
         None => {
             let e = m.extra_area(area);
-            if e.explosives_alert {
+            if e.kinds.explosives_undeclared {
                 return;
             }
-            e.explosives_alert = true;
+            e.kinds.explosives_undeclared = true;
             ("an area the registry does not define", false)
         }
     };
@@ -70,10 +103,10 @@ pub fn on_issue(
 }
 
 /// The operator acknowledged the alert: it resolves, and the next issue raises a new one.
-pub fn acked(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>) {
+fn acked(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>) {
     match m.def.area(&alert.subject) {
-        Some(a) => m.area_state[a as usize].explosives_alert = false,
-        None => m.extra_area(&alert.subject).explosives_alert = false,
+        Some(a) => m.area_state[a as usize].kinds.explosives_undeclared = false,
+        None => m.extra_area(&alert.subject).kinds.explosives_undeclared = false,
     }
     let s = Subject {
         kind: Kind::ExplosivesUndeclared,

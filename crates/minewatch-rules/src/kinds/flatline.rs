@@ -6,23 +6,51 @@
 //! outside the band starts a new one. That keeps the state to three numbers a point, where a true
 //! sliding window would keep every reading of the last 30 minutes.
 
-use super::{STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::{AreaKind, Idx, PointKind};
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `flat_epsilon`: 0.005 (% CH4), below the resolution of most methane sensors' noise.
-pub fn default_flat_epsilon() -> f64 {
-    0.005
+crate::params! {
+    /// The least variation of a face methane point over the window: 0.005 % CH4, below the
+    /// resolution of most methane sensors' noise.
+    flat_epsilon: Number = 0.005, "% CH4";
+    /// The window.
+    flat_window: Duration = mins(30), "duration";
 }
 
-/// Default `flat_window`: 30 minutes.
-pub fn default_flat_window() -> Duration {
-    Duration::from_secs(30 * 60)
+/// What this kind keeps per point: the band of values since `flat_since` (0: no band yet).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    pub flat_lo: f64,
+    pub flat_hi: f64,
+    pub flat_since: Millis,
+    pub flat_active: bool,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::Flatline;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "A face, heading or return methane point whose value barely varies for a long time: wrapped, moved or dead";
+    type Params = Params;
+    crate::slots!(point = Slot);
+
+    fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        on_reading(m, p, i, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.point(&a.subject) else {
+            return false;
+        };
+        m.points[i as usize].kinds.flatline.flat_active = true;
+        true
+    }
 }
 
 fn applies(m: &MineState, i: Idx) -> bool {
@@ -35,7 +63,7 @@ fn applies(m: &MineState, i: Idx) -> bool {
 }
 
 /// Evaluates point `i` after its reading at `at`.
-pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
     if !applies(m, i) {
         return;
     }
@@ -43,20 +71,20 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
     let v = st.value;
     if st.status & (STATUS_CALIBRATION | STATUS_FAULT) != 0 {
         // Test gas or a fault is not the air: start the band afresh after it.
-        st.flat_since = 0;
+        st.kinds.flatline.flat_since = 0;
         return;
     }
-    if st.flat_since == 0 {
-        (st.flat_lo, st.flat_hi, st.flat_since) = (v, v, at.max(1));
+    if st.kinds.flatline.flat_since == 0 {
+        (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since) = (v, v, at.max(1));
     } else {
-        let (lo, hi) = (st.flat_lo.min(v), st.flat_hi.max(v));
+        let (lo, hi) = (st.kinds.flatline.flat_lo.min(v), st.kinds.flatline.flat_hi.max(v));
         if hi - lo < p.flat_epsilon {
-            (st.flat_lo, st.flat_hi) = (lo, hi);
+            (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi) = (lo, hi);
         } else {
-            let (was_lo, was_hi, was_since) = (st.flat_lo, st.flat_hi, st.flat_since);
-            (st.flat_lo, st.flat_hi, st.flat_since) = (v, v, at.max(1));
-            if st.flat_active {
-                st.flat_active = false;
+            let (was_lo, was_hi, was_since) = (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since);
+            (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since) = (v, v, at.max(1));
+            if st.kinds.flatline.flat_active {
+                st.kinds.flatline.flat_active = false;
                 emit(
                     m,
                     p,
@@ -71,15 +99,15 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
         }
     }
     let st = m.points[i as usize];
-    if !st.flat_active && at - st.flat_since >= p.flat_window {
-        m.points[i as usize].flat_active = true;
+    if !st.kinds.flatline.flat_active && at - st.kinds.flatline.flat_since >= p.flat_window {
+        m.points[i as usize].kinds.flatline.flat_active = true;
         emit(
             m,
             p,
             ChangeOp::Raise,
             i,
-            (st.flat_lo, st.flat_hi, st.flat_since),
-            st.flat_since + p.flat_window,
+            (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since),
+            st.kinds.flatline.flat_since + p.flat_window,
             out,
         );
     }

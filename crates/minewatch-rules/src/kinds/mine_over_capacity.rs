@@ -1,21 +1,45 @@
 //! `mine_over_capacity` — more people underground than the mine's approved `max_underground`.
 //! Major. Resolves at or under.
 
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::time::Millis;
 use serde_json::json;
 
+crate::params! {}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::MineOverCapacity;
+    const SUBJECT: SubjectType = SubjectType::Mine;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "More people underground than the mine's approved maximum";
+    type Params = Params;
+    // For the mine: whether the alert is raised.
+    crate::slots!(mine = bool);
+
+    fn after_personnel(m: &mut MineState, _: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, at, out);
+    }
+
+    fn restore(m: &mut MineState, _: &Alert) -> bool {
+        m.kinds.mine_over_capacity = true;
+        true
+    }
+}
+
 /// Re-judges the mine after the people count changed at `at`.
-pub fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
     let max = m.def.max_underground;
     let over = max > 0 && m.underground > max;
-    let op = match (m.capacity_active, over) {
+    let op = match (m.kinds.mine_over_capacity, over) {
         (false, true) => ChangeOp::Raise,
         (true, false) => ChangeOp::Resolve,
         _ => return,
     };
-    m.capacity_active = over;
+    m.kinds.mine_over_capacity = over;
     let n = m.underground;
     let message = if over {
         format!(

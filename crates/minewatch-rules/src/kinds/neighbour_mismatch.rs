@@ -6,40 +6,119 @@
 //! The pair's state lives on the downwind point. Readings in calibration or with a fault status,
 //! or older than `silent_after` relative to each other, say nothing about the pair.
 
-use super::{STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
-use minewatch_core::registry::{Idx, PointKind};
+use super::{KindRule, MineState, PointState, Remap, STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::registry::{Idx, MineDef, PointKind};
 use minewatch_core::time::Millis;
-use serde_json::json;
-use std::time::Duration;
+use serde_json::{Value, json};
 
-/// Default `mismatch_delta`: 0.8 (% CH4).
-pub fn default_mismatch_delta() -> f64 {
-    0.8
+crate::params! {
+    /// The gap between a methane point and its upwind neighbour.
+    mismatch_delta: Number = 0.8, "% CH4";
+    /// How long the gap must last.
+    mismatch_for: Duration = mins(5), "duration";
+    /// How long the gap must stay below half the delta to resolve.
+    mismatch_clear_for: Duration = secs(60), "duration";
+    /// Readings further apart than this say nothing about the pair (the key `point_silent` uses).
+    silent_after: Duration = secs(120), "duration";
 }
 
-/// Default `mismatch_for`: 5 minutes.
-pub fn default_mismatch_for() -> Duration {
-    Duration::from_secs(5 * 60)
+/// What this kind keeps on the downwind point of a pair.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// The gap's condition.
+    pub mismatch: Timed,
+    /// The point the active alert is about (the lower one).
+    pub mismatch_subject: Idx,
 }
 
-/// Default `mismatch_clear_for`: 1 minute below half the delta.
-pub fn default_mismatch_clear_for() -> Duration {
-    Duration::from_secs(60)
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::NeighbourMismatch;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "A methane point and its upwind neighbour on the same airflow differ widely for a while: one is not sensing";
+    type Params = Params;
+    crate::slots!(point = Slot);
+
+    fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        let def = m.def.clone();
+        if def.points[i as usize].upwind.is_some() {
+            evaluate(m, p, i, at, out);
+        }
+        for &d in &def.downwind[i as usize] {
+            evaluate(m, p, d, at, out);
+        }
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for i in 0..m.points.len() as Idx {
+            let st = m.points[i as usize].kinds.neighbour_mismatch.mismatch;
+            if m.def.points[i as usize].upwind.is_some() && (st.since != 0 || st.active) {
+                evaluate(m, p, i, clock, out);
+            }
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(s) = m.def.point(&a.subject) else {
+            return false;
+        };
+        let Some(other) = a
+            .evidence
+            .get("neighbour")
+            .and_then(Value::as_str)
+            .and_then(|n| m.def.point(n))
+        else {
+            return false;
+        };
+        let d = if m.def.points[s as usize].upwind == Some(other) {
+            s
+        } else {
+            other
+        };
+        let st = &mut m.points[d as usize].kinds.neighbour_mismatch;
+        st.mismatch.restore(a.started_at.timestamp_millis());
+        st.mismatch_subject = s;
+        true
+    }
+
+    /// A pair whose points moved keeps its state only if the lower point still exists.
+    fn rebind_point(slot: &mut Slot, r: &Remap<'_>) {
+        if slot.mismatch.active || slot.mismatch.since != 0 {
+            match r.points.get(slot.mismatch_subject as usize).copied().flatten() {
+                Some(n) => slot.mismatch_subject = n,
+                None => *slot = Slot::default(),
+            }
+        }
+    }
+
+    /// The alert still applies if its point is still there and a pair still holds it.
+    fn still_applies(old: &MineDef, m: &MineState, subject: &str) -> bool {
+        super::subject_still_there(Self::SUBJECT, old, &m.def, subject)
+            && m.def.point(subject).is_some_and(|s| {
+                m.points.iter().enumerate().any(|(d, st)| {
+                    let st = st.kinds.neighbour_mismatch;
+                    st.mismatch.active
+                        && st.mismatch_subject == s
+                        && m.def.points[d].upwind.is_some()
+                })
+            })
+    }
 }
 
 /// Evaluates the pair of downwind point `d` and its upwind at event time `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
     let point = &m.def.points[d as usize];
     let Some(u) = point.upwind else { return };
     if point.kind != PointKind::Ch4 {
         return;
     }
     let (sd, su) = (m.points[d as usize], m.points[u as usize]);
-    let usable = |s: &crate::engine::PointState| {
+    let usable = |s: &PointState| {
         s.last_seen != 0
             && s.status & (STATUS_CALIBRATION | STATUS_FAULT) == 0
             && at - s.last_seen <= p.silent_after
@@ -48,16 +127,20 @@ pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec
         return;
     }
     let gap = (sd.value - su.value).abs();
-    let active = sd.mismatch.active;
+    let active = sd.kinds.neighbour_mismatch.mismatch.active;
     let holds = if active {
         gap >= p.mismatch_delta / 2.0
     } else {
         gap >= p.mismatch_delta
     };
     let step = m.points[d as usize]
+        .kinds
+        .neighbour_mismatch
         .mismatch
         .step(holds, at, p.mismatch_for, p.mismatch_clear_for);
     if let Some(due) = m.points[d as usize]
+        .kinds
+        .neighbour_mismatch
         .mismatch
         .deadline(p.mismatch_for, p.mismatch_clear_for)
     {
@@ -67,11 +150,11 @@ pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec
         Step::Hold => {}
         Step::Raise(t) => {
             let lower = if sd.value <= su.value { d } else { u };
-            m.points[d as usize].mismatch_subject = lower;
+            m.points[d as usize].kinds.neighbour_mismatch.mismatch_subject = lower;
             emit(m, p, ChangeOp::Raise, d, u, lower, gap, t, out);
         }
         Step::Resolve(t) => {
-            let lower = m.points[d as usize].mismatch_subject;
+            let lower = m.points[d as usize].kinds.neighbour_mismatch.mismatch_subject;
             emit(m, p, ChangeOp::Resolve, d, u, lower, gap, t, out);
         }
     }
@@ -120,7 +203,7 @@ fn emit(
             lp.id
         )
     };
-    let since = m.points[d as usize].mismatch.since;
+    let since = m.points[d as usize].kinds.neighbour_mismatch.mismatch.since;
     let evidence = json!({
         "value": lv, "neighbour": &*op_.id, "neighbour_value": ov, "relation": relation,
         "gap": gap, "delta": p.mismatch_delta, "since": if since == 0 { None } else { Some(ts(since)) },

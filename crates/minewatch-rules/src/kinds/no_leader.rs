@@ -2,29 +2,49 @@
 //! them (带班下井), for `no_leader_for`. Major. Resolves when a leader is down (or the crew is
 //! small enough again).
 
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `leader_required_above`: 10 people.
-pub fn default_leader_required_above() -> u32 {
-    10
+crate::params! {
+    /// The crew size above which a leader must be down.
+    leader_required_above: Count = 10, "people";
+    /// How long without a leader.
+    no_leader_for: Duration = mins(30), "duration";
 }
 
-/// Default `no_leader_for`: 30 minutes.
-pub fn default_no_leader_for() -> Duration {
-    Duration::from_secs(30 * 60)
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::NoLeader;
+    const SUBJECT: SubjectType = SubjectType::Mine;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "A large crew underground with no mine leader down with them (带班下井)";
+    type Params = Params;
+    crate::slots!(mine = Timed);
+
+    fn after_personnel(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, at, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, clock, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        m.kinds.no_leader.restore(a.started_at.timestamp_millis());
+        true
+    }
 }
 
 /// Judges the mine at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
     let holds = m.underground > p.leader_required_above && m.leaders_underground == 0;
-    let step = m.no_leader.step(holds, at, p.no_leader_for, 0);
-    if let Some(d) = m.no_leader.deadline(p.no_leader_for, 0) {
+    let step = m.kinds.no_leader.step(holds, at, p.no_leader_for, 0);
+    if let Some(d) = m.kinds.no_leader.deadline(p.no_leader_for, 0) {
         m.due(d);
     }
     let (op, t) = match step {
@@ -48,7 +68,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>
     };
     let s = m.mine_subject(Kind::NoLeader);
     let evidence = json!({"underground": n, "leaders_underground": m.leaders_underground, "required_above": p.leader_required_above,
-        "since": if m.no_leader.since == 0 { None } else { Some(super::ts(m.no_leader.since)) }});
+        "since": if m.kinds.no_leader.since == 0 { None } else { Some(super::ts(m.kinds.no_leader.since)) }});
     out.push(m.change(
         op,
         s,

@@ -2,23 +2,52 @@
 //! area is in state ok, for `no_video_after`. Major. Judged from the personnel and video systems
 //! together. Resolves when a camera is ok or the people leave.
 
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::payload::CameraState;
 use minewatch_core::registry::{AreaKind, Idx};
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `no_video_after`: 5 minutes.
-pub fn default_no_video_after() -> Duration {
-    Duration::from_secs(5 * 60)
+crate::params! {
+    /// How long people may work without a working camera.
+    no_video_after: Duration = mins(5), "duration";
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::NoVideoWork;
+    const SUBJECT: SubjectType = SubjectType::Area;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "People working in a face or heading while no camera there is ok (无视频不作业)";
+    type Params = Params;
+    crate::slots!(area = Timed);
+
+    fn after_video(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, at, out);
+    }
+
+    fn cross_system(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.area(&a.subject) else {
+            return false;
+        };
+        m.area_state[i as usize]
+            .kinds
+            .no_video_work
+            .restore(a.started_at.timestamp_millis());
+        true
+    }
 }
 
 /// Judges every working area at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
     for a in 0..m.def.areas.len() as Idx {
         if !matches!(
             m.def.areas[a as usize].kind,
@@ -31,7 +60,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>
             .iter()
             .any(|&c| m.cams[c as usize].state == Some(CameraState::Ok));
         let holds = people > 0 && !cams_ok;
-        let st = &mut m.area_state[a as usize].novideo;
+        let st = &mut m.area_state[a as usize].kinds.no_video_work;
         let step = st.step(holds, at, p.no_video_after, 0);
         if let Some(d) = st.deadline(p.no_video_after, 0) {
             m.due(d);

@@ -5,15 +5,59 @@
 //! Limits come from the registry: the methane location-class defaults of domain.md, per-point
 //! overrides. A point in calibration is not judged (its value is test gas). No parameters.
 
-use super::{STATUS_CALIBRATION, fmt_value, ts};
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, STATUS_CALIBRATION, fmt_value, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
-use serde_json::json;
+use serde_json::{Value, json};
+
+crate::params! {}
+
+/// What this kind keeps per point.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// Severity of the active alert, if any.
+    pub over: Option<Severity>,
+    /// Whether the active alert is on the low side (O2, air speed).
+    pub over_low: bool,
+    /// The value last published for the active alert (for updates on a new extreme).
+    pub over_published: f64,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::OverLimit;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "An analog point at or above its alarm limit (critical at power-off level), or below its low limit";
+    type Params = Params;
+    crate::slots!(point = Slot);
+
+    fn on_reading(m: &mut MineState, _: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        on_reading(m, i, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.point(&a.subject) else {
+            return false;
+        };
+        let st = &mut m.points[i as usize];
+        let low = a.evidence.get("side").and_then(Value::as_str) == Some("low");
+        st.kinds.over_limit = Slot {
+            over: Some(a.severity),
+            over_low: low,
+            over_published: a.value.unwrap_or(f64::NAN),
+        };
+        st.alarm_high = !low;
+        st.at_power_off = a.severity == Severity::Critical;
+        true
+    }
+}
 
 /// Evaluates point `i` after its new reading at `at`.
-pub fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let point = &m.def.points[i as usize];
     if point.kind.is_switch() {
         return;
@@ -24,14 +68,7 @@ pub fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) 
         return;
     }
     let v = st.value;
-    if let Some(po) = l.power_off {
-        let st = &mut m.points[i as usize];
-        if v >= po {
-            st.at_power_off = true;
-        } else if v < l.restore.unwrap_or(po) {
-            st.at_power_off = false;
-        }
-    }
+    let st = st.kinds.over_limit;
     let high_sev = |v: f64| {
         if l.power_off.is_some_and(|po| v >= po) {
             Severity::Critical
@@ -98,15 +135,16 @@ fn emit(
     let st = &mut m.points[i as usize];
     match op {
         ChangeOp::Resolve => {
-            st.over = None;
-            st.over_low = false;
+            st.kinds.over_limit.over = None;
+            st.kinds.over_limit.over_low = false;
         }
         _ => {
-            st.over = Some(sev);
-            st.over_low = low;
-            st.over_published = v;
+            st.kinds.over_limit.over = Some(sev);
+            st.kinds.over_limit.over_low = low;
+            st.kinds.over_limit.over_published = v;
         }
     }
+    st.alarm_high = st.kinds.over_limit.over.is_some() && !st.kinds.over_limit.over_low;
     let s = m.point_subject(Kind::OverLimit, i);
     let place = m.place(s.area_name);
     let message = match (&op, low) {

@@ -1,32 +1,67 @@
 //! `overtime` — a tag underground longer than the mine's `shift_hours` plus `overtime_margin`.
 //! Warning. Resolves when it comes out.
 
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::payload::TagObs;
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `overtime_margin`: 2 hours beyond the shift.
-pub fn default_overtime_margin() -> Duration {
-    Duration::from_secs(2 * 3600)
+crate::params! {
+    /// Allowed beyond the mine's `shift_hours`: 2 hours.
+    overtime_margin: Duration = hours(2), "duration";
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::Overtime;
+    const SUBJECT: SubjectType = SubjectType::Tag;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "A tag underground longer than the mine's shift plus a margin";
+    type Params = Params;
+    // Per tag: whether the alert is raised.
+    crate::slots!(tag = bool);
+
+    fn on_tag(m: &mut MineState, p: &Params, obs: &TagObs<'_>, out: &mut Vec<Change>) {
+        evaluate(m, p, &obs.tag, obs.ts, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        let tags: Vec<Box<str>> = m
+            .tags
+            .iter()
+            .filter(|(_, t)| t.underground || t.kinds.overtime)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for t in tags {
+            evaluate(m, p, &t, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        // The tag's own state comes with its next observation; until then it holds the alert.
+        let t = m.tags.entry(Box::from(a.subject.as_str())).or_default();
+        t.kinds.overtime = true;
+        true
+    }
 }
 
 /// How long a tag may stay underground in this mine.
-pub fn limit(m: &MineState, p: &Params) -> Millis {
+fn limit(m: &MineState, p: &Params) -> Millis {
     (m.def.shift_hours * 3_600_000.0) as Millis + p.overtime_margin
 }
 
 /// Judges tag `tag` at `at` (after an observation, or on a sweep).
-pub fn evaluate(m: &mut MineState, p: &Params, tag: &str, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, tag: &str, at: Millis, out: &mut Vec<Change>) {
     let limit = limit(m, p);
     let Some(t) = m.tags.get(tag) else { return };
     if t.ts == 0 {
         // Restored from an alert after a restart: judged again once the tag is next seen.
         return;
     }
-    let (underground, down_at, area, active) = (t.underground, t.down_at, t.area, t.overtime);
+    let (underground, down_at, area, active) = (t.underground, t.down_at, t.area, t.kinds.overtime);
     let over = underground && down_at.is_some_and(|d| at - d > limit);
     if !over
         && underground
@@ -40,7 +75,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, tag: &str, at: Millis, out: &mut 
         _ => return,
     };
     if let Some(t) = m.tags.get_mut(tag) {
-        t.overtime = over;
+        t.kinds.overtime = over;
     }
     let who = m.tag_label(tag);
     let hours = down_at.map_or(0.0, |d| (at - d) as f64 / 3_600_000.0);

@@ -2,22 +2,52 @@
 //! Resolves when it reports. Points that never reported are judged from when the mine's clock
 //! started (or the definition was loaded), so a restart gives every point a full period.
 
-use super::ts;
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::{Idx, MineStatus};
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `silent_after`: 120 s, four polling cycles of the 30 s the standard allows.
-pub fn default_silent_after() -> Duration {
-    Duration::from_secs(120)
+crate::params! {
+    /// How long (mine clock) a defined point may send nothing: 120 s, four polling cycles of the
+    /// 30 s the standard allows.
+    silent_after: Duration = secs(120), "duration";
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::PointSilent;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str = "A defined point that sent nothing for a while of its mine's clock";
+    type Params = Params;
+    // Per point: whether the alert is raised.
+    crate::slots!(point = bool);
+
+    fn on_reading(m: &mut MineState, _: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        if m.points[i as usize].kinds.point_silent {
+            resolve(m, i, at, out);
+        }
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, epoch: Millis, out: &mut Vec<Change>) {
+        for i in 0..m.points.len() as Idx {
+            sweep(m, p, i, clock, epoch, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.point(&a.subject) else {
+            return false;
+        };
+        m.points[i as usize].kinds.point_silent = true;
+        true
+    }
 }
 
 /// Raises for a point whose silence has reached `silent_after`; otherwise schedules the check.
-pub fn sweep(
+fn sweep(
     m: &mut MineState,
     p: &Params,
     i: Idx,
@@ -26,7 +56,7 @@ pub fn sweep(
     out: &mut Vec<Change>,
 ) {
     let st = m.points[i as usize];
-    if st.silent_active || m.status == MineStatus::Closed {
+    if st.kinds.point_silent || m.status == MineStatus::Closed {
         return;
     }
     let base = st.last_seen.max(epoch);
@@ -35,7 +65,7 @@ pub fn sweep(
         m.due(due);
         return;
     }
-    m.points[i as usize].silent_active = true;
+    m.points[i as usize].kinds.point_silent = true;
     let point = &m.def.points[i as usize];
     let s = m.point_subject(Kind::PointSilent, i);
     let last = if st.last_seen == 0 {
@@ -69,8 +99,8 @@ pub fn sweep(
 }
 
 /// The point reported at `at`.
-pub fn resolve(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
-    m.points[i as usize].silent_active = false;
+fn resolve(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
+    m.points[i as usize].kinds.point_silent = false;
     let point = &m.def.points[i as usize];
     let s = m.point_subject(Kind::PointSilent, i);
     let message = format!(

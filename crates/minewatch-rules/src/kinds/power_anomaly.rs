@@ -7,28 +7,105 @@
 //! inside its band, so an anomaly does not teach itself as normal. The deviation used is at least
 //! 5 % of the mean (and 1 kW), so a very steady load does not alarm on noise.
 
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
-use serde_json::json;
-use std::time::Duration;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
-/// Default `power_sigma`: 4 standard deviations.
-pub fn default_power_sigma() -> f64 {
-    4.0
+crate::params! {
+    /// Deviations from the hourly baseline.
+    power_sigma: Number = 4.0, "standard deviations";
+    /// How long the departure must last.
+    power_anomaly_for: Duration = mins(30), "duration";
+    /// How much data before judging.
+    power_learning: Duration = hours(72), "duration";
 }
 
-/// Default `power_anomaly_for`: 30 minutes.
-pub fn default_power_anomaly_for() -> Duration {
-    Duration::from_secs(30 * 60)
+/// What this kind keeps per meter.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    /// The departure's condition.
+    pub anomaly: Timed,
+    /// The learned baseline (days of learning, kept across restarts in the snapshot).
+    pub baseline: Option<Box<Baseline>>,
 }
 
-/// Default `power_learning`: 3 days.
-pub fn default_power_learning() -> Duration {
-    Duration::from_secs(3 * 86_400)
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::PowerAnomaly;
+    const SUBJECT: SubjectType = SubjectType::Meter;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "A meter's load departs from its learned baseline for that hour of day";
+    const SNAPSHOT: &'static str = "meters";
+    type Params = Params;
+    crate::slots!(meter = Slot);
+
+    fn on_meter(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        on_reading(m, p, i, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.meter(&a.subject) else {
+            return false;
+        };
+        m.meter_state[i as usize]
+            .kinds
+            .power_anomaly
+            .anomaly
+            .restore(a.started_at.timestamp_millis());
+        true
+    }
+
+    fn snapshot(m: &MineState) -> Option<Value> {
+        let meters: serde_json::Map<String, Value> = m
+            .meter_state
+            .iter()
+            .enumerate()
+            .filter_map(|(i, st)| {
+                let b = st.kinds.power_anomaly.baseline.as_ref()?;
+                let hours: Vec<Value> = b.hours.iter().map(|h| json!([h.n, h.mean, h.m2])).collect();
+                Some((
+                    m.def.meters[i].id.to_string(),
+                    json!({"first": b.first, "hours": hours}),
+                ))
+            })
+            .collect();
+        Some(Value::Object(meters))
+    }
+
+    fn restore_snapshot(m: &mut MineState, json: &str) {
+        // Each entry is read on its own, so one of the wrong shape costs only itself.
+        #[derive(serde::Deserialize)]
+        struct MeterSnap {
+            first: Millis,
+            hours: Vec<(u32, f64, f64)>,
+        }
+        let Ok(all) = serde_json::from_str::<HashMap<String, &serde_json::value::RawValue>>(json)
+        else {
+            return;
+        };
+        for (id, raw) in all {
+            let Some(i) = m.def.meter(&id) else {
+                continue;
+            };
+            let Ok(s) = serde_json::from_str::<MeterSnap>(raw.get()) else {
+                continue;
+            };
+            let Ok(hours) = <[(u32, f64, f64); 24]>::try_from(s.hours) else {
+                continue;
+            };
+            let b = Baseline {
+                first: s.first,
+                hours: hours.map(|(n, mean, m2)| Bucket { n, mean, m2 }),
+            };
+            m.meter_state[i as usize].kinds.power_anomaly.baseline = Some(Box::new(b));
+        }
+    }
 }
 
 /// Fewest readings in an hour's bucket before it is trusted.
@@ -71,10 +148,10 @@ fn hour(at: Millis) -> usize {
 }
 
 /// Learns from and judges meter `i`'s reading at `at`.
-pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let st = &mut m.meter_state[i as usize];
     let kw = st.kw;
-    let base = st.baseline.get_or_insert_with(|| {
+    let base = st.kinds.power_anomaly.baseline.get_or_insert_with(|| {
         Box::new(Baseline {
             first: at,
             hours: [Bucket::default(); 24],
@@ -84,11 +161,11 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
     let learned = at - base.first >= p.power_learning && b.n >= MIN_SAMPLES;
     let band = p.power_sigma * b.std().max(b.mean.abs() * 0.05).max(1.0);
     let outside = learned && (kw - b.mean).abs() > band;
-    if !outside && !st.anomaly.active {
+    if !outside && !st.kinds.power_anomaly.anomaly.active {
         base.hours[hour(at)].add(kw);
     }
-    let step = st.anomaly.step(outside, at, p.power_anomaly_for, 0);
-    if let Some(d) = st.anomaly.deadline(p.power_anomaly_for, 0) {
+    let step = st.kinds.power_anomaly.anomaly.step(outside, at, p.power_anomaly_for, 0);
+    if let Some(d) = st.kinds.power_anomaly.anomaly.deadline(p.power_anomaly_for, 0) {
         m.due(d);
     }
     let (op, t) = match step {
@@ -204,8 +281,8 @@ mod tests {
             assert!((x - y).abs() <= 1e-9 * y.abs(), "{a} {b}");
         }
         let p1 = fresh.def.point("P1").expect("P1");
-        assert_eq!(fresh.cal_starts.get(&p1), Some(&vec![5, 7]));
-        assert_eq!(fresh.cal_starts.len(), 1);
+        assert_eq!(fresh.kinds.calibration_abuse.get(&p1), Some(&vec![5, 7]));
+        assert_eq!(fresh.kinds.calibration_abuse.len(), 1);
         assert!(
             fresh.restore_snapshot("{\"meters\":{}}").is_err(),
             "no version"

@@ -2,22 +2,53 @@
 //! `sealed_power_for` (10 min): something is running where nothing should. Major. Resolves after
 //! it has been idle for the same time.
 
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::{AreaKind, Idx};
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `sealed_power_for`: 10 minutes above idle to raise, 10 minutes idle to resolve.
-pub fn default_sealed_power_for() -> Duration {
-    Duration::from_secs(10 * 60)
+crate::params! {
+    /// Above idle this long to raise, idle this long to resolve.
+    sealed_power_for: Duration = mins(10), "duration";
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::PowerInSealedArea;
+    const SUBJECT: SubjectType = SubjectType::Meter;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "A meter of a sealed or restricted area above idle for a while: something runs where nothing should";
+    type Params = Params;
+    crate::slots!(meter = Timed);
+
+    fn on_meter(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, i, at, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for i in 0..m.meter_state.len() as Idx {
+            evaluate(m, p, i, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.meter(&a.subject) else {
+            return false;
+        };
+        m.meter_state[i as usize]
+            .kinds
+            .power_in_sealed_area
+            .restore(a.started_at.timestamp_millis());
+        true
+    }
 }
 
 /// Judges meter `i` at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let def = m.def.clone();
     let meter = &def.meters[i as usize];
     if !matches!(
@@ -30,13 +61,13 @@ pub fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec
     if st.ts == 0 {
         return;
     }
-    let step = st.sealed.step(
+    let step = st.kinds.power_in_sealed_area.step(
         st.kw > meter.idle_kw,
         at,
         p.sealed_power_for,
         p.sealed_power_for,
     );
-    if let Some(d) = st.sealed.deadline(p.sealed_power_for, p.sealed_power_for) {
+    if let Some(d) = st.kinds.power_in_sealed_area.deadline(p.sealed_power_for, p.sealed_power_for) {
         m.due(d);
     }
     let (op, t) = match step {

@@ -2,19 +2,63 @@
 //! still reads 1 (energized) after `feed_grace`. Critical. Resolves when every feed reads 0 or the
 //! point falls below its restore limit.
 
-use super::{fmt_value, ts};
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, fmt_value, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `feed_grace`: 10 s. The regulation asks for power-off within 2 s; ten gives polling
-/// cycles room without hiding a failure.
-pub fn default_feed_grace() -> Duration {
-    Duration::from_secs(10)
+crate::params! {
+    /// How long a feed may stay energized after its point reached power-off. The regulation asks
+    /// for power-off within 2 s; ten gives polling cycles room without hiding a failure.
+    feed_grace: Duration = secs(10), "duration";
+}
+
+/// What this kind keeps per point (a methane point with feeds).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// Since when the point is at power-off with a feed energized (0: it is not).
+    pub since: Millis,
+    /// Whether the alert is raised.
+    pub active: bool,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::PowerOffFailure;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Critical;
+    const DESCRIPTION: &'static str =
+        "Power not cut: a methane point at power-off level while a feed it controls stays energized";
+    type Params = Params;
+    crate::slots!(point = Slot);
+
+    fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        let def = m.def.clone();
+        if !def.points[i as usize].feeds.is_empty() {
+            evaluate(m, p, i, at, out);
+        }
+        for &d in &def.feed_dependents[i as usize] {
+            evaluate(m, p, d, at, out);
+        }
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for i in 0..m.points.len() as Idx {
+            sweep(m, p, i, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.point(&a.subject) else {
+            return false;
+        };
+        let st = &mut m.points[i as usize];
+        st.kinds.power_off_failure.active = true;
+        st.at_power_off = true;
+        true
+    }
 }
 
 fn energized(m: &MineState, d: Idx) -> bool {
@@ -25,15 +69,15 @@ fn energized(m: &MineState, d: Idx) -> bool {
 }
 
 /// Evaluates methane point `d` (which has feeds) after it or one of its feeds reported at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
     let holds = m.points[d as usize].at_power_off && energized(m, d);
     let st = &mut m.points[d as usize];
     if holds {
-        if st.pof_since == 0 {
-            st.pof_since = at;
+        if st.kinds.power_off_failure.since == 0 {
+            st.kinds.power_off_failure.since = at;
         }
-        let since = st.pof_since;
-        if !st.pof_active {
+        let since = st.kinds.power_off_failure.since;
+        if !st.kinds.power_off_failure.active {
             if at - since >= p.feed_grace {
                 raise(m, p, d, at, out);
             } else {
@@ -41,18 +85,18 @@ pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec
             }
         }
     } else {
-        st.pof_since = 0;
+        st.kinds.power_off_failure.since = 0;
         let feeds_unknown = m.def.points[d as usize]
             .feeds
             .iter()
             .all(|&f| m.points[f as usize].last_seen == 0);
         let st = &mut m.points[d as usize];
-        if st.pof_active && st.at_power_off && feeds_unknown {
+        if st.kinds.power_off_failure.active && st.at_power_off && feeds_unknown {
             // Restored after a restart: wait for the feeds to report before judging.
             return;
         }
-        if st.pof_active {
-            st.pof_active = false;
+        if st.kinds.power_off_failure.active {
+            st.kinds.power_off_failure.active = false;
             let msg = {
                 let point = &m.def.points[d as usize];
                 let s = m.point_subject(Kind::PowerOffFailure, d);
@@ -88,17 +132,17 @@ pub fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec
 }
 
 /// Raises when a pending condition has matured on the mine clock.
-pub fn sweep(m: &mut MineState, p: &Params, d: Idx, clock: Millis, out: &mut Vec<Change>) {
+fn sweep(m: &mut MineState, p: &Params, d: Idx, clock: Millis, out: &mut Vec<Change>) {
     let st = m.points[d as usize];
-    if st.pof_since == 0 || st.pof_active {
+    if st.kinds.power_off_failure.since == 0 || st.kinds.power_off_failure.active {
         return;
     }
-    let due = st.pof_since + p.feed_grace;
+    let due = st.kinds.power_off_failure.since + p.feed_grace;
     if clock >= due {
         if st.at_power_off && energized(m, d) {
             raise(m, p, d, due, out);
         } else {
-            m.points[d as usize].pof_since = 0;
+            m.points[d as usize].kinds.power_off_failure.since = 0;
         }
     } else {
         m.due(due);
@@ -119,13 +163,13 @@ fn evidence(m: &MineState, d: Idx, at: Millis) -> serde_json::Value {
     let st = &m.points[d as usize];
     json!({
         "value": st.value, "power_off": point.limits.power_off, "restore": point.limits.restore,
-        "since": if st.pof_since == 0 { None } else { Some(ts(st.pof_since)) },
+        "since": if st.kinds.power_off_failure.since == 0 { None } else { Some(ts(st.kinds.power_off_failure.since)) },
         "feeds": feeds, "ts": ts(at),
     })
 }
 
 fn raise(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
-    m.points[d as usize].pof_active = true;
+    m.points[d as usize].kinds.power_off_failure.active = true;
     let point = &m.def.points[d as usize];
     let st = m.points[d as usize];
     let live: Vec<&str> = point

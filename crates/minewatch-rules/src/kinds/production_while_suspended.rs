@@ -4,28 +4,72 @@
 //! power, personnel and explosives systems together. Resolves when no such sign has shown for
 //! `production_clear` (1 h), or at once when the order is lifted.
 
-use crate::config::Params;
-use crate::engine::MineState;
-use crate::timed::Step;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
-use minewatch_core::registry::{Load, MineStatus};
+use super::{KindRule, MineState};
+use crate::timed::{Step, Timed};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::registry::{Idx, Load, MineStatus};
 use minewatch_core::time::Millis;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-/// Default `production_for`: a face or hoist load above idle for 30 minutes.
-pub fn default_production_for() -> Duration {
-    Duration::from_secs(30 * 60)
+crate::params! {
+    /// A face or hoist load above idle this long is a sign.
+    production_for: Duration = mins(30), "duration";
+    /// How long without a sign to resolve.
+    production_clear: Duration = hours(1), "duration";
+    /// How long an explosives issue counts as a sign (the key `concealed_work` uses too).
+    explosives_sign_for: Duration = hours(1), "duration";
 }
 
-/// Default `production_clear`: 1 hour without any sign.
-pub fn default_production_clear() -> Duration {
-    Duration::from_secs(3600)
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::ProductionWhileSuspended;
+    const SUBJECT: SubjectType = SubjectType::Mine;
+    const SEVERITY: Severity = Severity::Critical;
+    const DESCRIPTION: &'static str =
+        "A mine under a suspension order shows production: face or hoist load, a crew, explosives";
+    type Params = Params;
+    // Per meter: above idle for `production_for`; for the mine: the alert's condition.
+    crate::slots!(meter = Timed, mine = Timed);
+
+    fn on_meter(m: &mut MineState, p: &Params, i: Idx, at: Millis, _: &mut Vec<Change>) {
+        busy(m, p, i, at);
+    }
+
+    fn cross_system(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, at, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, _: &mut Vec<Change>) {
+        for i in 0..m.meter_state.len() as Idx {
+            if m.meter_state[i as usize].ts != 0 {
+                busy(m, p, i, clock);
+            }
+        }
+    }
+
+    fn on_status(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+        evaluate(m, p, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        m.kinds
+            .production_while_suspended
+            .restore(a.started_at.timestamp_millis());
+        true
+    }
 }
 
-/// Default `explosives_sign_for`: an explosives issue counts as a sign of work for 1 hour.
-pub fn default_explosives_sign_for() -> Duration {
-    Duration::from_secs(3600)
+/// Whether meter `i` has been above idle for `production_for`.
+fn busy(m: &mut MineState, p: &Params, i: Idx, at: Millis) {
+    let idle = m.def.meters[i as usize].idle_kw;
+    let st = &mut m.meter_state[i as usize];
+    let holds = st.ts != 0 && st.kw > idle;
+    let busy = &mut st.kinds.production_while_suspended;
+    busy.step(holds, at, p.production_for, 0);
+    if let Some(d) = busy.deadline(p.production_for, 0) {
+        m.due(d);
+    }
 }
 
 /// The production signs showing at `at`.
@@ -33,9 +77,9 @@ fn signs(m: &MineState, p: &Params, at: Millis) -> Vec<Value> {
     let mut s = Vec::new();
     for (i, meter) in m.def.meters.iter().enumerate() {
         let st = &m.meter_state[i];
-        if matches!(meter.load, Load::Face | Load::Hoist) && st.busy.active {
+        if matches!(meter.load, Load::Face | Load::Hoist) && st.kinds.production_while_suspended.active {
             s.push(json!({"sign": "load", "meter": &*meter.id, "load": meter.load, "kw": st.kw, "idle_kw": meter.idle_kw,
-                "since": super::ts(st.busy.since)}));
+                "since": super::ts(st.kinds.production_while_suspended.since)}));
         }
     }
     if m.underground > m.def.suspended_crew {
@@ -48,10 +92,10 @@ fn signs(m: &MineState, p: &Params, at: Millis) -> Vec<Value> {
 }
 
 /// Judges the mine at `at`.
-pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
     if m.status != MineStatus::Suspended {
-        if m.production.active {
-            m.production = Default::default();
+        if m.kinds.production_while_suspended.active {
+            m.kinds.production_while_suspended = Default::default();
             emit(
                 m,
                 ChangeOp::Resolve,
@@ -65,9 +109,10 @@ pub fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>
     }
     let signs = signs(m, p, at);
     let step = m
-        .production
+        .kinds
+        .production_while_suspended
         .step(!signs.is_empty(), at, 0, p.production_clear);
-    if let Some(d) = m.production.deadline(0, p.production_clear) {
+    if let Some(d) = m.kinds.production_while_suspended.deadline(0, p.production_clear) {
         m.due(d);
     }
     if m.explosives_at != 0 && at - m.explosives_at < p.explosives_sign_for {

@@ -1,29 +1,67 @@
 //! `sensor_fault` — a point's status carries a fault bit (8 over-range, 16 substation fault,
 //! 32 not polled, 128 sensor fault) for `fault_after`. Warning. Resolves when the status is clean.
 
-use super::{STATUS_FAULT, status_names, ts};
-use crate::config::Params;
-use crate::engine::MineState;
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, STATUS_FAULT, status_names, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
 use serde_json::json;
-use std::time::Duration;
 
-/// Default `fault_after`: 60 s, two polling cycles of an old KJ system.
-pub fn default_fault_after() -> Duration {
-    Duration::from_secs(60)
+crate::params! {
+    /// How long a fault status must last: 60 s, two polling cycles of an old KJ system.
+    fault_after: Duration = secs(60), "duration";
+}
+
+/// What this kind keeps per point.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// Since when a fault status holds (0: it does not).
+    pub fault_since: Millis,
+    pub fault_active: bool,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::SensorFault;
+    const SUBJECT: SubjectType = SubjectType::Point;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "A point whose status carries a fault bit (over-range, substation fault, not polled, sensor fault)";
+    type Params = Params;
+    crate::slots!(point = Slot);
+
+    fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        on_reading(m, p, i, at, out);
+    }
+
+    fn sweep(m: &mut MineState, p: &Params, clock: Millis, _: Millis, out: &mut Vec<Change>) {
+        for i in 0..m.points.len() as Idx {
+            sweep(m, p, i, clock, out);
+        }
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let Some(i) = m.def.point(&a.subject) else {
+            return false;
+        };
+        m.points[i as usize].kinds.sensor_fault = Slot {
+            fault_since: a.started_at.timestamp_millis(),
+            fault_active: true,
+        };
+        true
+    }
 }
 
 /// Evaluates point `i` after its new reading at `at`.
-pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let st = &mut m.points[i as usize];
     if st.status & STATUS_FAULT != 0 {
-        if st.fault_since == 0 {
-            st.fault_since = at;
+        if st.kinds.sensor_fault.fault_since == 0 {
+            st.kinds.sensor_fault.fault_since = at;
         }
-        let since = st.fault_since;
-        if !st.fault_active {
+        let since = st.kinds.sensor_fault.fault_since;
+        if !st.kinds.sensor_fault.fault_active {
             if at - since >= p.fault_after {
                 emit(m, ChangeOp::Raise, i, at, out);
             } else {
@@ -31,20 +69,20 @@ pub fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut V
             }
         }
     } else {
-        st.fault_since = 0;
-        if st.fault_active {
+        st.kinds.sensor_fault.fault_since = 0;
+        if st.kinds.sensor_fault.fault_active {
             emit(m, ChangeOp::Resolve, i, at, out);
         }
     }
 }
 
 /// Raises a fault that has lasted `fault_after` on the mine clock.
-pub fn sweep(m: &mut MineState, p: &Params, i: Idx, clock: Millis, out: &mut Vec<Change>) {
+fn sweep(m: &mut MineState, p: &Params, i: Idx, clock: Millis, out: &mut Vec<Change>) {
     let st = m.points[i as usize];
-    if st.fault_since == 0 || st.fault_active {
+    if st.kinds.sensor_fault.fault_since == 0 || st.kinds.sensor_fault.fault_active {
         return;
     }
-    let due = st.fault_since + p.fault_after;
+    let due = st.kinds.sensor_fault.fault_since + p.fault_after;
     if clock >= due {
         emit(m, ChangeOp::Raise, i, due, out);
     } else {
@@ -55,7 +93,7 @@ pub fn sweep(m: &mut MineState, p: &Params, i: Idx, clock: Millis, out: &mut Vec
 fn emit(m: &mut MineState, op: ChangeOp, i: Idx, at: Millis, out: &mut Vec<Change>) {
     let raise = op == ChangeOp::Raise;
     let st = &mut m.points[i as usize];
-    st.fault_active = raise;
+    st.kinds.sensor_fault.fault_active = raise;
     let st = *st;
     let point = &m.def.points[i as usize];
     let s = m.point_subject(Kind::SensorFault, i);
@@ -67,7 +105,7 @@ fn emit(m: &mut MineState, op: ChangeOp, i: Idx, at: Millis, out: &mut Vec<Chang
             point.id,
             st.status,
             status_names(st.status).join(", "),
-            ts(st.fault_since)
+            ts(st.kinds.sensor_fault.fault_since)
         )
     } else {
         format!(
@@ -76,7 +114,7 @@ fn emit(m: &mut MineState, op: ChangeOp, i: Idx, at: Millis, out: &mut Vec<Chang
             point.id
         )
     };
-    let evidence = json!({"status": st.status, "bits": status_names(st.status), "since": ts(st.fault_since.max(0)), "value": st.value, "ts": ts(at)});
+    let evidence = json!({"status": st.status, "bits": status_names(st.status), "since": ts(st.kinds.sensor_fault.fault_since.max(0)), "value": st.value, "ts": ts(at)});
     out.push(m.change(
         op,
         s,

@@ -3,19 +3,68 @@
 //! event time to measure by). One alert per mine listing the silent systems; major, critical with
 //! people underground. Resolves when every system reports again.
 
-use super::ts;
-use crate::config::Params;
-use crate::engine::{MineState, Subject};
-use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, Subject, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::payload::System;
 use minewatch_core::registry::MineStatus;
 use minewatch_core::time::Millis;
-use serde_json::json;
-use std::time::Duration;
+use serde_json::{Value, json};
 
-/// Default `system_silent_after`: 120 s of wall clock.
-pub fn default_system_silent_after() -> Duration {
-    Duration::from_secs(120)
+crate::params! {
+    /// How long (wall clock) a safety, personnel or video system may send nothing.
+    system_silent_after: Duration = secs(120), "duration";
+}
+
+/// What this kind keeps for the mine.
+#[derive(Debug, Clone, Default)]
+pub struct Systems {
+    /// Wall clock when watching began (first tick), so a system that never reported is judged
+    /// from then.
+    pub watching_since: Option<Millis>,
+    /// Systems in the active alert, and its severity.
+    pub silent: Vec<System>,
+    pub severity: Option<Severity>,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::SystemSilent;
+    const SUBJECT: SubjectType = SubjectType::Mine;
+    const SEVERITY: Severity = Severity::Major;
+    const DESCRIPTION: &'static str =
+        "A mine's safety, personnel or video system sent nothing for a while of wall clock (critical with people underground)";
+    type Params = Params;
+    crate::slots!(mine = Systems);
+
+    fn on_message(m: &mut MineState, p: &Params, system: System, _: Millis, wall: Millis, out: &mut Vec<Change>) {
+        if m.kinds.system_silent.silent.contains(&system) {
+            evaluate(m, p, wall, out);
+        }
+    }
+
+    fn on_tick(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Change>) {
+        if m.kinds.system_silent.watching_since.is_none() {
+            m.kinds.system_silent.watching_since = Some(wall);
+        }
+        evaluate(m, p, wall, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let st = &mut m.kinds.system_silent;
+        st.silent = a
+            .evidence
+            .get("silent")
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().and_then(System::parse))
+                    .collect()
+            })
+            .unwrap_or_default();
+        st.severity = Some(a.severity);
+        true
+    }
 }
 
 /// The systems a mine is expected to run, from what its registry defines.
@@ -31,12 +80,12 @@ fn expected(m: &MineState) -> impl Iterator<Item = System> + '_ {
 }
 
 /// Re-judges the mine at wall time `wall`.
-pub fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Change>) {
+fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Change>) {
     let watching = m.def.registered && m.status != MineStatus::Closed;
-    let silent: Vec<System> = match (watching, m.systems.watching_since) {
+    let silent: Vec<System> = match (watching, m.kinds.system_silent.watching_since) {
         (true, Some(since)) => expected(m)
             .filter(|s| {
-                wall - m.systems.last_arrival[s.index()].unwrap_or(since) >= p.system_silent_after
+                wall - m.last_arrival[s.index()].unwrap_or(since) >= p.system_silent_after
             })
             .collect(),
         _ => Vec::new(),
@@ -46,11 +95,11 @@ pub fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Chang
     } else {
         Severity::Major
     };
-    let op = match (m.systems.severity, silent.is_empty()) {
+    let op = match (m.kinds.system_silent.severity, silent.is_empty()) {
         (None, true) => return,
         (None, false) => ChangeOp::Raise,
         (Some(_), true) => ChangeOp::Resolve,
-        (Some(old), false) if old != severity || silent != m.systems.silent => ChangeOp::Update,
+        (Some(old), false) if old != severity || silent != m.kinds.system_silent.silent => ChangeOp::Update,
         (Some(_), false) => return,
     };
     let names: Vec<&str> = silent.iter().map(|s| s.as_str()).collect();
@@ -73,7 +122,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Chang
         .map(|s| {
             (
                 s.as_str().to_string(),
-                json!(m.systems.last_arrival[s.index()].map(ts)),
+                json!(m.last_arrival[s.index()].map(ts)),
             )
         })
         .collect();
@@ -82,16 +131,16 @@ pub fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Chang
         "underground": m.underground, "wall_clock": ts(wall),
     });
     let final_sev = if op == ChangeOp::Resolve {
-        m.systems.severity.unwrap_or(severity)
+        m.kinds.system_silent.severity.unwrap_or(severity)
     } else {
         severity
     };
     if op == ChangeOp::Resolve {
-        m.systems.severity = None;
-        m.systems.silent.clear();
+        m.kinds.system_silent.severity = None;
+        m.kinds.system_silent.silent.clear();
     } else {
-        m.systems.severity = Some(severity);
-        m.systems.silent = silent;
+        m.kinds.system_silent.severity = Some(severity);
+        m.kinds.system_silent.silent = silent;
     }
     let s = Subject {
         kind: Kind::SystemSilent,
@@ -105,7 +154,7 @@ pub fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Chang
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::config::Params;
+    use crate::engine::Params;
     use minewatch_core::alert::{ChangeOp, Kind, Severity};
     use minewatch_core::payload::{Batch, Items, System, TagObs};
 

@@ -3,16 +3,121 @@
 //! stays until acknowledged; a device that was acknowledged is raised again only if it comes back
 //! after being absent for `silent_after`. At most [`MAX_UNREGISTERED`] devices are tracked a mine.
 
-use super::ts;
-use crate::config::Params;
-use crate::engine::{MAX_UNREGISTERED, MineState, Subject, Unregistered};
-use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity};
+use super::{KindRule, MineState, Remap, Subject, ts};
+use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
+use minewatch_core::live::MineLive;
+use minewatch_core::payload::System;
 use minewatch_core::time::Millis;
-use serde_json::json;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+crate::params! {
+    /// A device acknowledged is raised again only after being absent this long (the key
+    /// `point_silent` uses).
+    silent_after: Duration = secs(120), "duration";
+}
+
+/// Most unregistered devices tracked per mine; beyond this they are counted, not tracked.
+pub const MAX_UNREGISTERED: usize = 10_000;
+
+/// A device (or area, or the mine itself) the registry does not define.
+#[derive(Debug, Clone, Copy)]
+pub struct Unregistered {
+    /// `point`, `camera`, `meter`, `area` or `mine`.
+    pub device: &'static str,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    /// Whether its alert is raised.
+    pub active: bool,
+}
+
+/// What this kind keeps for the mine.
+#[derive(Debug, Default)]
+pub struct Devices {
+    /// By id.
+    pub seen: HashMap<Box<str>, Unregistered>,
+    /// Devices seen beyond [`MAX_UNREGISTERED`].
+    pub overflow: u64,
+}
+
+pub struct Rule;
+
+impl KindRule for Rule {
+    const KIND: Kind = Kind::UnregisteredDevice;
+    const SUBJECT: SubjectType = SubjectType::Device;
+    const SEVERITY: Severity = Severity::Warning;
+    const DESCRIPTION: &'static str =
+        "Data for a point, camera, meter or area the registry does not define, or from a mine it does not define";
+    const RESOLVES_ON_ACK: bool = true;
+    type Params = Params;
+    crate::slots!(mine = Devices);
+
+    fn on_message(m: &mut MineState, _: &Params, _: System, at: Millis, _: Millis, out: &mut Vec<Change>) {
+        if !m.def.registered {
+            mine(m, at, out);
+        }
+    }
+
+    fn on_unknown(m: &mut MineState, p: &Params, device: &'static str, id: &str, at: Millis, value: Option<f64>, out: &mut Vec<Change>) {
+        seen(m, p, id, device, at, value, out);
+    }
+
+    fn on_ack(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>) {
+        acked(m, alert, at, out);
+    }
+
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
+        let device = a
+            .evidence
+            .get("device")
+            .and_then(Value::as_str)
+            .unwrap_or("point");
+        m.kinds.unregistered_device.seen.insert(
+            Box::from(a.subject.as_str()),
+            Unregistered {
+                device: device_name(device),
+                first_seen: a.started_at.timestamp_millis(),
+                last_seen: a.updated_at.timestamp_millis(),
+                active: true,
+            },
+        );
+        true
+    }
+
+    /// A device the reload defines is no longer unregistered: its alert resolves.
+    fn rebind_mine(old: Devices, _: &Remap<'_>, m: &MineState, at: Millis, out: &mut Vec<Change>) -> Devices {
+        let mut kept = Devices {
+            seen: HashMap::new(),
+            overflow: old.overflow,
+        };
+        for (id, u) in old.seen {
+            let now_defined = match u.device {
+                "point" => m.def.point(&id).is_some(),
+                "camera" => m.def.camera(&id).is_some(),
+                "meter" => m.def.meter(&id).is_some(),
+                "area" => m.def.area(&id).is_some(),
+                _ => m.def.registered,
+            };
+            if !now_defined {
+                kept.seen.insert(id, u);
+            } else if u.active {
+                now_registered(m, &id, u, at, out);
+            }
+        }
+        kept
+    }
+
+    fn export(m: &MineState, live: &mut MineLive) {
+        let seen = &m.kinds.unregistered_device.seen;
+        if live.unregistered.len() != seen.len() {
+            live.unregistered = seen.iter().map(|(k, u)| (k.to_string(), u.device)).collect();
+        }
+    }
+}
+
 /// The static name of a device kind.
-pub fn device_name(s: &str) -> &'static str {
+fn device_name(s: &str) -> &'static str {
     match s {
         "point" => "point",
         "camera" => "camera",
@@ -61,7 +166,7 @@ fn raise(
 }
 
 /// Data arrived at `at` for device `id` of kind `device` that the registry does not define.
-pub fn seen(
+fn seen(
     m: &mut MineState,
     p: &Params,
     id: &str,
@@ -71,8 +176,8 @@ pub fn seen(
     out: &mut Vec<Change>,
 ) {
     let alerting = m.def.registered;
-    let full = m.unregistered.len() >= MAX_UNREGISTERED;
-    match m.unregistered.get_mut(id) {
+    let full = m.kinds.unregistered_device.seen.len() >= MAX_UNREGISTERED;
+    match m.kinds.unregistered_device.seen.get_mut(id) {
         Some(u) => {
             let back = !u.active && at - u.last_seen >= p.silent_after;
             u.last_seen = u.last_seen.max(at);
@@ -82,9 +187,9 @@ pub fn seen(
                 raise(m, id, device, at, value, out);
             }
         }
-        None if full => m.unregistered_overflow += 1,
+        None if full => m.kinds.unregistered_device.overflow += 1,
         None => {
-            m.unregistered.insert(
+            m.kinds.unregistered_device.seen.insert(
                 Box::from(id),
                 Unregistered {
                     device,
@@ -101,15 +206,15 @@ pub fn seen(
 }
 
 /// A mine the registry does not define sent data: one alert for the mine.
-pub fn mine(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
+fn mine(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
     let id = m.def.id.clone();
-    if m.unregistered.contains_key(&*id) {
-        if let Some(u) = m.unregistered.get_mut(&*id) {
+    if m.kinds.unregistered_device.seen.contains_key(&*id) {
+        if let Some(u) = m.kinds.unregistered_device.seen.get_mut(&*id) {
             u.last_seen = u.last_seen.max(at);
         }
         return;
     }
-    m.unregistered.insert(
+    m.kinds.unregistered_device.seen.insert(
         Box::from(&*id),
         Unregistered {
             device: "mine",
@@ -122,8 +227,8 @@ pub fn mine(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
 }
 
 /// The operator acknowledged the alert: it resolves.
-pub fn acked(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>) {
-    if let Some(u) = m.unregistered.get_mut(alert.subject.as_str()) {
+fn acked(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>) {
+    if let Some(u) = m.kinds.unregistered_device.seen.get_mut(alert.subject.as_str()) {
         u.active = false;
     }
     let message = format!("{} (acknowledged)", alert.message);
@@ -140,8 +245,8 @@ pub fn acked(m: &mut MineState, alert: &Alert, at: Millis, out: &mut Vec<Change>
 }
 
 /// A reload defined the device: its alert resolves.
-pub fn now_registered(
-    m: &mut MineState,
+fn now_registered(
+    m: &MineState,
     id: &str,
     u: Unregistered,
     at: Millis,
@@ -163,8 +268,8 @@ pub fn now_registered(
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::config::Params;
-    use crate::engine::MineState;
+    use crate::engine::Params;
+    use crate::kinds::MineState;
     use minewatch_core::alert::{AlertState, Kind, Severity};
     use minewatch_core::registry::MineDef;
     use std::sync::Arc;
@@ -185,7 +290,7 @@ mod tests {
             )
             .is_empty()
         );
-        assert!(m.unregistered.contains_key("X9"));
+        assert!(m.kinds.unregistered_device.seen.contains_key("X9"));
         assert_eq!(
             m.points[m.def.point("P1").map_or(0, |i| i as usize)].value,
             0.4,
