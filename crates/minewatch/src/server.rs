@@ -141,8 +141,8 @@ impl Server {
         let store = Store::open(&cfg.store.url).await?;
         let live = Arc::new(LiveView::default());
         let metrics = Arc::new(Metrics::new());
-        // Per-mine gauges, read from the live view at scrape time; "reporting" uses point_silent's
-        // window so the overview and the point_silent alerts agree.
+        // Per-mine gauges, read from the live view at scrape time; "reporting" uses the rules'
+        // `silent_after`, so the overview and the silent-point alerts agree.
         metrics.register_collector(Box::new(MinesCollector::new(
             live.clone(),
             cfg.rules.silent_after,
@@ -181,6 +181,7 @@ impl Server {
             control: Arc::new(PipelineControl(pipeline.clone())),
             ready: ready.clone(),
             config: Arc::new(cfg.http.clone()),
+            kinds: minewatch_gateway::KindCatalogue::new(&minewatch_rules::kinds::catalogue()),
         };
         let (http_stop, stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(minewatch_gateway::serve(listener, state, async move {
