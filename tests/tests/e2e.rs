@@ -574,3 +574,23 @@ async fn a_stop_in_the_middle_of_a_backlog_acks_what_it_took_so_nothing_is_handl
         "first run took {taken_first} readings, second {taken_second}: every batch exactly once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_lists_the_rules_catalogue_at_api_kinds() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    let (status, kinds) = h.get("/api/kinds").await;
+    assert_eq!(status, 200, "{kinds}");
+    let expected = json!({ "kinds": minewatch_rules::kinds::catalogue() });
+    assert_eq!(kinds, expected);
+    let names: Vec<&str> = kinds["kinds"]
+        .as_array()
+        .expect("an array kinds")
+        .iter()
+        .map(|k| k["name"].as_str().expect("a name"))
+        .collect();
+    let contract: Vec<&str> = minewatch_core::Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(names, contract);
+}

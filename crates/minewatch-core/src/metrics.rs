@@ -410,8 +410,8 @@ impl Metrics {
 }
 
 /// How far behind its mine's event clock a point's last reading may be and still count as
-/// reporting: by default the `point_silent` rule's `silent_after`, so a point that is not
-/// "reporting" here is one that `point_silent` is about to raise (or has raised).
+/// reporting: by default the rules' `silent_after`, so a point that is not "reporting" here is
+/// one the silent-point rule is about to raise an alert about (or has).
 pub const DEFAULT_REPORTING_WINDOW_MS: Millis = 120_000;
 
 /// Point status bit for calibration (domain.md): the value is test gas, not the air.

@@ -57,7 +57,7 @@ async fn list_alerts(
         state,
         mine: params.mine("mine")?,
         mines: None,
-        kind: params.parse("kind", "an alert kind such as over_limit", Kind::parse)?,
+        kind: params.parse("kind", &crate::kinds::expected(), Kind::parse)?,
         severity: None,
         limit: params.limit()?,
     };

@@ -15,6 +15,7 @@
 //! - `extract`: query parameters, path ids and JSON bodies, rejected with a 400 naming what was
 //!   wrong.
 //! - `api`: the `/api/…` routes.
+//! - [`kinds`]: `/api/kinds`, the alert kinds as the binary describes them.
 //! - `notify_api`: `/api/silences` and `/api/deliveries` (on-call notifications), and the
 //!   `silenced` flag the alert routes add.
 //! - `ws`: `/ws`, one task per client: a snapshot (or a replay from the store), then the live
@@ -35,6 +36,7 @@ mod conn;
 pub mod control;
 pub mod error;
 mod extract;
+pub mod kinds;
 mod notify_api;
 mod ops;
 mod page;
@@ -45,6 +47,7 @@ pub use access::{Access, Role};
 pub use config::{HttpConfig, TokenConfig};
 pub use control::{BoxFuture, Control, ControlError, ReloadReport};
 pub use error::ApiError;
+pub use kinds::KindCatalogue;
 pub use ops::METRICS_CONTENT_TYPE;
 
 use axum::Router;
@@ -80,6 +83,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The `[http]` section.
     pub config: Arc<HttpConfig>,
+    /// What `/api/kinds` answers: the rules engine's catalogue, which the binary passes in.
+    pub kinds: KindCatalogue,
 }
 
 /// How WebSocket sessions learn of a shutdown, and how [`serve`] waits for them: an upgraded
@@ -119,6 +124,7 @@ pub fn router(state: AppState) -> Router {
 fn build(state: AppState, life: Lifecycle) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(kinds::routes())
         .merge(notify_api::routes())
         .merge(ops::routes())
         .route("/ws", get(ws::handler))

@@ -171,8 +171,9 @@ async fn add_silence(
         None => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
             ApiError::bad_request(format!(
-                "kind: invalid value {}, expected an alert kind such as over_limit",
-                json!(k)
+                "kind: invalid value {}, expected {}",
+                json!(k),
+                crate::kinds::expected()
             ))
         })?),
     };

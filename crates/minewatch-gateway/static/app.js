@@ -10,6 +10,8 @@
 // - GET /api/alerts/{id}: an alert with its events (the detail drawer); POST …/ack acknowledges.
 // - GET /api/mines, /api/mines/{id}: the mine view (people, methane with its last hour, cameras,
 //   meters, active alerts).
+// - GET /api/kinds: the alert kinds the server raises (the kind filter, and a kind's description
+//   as its tooltip). Without it the page still works, with no kind filter but the one in the URL.
 // - GET/POST/DELETE /api/silences: active silences; an alert is shown silenced when the server
 //   says so ("silenced": true) or when an active silence matches it. A 404 hides the feature.
 //
@@ -20,11 +22,6 @@
 
 const SEVERITIES = ["critical", "major", "warning", "info"];
 const RANK = { info: 0, warning: 1, major: 2, critical: 3 };
-const KINDS = ["over_limit", "power_off_failure", "sensor_fault", "point_silent", "system_silent",
-  "flatline", "neighbour_mismatch", "calibration_abuse", "area_over_quota", "mine_over_capacity",
-  "restricted_entry", "overtime", "no_leader", "distress", "camera_fault", "camera_tamper",
-  "no_video_work", "ai_event", "power_in_sealed_area", "power_anomaly", "explosives_undeclared",
-  "production_while_suspended", "concealed_work", "unregistered_device"];
 const BACKOFF_MIN_MS = 500, BACKOFF_MAX_MS = 30000;
 const KEEP_RESOLVED_MS = 10 * 60 * 1000;  // a resolved alert stays greyed in the active list
 const SILENCES_EVERY_MS = 30000, MINES_EVERY_MS = 5000, RESOLVED_EVERY_MS = 30000;
@@ -117,6 +114,44 @@ function notice(text) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Alert kinds, from GET /api/kinds: nothing about them is written in this page.
+
+let kinds = null;  // name -> {name, subject, severity, description, ...}; null until loaded
+
+// Whether `k` may be a kind: one the server listed, or, until the list is in, any kind-like name.
+function isKindName(k) {
+  if (!k) return false;
+  return kinds ? kinds.has(k) : /^[a-z][a-z0-9_]*$/.test(k);
+}
+
+// A kind's one-line description, for tooltips; "" when unknown.
+function kindTitle(k) {
+  const info = kinds && kinds.get(k);
+  return info && info.description ? info.description : "";
+}
+
+async function loadKinds() {
+  const note = $("kind-note");
+  try {
+    const data = await api("GET", "/api/kinds");
+    const list = Array.isArray(data && data.kinds) ? data.kinds : [];
+    kinds = new Map(list.filter((k) => k && typeof k.name === "string").map((k) => [k.name, k]));
+    $("f-kind").replaceChildren(el("option", { value: "" }, "all"),
+      ...[...kinds.values()].map((k) => el("option", { value: k.name, title: k.description || null }, k.name)));
+    $("f-kind").disabled = false;
+    note.hidden = true;
+    if (hashState.kind && !kinds.has(hashState.kind)) writeHash({ kind: "" });
+    else $("f-kind").value = hashState.kind;
+    scheduleRender();
+  } catch (e) {
+    // The alert list does not need the kinds: keep it, say why the filter is missing.
+    $("f-kind").disabled = !hashState.kind;
+    note.textContent = `kinds unavailable: ${e.message}`;
+    note.hidden = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The URL hash holds the view and the filters: #view=alerts&mine=&kind=&severity=&state=&alert=
 
 const hashState = { view: "alerts", mine: "", kind: "", severity: "", state: "active", alert: "" };
@@ -126,7 +161,7 @@ function readHash() {
   const prevMine = hashState.mine;
   hashState.view = ["alerts", "mine", "silences"].includes(q.get("view")) ? q.get("view") : "alerts";
   hashState.mine = q.get("mine") || "";
-  hashState.kind = KINDS.includes(q.get("kind")) ? q.get("kind") : "";
+  hashState.kind = isKindName(q.get("kind")) ? q.get("kind") : "";
   hashState.severity = RANK[q.get("severity")] !== undefined ? q.get("severity") : "";
   hashState.state = ["active", "resolved", "all"].includes(q.get("state")) ? q.get("state") : "active";
   hashState.alert = q.get("alert") || "";
@@ -147,6 +182,9 @@ function writeHash(changes) {
 function applyHash() {
   const mineChanged = readHash();
   $("f-mine").value = hashState.mine;
+  if (hashState.kind && ![...$("f-kind").options].some((o) => o.value === hashState.kind)) {
+    $("f-kind").append(el("option", { value: hashState.kind }, hashState.kind));  // before /api/kinds answers
+  }
   $("f-kind").value = hashState.kind;
   $("f-severity").value = hashState.severity;
   $("f-state").value = hashState.state;
@@ -437,7 +475,7 @@ function alertRow(a, greyed) {
     onclick: () => writeHash({ alert: a.id }) },
     el("td", {}, sevBadge(a.severity)),
     el("td", {}, a.mine),
-    el("td", {}, a.kind),
+    el("td", { title: kindTitle(a.kind) || null }, a.kind),
     el("td", {}, a.subject),
     el("td", { class: "message" }, a.message, badges),
     el("td", { class: "num" }, fmtValue(a)),
@@ -770,7 +808,6 @@ function renderSilences() {
 // Wiring.
 
 function init() {
-  $("f-kind").append(...KINDS.map((k) => el("option", { value: k }, k)));
   $("token").value = token;
   $("filters").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -782,7 +819,7 @@ function init() {
     token = $("token").value.trim();
     if (token) sessionStorage.setItem("minewatch.token", token); else sessionStorage.removeItem("minewatch.token");
     $("settings").open = false;
-    restartStream(); loadMineNames(); refreshSilences(); refreshResolved(); refreshMine();
+    restartStream(); loadMineNames(); if (!kinds) loadKinds(); refreshSilences(); refreshResolved(); refreshMine();
   });
   $("detail-close").addEventListener("click", () => writeHash({ alert: "" }));
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && detailId) writeHash({ alert: "" }); });
@@ -800,6 +837,7 @@ function init() {
   connect();
   applyHash();
   loadMineNames();
+  loadKinds();
   refreshSilences();
   setInterval(refreshSilences, SILENCES_EVERY_MS);
   setInterval(scheduleRender, 15000);  // relative times and greyed rows age

@@ -130,7 +130,7 @@ impl Ownership {
     }
 
     /// `(registered but not owned, owned but not registered)`, each sorted: the first are left to
-    /// other instances, the second will raise `unregistered_device` here.
+    /// other instances, the second will raise alerts about unregistered devices here.
     pub fn gaps<'a>(
         &'a self,
         registered: impl Iterator<Item = &'a str>,
@@ -194,7 +194,7 @@ fn default_max_unknown_mines() -> usize {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownMines {
-    /// Watch it (its data raises `unregistered_device`), up to `max_unknown_mines` such mines;
+    /// Watch it (its data raises alerts about unregistered devices), up to `max_unknown_mines` such mines;
     /// data from any further one is dead-lettered as `unknown_mine`.
     #[default]
     Watch,
@@ -221,7 +221,8 @@ pub struct EngineConfig {
     /// A `ts` further than this ahead of the wall clock is rejected.
     #[serde(default = "default_max_clock_skew", deserialize_with = "de_duration")]
     pub max_clock_skew: Duration,
-    /// Wall-clock tick for `system_silent`.
+    /// Wall-clock tick: how often the rules check what depends on wall time rather than on data
+    /// (a monitoring system that has fallen silent sends nothing that could trigger the check).
     #[serde(default = "default_tick", deserialize_with = "de_duration")]
     pub tick: Duration,
     /// How long an operator command (ack, status, reload) may wait for the pipeline.

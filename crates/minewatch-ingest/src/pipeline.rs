@@ -27,8 +27,8 @@ use tokio::task::JoinHandle;
 /// (about half a second for a million points on two cores).
 const STATE_WAIT: Duration = Duration::from_secs(120);
 
-/// Keeps only the owned mines of a registry, so an instance watches (rules, `system_silent`, live
-/// picture) exactly the mines it reads; says which registry mines are left to other instances and
+/// Keeps only the owned mines of a registry, so an instance watches (rules, the wall-clock checks,
+/// live picture) exactly the mines it reads; says which registry mines are left to other instances and
 /// which owned mines the registry lacks.
 fn restrict(registry: &mut Registry, owned: &Ownership, at_start: bool) {
     let (foreign, missing) = owned.gaps(registry.mines.keys().map(|m| &**m));
@@ -42,7 +42,7 @@ fn restrict(registry: &mut Registry, owned: &Ownership, at_start: bool) {
     if !missing.is_empty() {
         tracing::warn!(
             mines = ?missing,
-            "mqtt.mines lists mines the registry does not define: their data will raise unregistered_device"
+            "mqtt.mines lists mines the registry does not define: their data will raise alerts about unregistered devices"
         );
     }
     registry.mines.retain(|id, _| owned.owns(id));

@@ -37,7 +37,7 @@ pub struct Inbound {
     /// Present for QoS 1 messages: ack once stored.
     pub token: Option<AckToken>,
     pub arrived: Instant,
-    /// Wall clock at arrival (for `system_silent` and the skew check).
+    /// Wall clock at arrival (for the wall-clock rules and the skew check).
     pub wall: Millis,
     /// [`dedup::digest`] of the topic and the whole payload.
     pub digest: u128,
@@ -520,7 +520,7 @@ impl Shard {
                 tracing::warn!(
                     mine,
                     watched = n + 1,
-                    "data from a mine the registry does not define: watching it (unregistered_device)"
+                    "data from a mine the registry does not define: watching it (its devices raise alerts as unregistered)"
                 );
                 Ok(())
             }

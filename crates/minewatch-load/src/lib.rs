@@ -161,8 +161,8 @@ pub struct FanoutArgs {
     /// Clients that connect (without a mine filter, with a 4 KiB receive buffer) and never read.
     #[arg(long, default_value_t = 1)]
     pub stalled: usize,
-    /// Active alerts raised before any client connects (`unregistered_device`, which stay until
-    /// acknowledged): every client starts with a snapshot of them, so a stalled client's socket
+    /// Active alerts raised before any client connects (about devices the registry lacks, which
+    /// stay until acknowledged): every client starts with a snapshot of them, so a stalled client's socket
     /// is full at once and the gateway must give up on it.
     #[arg(long, default_value_t = 0)]
     pub backlog: usize,

@@ -467,8 +467,8 @@ async fn connect_stalled(addr: SocketAddr) -> Result<Ws, String> {
     }
 }
 
-/// Raises `n` `unregistered_device` alerts (they stay until acknowledged), spread over the
-/// mines: readings of points `U00000`, `U00001`, … that the registry does not define.
+/// Raises `n` alerts about unregistered devices (they stay until acknowledged), spread over
+/// the mines: readings of points `U00000`, `U00001`, … that the registry does not define.
 async fn raise_backlog(
     setup: &Setup,
     publisher: &Publisher,

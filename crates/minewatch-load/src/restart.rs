@@ -38,7 +38,7 @@ const SERVER_WAIT: Duration = Duration::from_secs(120);
 const READY_POLL: Duration = Duration::from_millis(10);
 /// One HTTP request to the server.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The CO limit of the scale registry is 24 ppm: this raises `over_limit`.
+/// The CO limit of the scale registry is 24 ppm: this raises the alert of a point above its limit.
 const CO_OVER: f64 = 50.0;
 
 /// What a restart run measured. Memory in bytes.

@@ -83,7 +83,7 @@ pub fn prepare_at(c: &Common, listen: &str) -> Result<Setup, String> {
         Some(u) => u.clone(),
         None => format!("sqlite://{}", path.join("store.db").display()),
     };
-    // system_silent is the one wall-clock rule; the tool publishes only safety batches, so the
+    // The silent-system check is the one wall-clock rule; the tool publishes only safety batches, so the
     // personnel and video systems would otherwise fall silent two minutes into a long run.
     let config = format!(
         "# Written by `minewatch load`.\n\

@@ -124,7 +124,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
             "  The simulated mines publish every 10 s. Methane at the first coal face starts rising about"
         );
         println!(
-            "  20 s in: over_limit shows within about 2 minutes, power_off_failure soon after."
+            "  20 s in: a methane alert shows within about 2 minutes, a failed power cut soon after."
         );
     } else {
         println!("  The simulated mines publish every 10 s, with no anomalies.");

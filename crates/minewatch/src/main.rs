@@ -226,7 +226,8 @@ struct SimArgs {
     /// Schedule anomalies now and then.
     #[arg(long)]
     anomalies: bool,
-    /// Inject an anomaly: KIND or KIND:SUBJECT (e.g. power_off_failure:P0101); repeatable.
+    /// Inject an anomaly: KIND or KIND:SUBJECT (KIND an alert kind of `GET /api/kinds`, SUBJECT
+    /// e.g. the point P0101); repeatable.
     #[arg(long, value_name = "KIND[:SUBJECT]")]
     inject: Vec<String>,
     /// The mine injections apply to (default: the first mine).
@@ -236,8 +237,8 @@ struct SimArgs {
     #[arg(long, default_value = "minewatch-sim")]
     client_id: String,
     /// Hold a mine suspended from the start (its crews come up, production stops); repeatable.
-    /// For `--inject production_while_suspended` on it, order the suspension in minewatch too
-    /// (`PUT /api/mines/MINE/status`).
+    /// For an injected anomaly of production while suspended on it, order the suspension in
+    /// minewatch too (`PUT /api/mines/MINE/status`).
     #[arg(long, value_name = "MINE")]
     suspend: Vec<String>,
 }

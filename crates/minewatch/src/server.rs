@@ -182,6 +182,7 @@ impl Server {
             control: Arc::new(PipelineControl(pipeline.clone())),
             ready: ready.clone(),
             config: Arc::new(cfg.http.clone()),
+            kinds: minewatch_gateway::KindCatalogue::new(&minewatch_rules::kinds::catalogue()),
         };
         let (http_stop, stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(minewatch_gateway::serve(listener, state, async move {

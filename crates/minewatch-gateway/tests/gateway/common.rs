@@ -11,8 +11,13 @@ use minewatch_core::alert::{Ack, alert_key};
 use minewatch_core::live::{LiveView, MineLive};
 use minewatch_core::metrics::Metrics;
 use minewatch_core::registry::{MineDef, MineStatus};
-use minewatch_core::{Alert, AlertState, Event, EventType, Kind, Severity, WireEvent};
-use minewatch_gateway::{AppState, BoxFuture, Control, ControlError, HttpConfig, ReloadReport};
+use minewatch_core::{
+    Alert, AlertState, Event, EventType, Kind, KindInfo, ParamInfo, Severity, SubjectType,
+    WireEvent,
+};
+use minewatch_gateway::{
+    AppState, BoxFuture, Control, ControlError, HttpConfig, KindCatalogue, ReloadReport,
+};
 use minewatch_store::{Store, WriteBatch};
 use serde_json::Value;
 use std::future::Future;
@@ -52,6 +57,36 @@ pub fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_795_000_000 + secs, 0)
         .single()
         .expect("a valid instant")
+}
+
+/// A catalogue as the rules engine would describe its kinds (the gateway does not depend on the
+/// rules crate): every kind in contract order; the first with one parameter.
+pub fn catalogue() -> Vec<KindInfo> {
+    Kind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| KindInfo {
+            name,
+            subject: if i % 2 == 0 {
+                SubjectType::Point
+            } else {
+                SubjectType::Area
+            },
+            severity: Severity::Major,
+            description: "what it catches",
+            resolves_on_ack: name.resolves_on_ack(),
+            params: if i == 0 {
+                vec![ParamInfo {
+                    key: "feed_grace",
+                    default: serde_json::json!("10s"),
+                    unit: "duration",
+                    description: "how long a feed may lag",
+                }]
+            } else {
+                Vec::new()
+            },
+        })
+        .collect()
 }
 
 /// An active alert as the alert writer would raise it.
@@ -201,6 +236,7 @@ impl Gateway {
             control: control.clone(),
             ready: Arc::new(AtomicBool::new(false)),
             config: Arc::new(config),
+            kinds: KindCatalogue::new(&catalogue()),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");

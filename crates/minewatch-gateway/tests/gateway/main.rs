@@ -5,5 +5,6 @@ mod auth;
 mod common;
 mod conns;
 mod http;
+mod kinds;
 mod silences;
 mod ws;
