@@ -154,7 +154,7 @@ fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Change>) 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::engine::Params;
+    use crate::kinds::RulesConfig as Params;
     use minewatch_core::alert::{ChangeOp, Kind, Severity};
     use minewatch_core::payload::{Batch, Items, System, TagObs};
 

@@ -1,6 +1,6 @@
 //! Builders for rule tests: a small mine, batches at chosen event times.
 
-use crate::engine::Params;
+use crate::kinds::RulesConfig as Params;
 use crate::kinds::MineState;
 use minewatch_core::alert::{Change, ChangeOp, Kind};
 use minewatch_core::payload::{

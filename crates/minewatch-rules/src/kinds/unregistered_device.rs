@@ -268,7 +268,7 @@ fn now_registered(
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::engine::Params;
+    use crate::kinds::RulesConfig as Params;
     use crate::kinds::MineState;
     use minewatch_core::alert::{AlertState, Kind, Severity};
     use minewatch_core::registry::MineDef;
