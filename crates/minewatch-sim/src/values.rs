@@ -9,14 +9,14 @@
 //! 70 % of `alarm`, above `alarm_low` with a margin) while staying strictly monotone, so variation
 //! is squeezed near a bound but never flattened.
 //!
-//! Anomalies ([`crate::anomaly::Effect`]) are applied on top of the clean values: a point driven up
+//! Anomalies ([`crate::effect::Effect`]) are applied on top of the clean values: a point driven up
 //! passes part of its excess to its downwind points (capped below their alarm), methane at
 //! power-off level latches its feed points to 0 unless a power-off failure holds them on. A split
 //! drives two neighbours apart (keeping a little of their own noise), a frozen point repeats the
 //! value it had when it froze, a point in calibration carries status 4.
 
-use crate::anomaly::Effect;
 use crate::clock::Step;
+use crate::effect::Effect;
 use crate::json::{push_fixed, push_str_field};
 use crate::rng::{Rng, hash, unit};
 use minewatch_core::MineDef;
