@@ -3,9 +3,9 @@
 //! suspension switched at run time ([`Sim::set_suspended`]).
 
 use crate::anomaly::{self, Anomaly, Ctx};
-use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts, smoothstep};
+use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts};
 use crate::effect::Effect;
-use crate::json::{push_fixed, push_str_field};
+use crate::json::push_str_field;
 use crate::modes::{Mode, Modes};
 use crate::people::Crew;
 use crate::power::{Meters, push_issues};
@@ -317,11 +317,7 @@ impl MineSim {
             day: self.plan.at(t).day,
             cutting: self.plan.cutting(t) * production,
         };
-        let muted = |s: System| {
-            self.effects
-                .iter()
-                .any(|e| matches!(e, Effect::Mute { system, .. } if *system == s && e.active(t)))
-        };
+        let muted = |s: System| anomaly::silences(&self.effects, s, t);
         let (mute_people, mute_video) = (muted(System::Personnel), muted(System::Video));
 
         let mut ts = String::with_capacity(32);
@@ -338,26 +334,8 @@ impl MineSim {
 
         self.points.step(def, step, &self.effects, &mut self.rng);
         let mut safety = open(64 + 40 * def.points.len(), "readings");
-        let mut n = self.points.push_readings(def, &mut safety);
-        for e in &self.effects {
-            if let Effect::Ghost { id, .. } = e
-                && e.active(t)
-            {
-                if n > 0 {
-                    safety.push(',');
-                }
-                n += 1;
-                safety.push('{');
-                push_str_field(&mut safety, "point", id);
-                safety.push_str(",\"value\":");
-                push_fixed(
-                    &mut safety,
-                    0.3 + 0.03 * self.rng.normal().clamp(-3.0, 3.0),
-                    2,
-                );
-                safety.push('}');
-            }
-        }
+        let n = self.points.push_readings(def, &mut safety);
+        anomaly::push_readings(&self.effects, t, &mut self.rng, &mut safety, n);
         out.push(self.finish(System::Safety, safety));
 
         if !mute_people {
@@ -434,24 +412,13 @@ impl MineSim {
     }
 
     /// Whether production loads may run at `t`, and the production intensity (0 to 1) that scales
-    /// coal cutting: the mode timeline's, or a `Produce` effect's ramping in over 30 minutes and
-    /// out after it ends.
+    /// coal cutting: the mode timeline's, as anomalies change it.
     fn production(&self, t: i64) -> (bool, f64) {
-        let mut producing = self.modes.at(t) == Mode::Producing;
-        let mut level = self.modes.production(t);
-        const RAMP: f64 = 30.0 * 60_000.0;
-        for e in &self.effects {
-            if let Effect::Produce { start, end } = *e {
-                if start <= t && t < end {
-                    producing = true;
-                    level = level.max(smoothstep((t - start) as f64 / RAMP));
-                } else if t >= end {
-                    let reached = smoothstep((end - start) as f64 / RAMP);
-                    level = level.max(reached * (1.0 - smoothstep((t - end) as f64 / RAMP)));
-                }
-            }
-        }
-        (producing, level)
+        let own = (
+            self.modes.at(t) == Mode::Producing,
+            self.modes.production(t),
+        );
+        anomaly::production(&self.effects, t, own)
     }
 
     /// Closes a batch opened by `tick` and addresses it.

@@ -23,6 +23,8 @@ pub(crate) use plan::Ctx;
 use plan::{Planned, Planner};
 
 use crate::effect::Effect;
+use crate::rng::Rng;
+use minewatch_core::payload::System;
 use minewatch_core::{Kind, SubjectType};
 use std::fmt;
 use std::str::FromStr;
@@ -95,6 +97,33 @@ macro_rules! planners {
         /// The boolean fields every personnel tag carries, one per kind that sets one.
         pub(crate) fn tag_flags() -> Vec<&'static str> {
             [$(<$snake::ThisKind as Planner>::TAG_FLAG),*].into_iter().flatten().collect()
+        }
+
+        /// Whether any planner's `effects` keep the batch of `system` from being sent at `t`.
+        pub(crate) fn silences(effects: &[Effect], system: System, t: i64) -> bool {
+            false $(|| <$snake::ThisKind as Planner>::silences(effects, system, t))*
+        }
+
+        /// Appends the planners' extra safety readings at `t` after `written` others; returns
+        /// how many were written.
+        pub(crate) fn push_readings(
+            effects: &[Effect],
+            t: i64,
+            rng: &mut Rng,
+            out: &mut String,
+            written: usize,
+        ) -> usize {
+            let mut n = written;
+            $(n += <$snake::ThisKind as Planner>::push_readings(effects, t, rng, out, n);)*
+            n - written
+        }
+
+        /// Whether production loads may run at `t`, and the production intensity, after the
+        /// planners' effects, `now` being the mine's own.
+        pub(crate) fn production(effects: &[Effect], t: i64, now: (bool, f64)) -> (bool, f64) {
+            let mut now = now;
+            $(now = <$snake::ThisKind as Planner>::production(effects, t, now);)*
+            now
         }
 
         /// What `effects`, planned for an injection of `kind`, raise besides `kind` itself.

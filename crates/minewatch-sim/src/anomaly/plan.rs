@@ -6,7 +6,9 @@ use crate::clock::MIN_MS;
 use crate::effect::Effect;
 use crate::modes::Modes;
 use crate::people::Crew;
+use crate::rng::Rng;
 use crate::values::Points;
+use minewatch_core::payload::System;
 use minewatch_core::registry::AreaKind;
 use minewatch_core::{Kind, MineDef, SubjectType};
 
@@ -41,6 +43,31 @@ pub(crate) trait Planner {
     /// necessarily raise as well (listed in `Injection::also`).
     fn companions(_ctx: &Ctx<'_>, _effects: &[Effect]) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Hook of the batch assembly (`sim`): whether `effects` keep the batch of `system` from
+    /// being sent at `t`.
+    fn silences(_effects: &[Effect], _system: System, _t: i64) -> bool {
+        false
+    }
+
+    /// Hook of the batch assembly: appends readings of `effects` at `t` to the safety batch after
+    /// the `written` readings of the mine's points (comma-separated, no brackets); returns how
+    /// many it wrote.
+    fn push_readings(
+        _effects: &[Effect],
+        _t: i64,
+        _rng: &mut Rng,
+        _out: &mut String,
+        _written: usize,
+    ) -> usize {
+        0
+    }
+
+    /// Hook of the production model: changes whether production loads may run at `t` and the
+    /// production intensity (0 to 1) that scales coal cutting, `now` being the mine's own.
+    fn production(_effects: &[Effect], _t: i64, now: (bool, f64)) -> (bool, f64) {
+        now
     }
 }
 

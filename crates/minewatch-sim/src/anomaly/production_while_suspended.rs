@@ -5,7 +5,7 @@
 //! needs a suspension order first.
 
 use super::plan::{Ctx, Planned, Planner, check_mine};
-use crate::clock::MIN_MS;
+use crate::clock::{MIN_MS, smoothstep};
 use crate::effect::Effect;
 use crate::modes::Mode;
 use minewatch_core::registry::Load;
@@ -53,5 +53,24 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// Production loads run while the effect lasts, and cutting ramps in over 30 minutes and out
+    /// after it ends.
+    fn production(effects: &[Effect], t: i64, now: (bool, f64)) -> (bool, f64) {
+        let (mut producing, mut level) = now;
+        const RAMP: f64 = 30.0 * 60_000.0;
+        for e in effects {
+            if let Effect::Produce { start, end } = *e {
+                if start <= t && t < end {
+                    producing = true;
+                    level = level.max(smoothstep((t - start) as f64 / RAMP));
+                } else if t >= end {
+                    let reached = smoothstep((end - start) as f64 / RAMP);
+                    level = level.max(reached * (1.0 - smoothstep((t - end) as f64 / RAMP)));
+                }
+            }
+        }
+        (producing, level)
     }
 }

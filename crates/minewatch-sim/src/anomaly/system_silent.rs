@@ -54,4 +54,11 @@ impl Planner for ThisKind {
         };
         Ok(Planned::one(def.id.to_string(), mute(system), until))
     }
+
+    /// A muted system sends nothing.
+    fn silences(effects: &[Effect], system: System, t: i64) -> bool {
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Mute { system: s, .. } if *s == system && e.active(t)))
+    }
 }

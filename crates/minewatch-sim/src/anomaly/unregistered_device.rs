@@ -4,6 +4,8 @@
 
 use super::plan::{Ctx, Planned, Planner};
 use crate::effect::Effect;
+use crate::json::{push_fixed, push_str_field};
+use crate::rng::Rng;
 use minewatch_core::{Kind, SubjectType};
 
 /// How long the device reports.
@@ -45,6 +47,33 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// The undefined device reads about 0.3 while it reports.
+    fn push_readings(
+        effects: &[Effect],
+        t: i64,
+        rng: &mut Rng,
+        out: &mut String,
+        written: usize,
+    ) -> usize {
+        let mut n = 0;
+        for e in effects {
+            if let Effect::Ghost { id, .. } = e
+                && e.active(t)
+            {
+                if written + n > 0 {
+                    out.push(',');
+                }
+                n += 1;
+                out.push('{');
+                push_str_field(out, "point", id);
+                out.push_str(",\"value\":");
+                push_fixed(out, 0.3 + 0.03 * rng.normal().clamp(-3.0, 3.0), 2);
+                out.push('}');
+            }
+        }
+        n
     }
 
     /// An area id the registry does not define that people or explosives are sent to.
