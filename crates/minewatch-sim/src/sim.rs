@@ -333,6 +333,8 @@ impl MineSim {
         };
 
         self.points.step(def, step, &self.effects, &mut self.rng);
+        anomaly::shape_safety(&self.effects, &mut self.points.readings(), t);
+        self.points.finish(def);
         let mut safety = open(64 + 40 * def.points.len(), "readings");
         let n = self.points.push_readings(def, &mut safety);
         anomaly::push_readings(&self.effects, t, &mut self.rng, &mut safety, n);

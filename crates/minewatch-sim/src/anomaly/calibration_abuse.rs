@@ -5,6 +5,7 @@ use super::pick::{Of, named_or_picked, point_if};
 use super::plan::{Ctx, Planned, Planner};
 use crate::clock::MIN_MS;
 use crate::effect::Effect;
+use crate::values::Readings;
 use minewatch_core::registry::PointKind;
 use minewatch_core::{Kind, SubjectType};
 
@@ -41,5 +42,14 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// The point reports status 4.
+    fn shape_safety(effect: &Effect, readings: &mut Readings<'_>, t: i64) {
+        if let Effect::Calibrate { point, .. } = *effect
+            && effect.active(t)
+        {
+            readings.add_status(point, 4);
+        }
     }
 }

@@ -5,6 +5,7 @@ use super::pick::{Of, named_or_picked, point_if};
 use super::plan::{Ctx, Planned, Planner};
 use crate::clock::MIN_MS;
 use crate::effect::Effect;
+use crate::values::Readings;
 use minewatch_core::registry::{AreaKind, PointKind};
 use minewatch_core::{Kind, SubjectType};
 
@@ -48,5 +49,30 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// The point repeats the value it had (as printed) when it froze.
+    fn shape_safety(effect: &Effect, readings: &mut Readings<'_>, t: i64) {
+        if let Effect::Freeze { point: p, .. } = *effect
+            && effect.active(t)
+        {
+            let scale = 10f64.powi(readings.decimals(p) as i32);
+            let now = (readings.value(p) * scale).round() / scale;
+            let v = *readings.kept(p).get_or_insert(now);
+            readings.set_value(p, v);
+        }
+    }
+
+    /// A point no longer frozen forgets its value.
+    fn after_safety(effects: &[Effect], readings: &mut Readings<'_>, t: i64) {
+        for p in 0..readings.len() {
+            if readings.kept(p).is_some()
+                && !effects.iter().any(
+                    |e| matches!(e, Effect::Freeze { point, .. } if *point == p && e.active(t)),
+                )
+            {
+                *readings.kept(p) = None;
+            }
+        }
     }
 }

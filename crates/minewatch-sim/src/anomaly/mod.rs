@@ -24,6 +24,7 @@ use plan::{Planned, Planner};
 
 use crate::effect::Effect;
 use crate::rng::Rng;
+use crate::values::Readings;
 use minewatch_core::payload::System;
 use minewatch_core::{Kind, SubjectType};
 use std::fmt;
@@ -97,6 +98,15 @@ macro_rules! planners {
         /// The boolean fields every personnel tag carries, one per kind that sets one.
         pub(crate) fn tag_flags() -> Vec<&'static str> {
             [$(<$snake::ThisKind as Planner>::TAG_FLAG),*].into_iter().flatten().collect()
+        }
+
+        /// Applies the planners' changes to this tick's safety readings: each effect in order,
+        /// then what each planner does after them.
+        pub(crate) fn shape_safety(effects: &[Effect], readings: &mut Readings<'_>, t: i64) {
+            for effect in effects {
+                $(<$snake::ThisKind as Planner>::shape_safety(effect, readings, t);)*
+            }
+            $(<$snake::ThisKind as Planner>::after_safety(effects, readings, t);)*
         }
 
         /// Whether any planner's `effects` keep the batch of `system` from being sent at `t`.

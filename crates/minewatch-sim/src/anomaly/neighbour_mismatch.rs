@@ -7,6 +7,7 @@ use super::pick::Of;
 use super::plan::{Ctx, Planned, Planner, rotate};
 use crate::clock::MIN_MS;
 use crate::effect::Effect;
+use crate::values::Readings;
 use minewatch_core::registry::PointKind;
 use minewatch_core::{Kind, MineDef, SubjectType};
 
@@ -14,6 +15,8 @@ use minewatch_core::{Kind, MineDef, SubjectType};
 const SPLIT_PHASES: (i64, i64, i64) = (MIN_MS, 8 * MIN_MS, MIN_MS);
 /// The lower point of a split reads about this.
 const SPLIT_LOW: f64 = 0.03;
+/// Share of its own AR(1) noise a split point keeps around its target, so it still varies.
+const SPLIT_NOISE: f64 = 0.2;
 
 /// The planner of [`Kind::NeighbourMismatch`].
 pub(crate) struct ThisKind;
@@ -26,6 +29,28 @@ impl Planner for ThisKind {
 
     fn plan(ctx: &Ctx<'_>, named: Option<&str>, at: i64) -> Result<Planned, String> {
         plan_split(ctx, named, at)
+    }
+
+    /// Both points are driven towards their targets (eased like a level), each keeping a little
+    /// of its own noise.
+    fn shape_safety(effect: &Effect, readings: &mut Readings<'_>, t: i64) {
+        if let Effect::Split {
+            low,
+            high,
+            low_to,
+            high_to,
+            ..
+        } = *effect
+        {
+            let w = effect.weight(t);
+            if w > 0.0 {
+                for (p, to) in [(low, low_to), (high, high_to)] {
+                    let target = to + SPLIT_NOISE * readings.noise(p);
+                    let v = readings.value(p);
+                    readings.set_value(p, (v + (target - v) * w).max(0.0));
+                }
+            }
+        }
     }
 }
 

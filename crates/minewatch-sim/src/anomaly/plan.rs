@@ -7,7 +7,7 @@ use crate::effect::Effect;
 use crate::modes::Modes;
 use crate::people::Crew;
 use crate::rng::Rng;
-use crate::values::Points;
+use crate::values::{Points, Readings};
 use minewatch_core::payload::System;
 use minewatch_core::registry::AreaKind;
 use minewatch_core::{Kind, MineDef, SubjectType};
@@ -44,6 +44,14 @@ pub(crate) trait Planner {
     fn companions(_ctx: &Ctx<'_>, _effects: &[Effect]) -> Vec<String> {
         Vec::new()
     }
+
+    /// Hook of the safety model, called for each scheduled effect in order, after the clean
+    /// values and the driven levels and before statuses are derived: what `effect` changes of the
+    /// readings at `t`.
+    fn shape_safety(_effect: &Effect, _readings: &mut Readings<'_>, _t: i64) {}
+
+    /// Hook of the safety model, after every effect was shaped at `t`.
+    fn after_safety(_effects: &[Effect], _readings: &mut Readings<'_>, _t: i64) {}
 
     /// Hook of the batch assembly (`sim`): whether `effects` keep the batch of `system` from
     /// being sent at `t`.

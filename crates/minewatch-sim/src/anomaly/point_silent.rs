@@ -5,6 +5,7 @@
 use super::pick::{Of, named_or_picked, pick, point_if};
 use super::plan::{Ctx, Planned, Planner};
 use crate::effect::Effect;
+use crate::values::Readings;
 use minewatch_core::payload::System;
 use minewatch_core::registry::PointKind;
 use minewatch_core::{Kind, SubjectType};
@@ -43,6 +44,15 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// The point does not report.
+    fn shape_safety(effect: &Effect, readings: &mut Readings<'_>, t: i64) {
+        if let Effect::Silent { point, .. } = *effect
+            && effect.active(t)
+        {
+            readings.silence(point);
+        }
     }
 
     /// Every point, when the safety system is muted.

@@ -4,6 +4,7 @@
 use super::pick::{Of, named_or_picked, pick, point_if};
 use super::plan::{Ctx, Planned, Planner};
 use crate::effect::Effect;
+use crate::values::Readings;
 use minewatch_core::registry::PointKind;
 use minewatch_core::{Kind, SubjectType};
 
@@ -41,5 +42,14 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// The point reports status 128.
+    fn shape_safety(effect: &Effect, readings: &mut Readings<'_>, t: i64) {
+        if let Effect::Fault { point, .. } = *effect
+            && effect.active(t)
+        {
+            readings.add_status(point, 128);
+        }
     }
 }
