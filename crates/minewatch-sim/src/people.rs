@@ -15,8 +15,8 @@
 //! outgoing ones are up, so crews never overlap beyond a normal handover and a leader is always down.
 //!
 //! Anomalies act on top: a tag's trip extended (`Extend`), leaders up for a while (`LeadersUp`), a
-//! tag moved to another area (`Move`), people gathered into an area (`Gather`), extra people going
-//! down (`Crowd`), a boolean tag field set (`Flag`). Which boolean fields every tag carries (false
+//! tag moved to another area (`Move`), extra people going down (`Crowd`), a boolean tag field set
+//! (`Flag`); and the planners of the anomaly kinds change this tick's tags through [`Tags`]. Which boolean fields every tag carries (false
 //! in clean data) the planners say (`anomaly::tag_flags`).
 
 use crate::clock::{DAY_MS, MIN_MS, ShiftPlan, push_ts};
@@ -401,17 +401,10 @@ impl Crew {
         (per_area, leaders)
     }
 
-    /// Appends this tick's tag elements (no brackets): everyone underground at `t`, and those who
-    /// came up in the last `report_out_ms`, after the anomalies in `effects`. Returns how many were
-    /// written.
-    pub(crate) fn push_tags(
-        &mut self,
-        def: &MineDef,
-        t: i64,
-        modes: &Modes,
-        effects: &[Effect],
-        out: &mut String,
-    ) -> usize {
+    /// Works out this tick's tags: everyone underground at `t`, and those who came up in the last
+    /// `report_out_ms`, with the moves and flags of `effects`. The planners may change them
+    /// through [`Crew::tags`] before [`Crew::push_tags`] writes them.
+    pub(crate) fn observe(&mut self, def: &MineDef, t: i64, modes: &Modes, effects: &[Effect]) {
         let mut now = std::mem::take(&mut self.now);
         now.clear();
         for i in 0..self.tags.len() {
@@ -426,8 +419,26 @@ impl Crew {
             );
         }
         if !effects.is_empty() {
-            self.displace(def, t, effects, &mut now);
+            self.displace(t, effects, &mut now);
         }
+        self.now = now;
+    }
+
+    /// This tick's tags as [`Crew::observe`] left them, for the planners to change.
+    pub(crate) fn tags<'a>(&'a mut self, def: &'a MineDef) -> Tags<'a> {
+        Tags { crew: self, def }
+    }
+
+    /// Appends this tick's tag elements (no brackets) and the extra people of `effects`. Returns
+    /// how many were written.
+    pub(crate) fn push_tags(
+        &mut self,
+        def: &MineDef,
+        t: i64,
+        effects: &[Effect],
+        out: &mut String,
+    ) -> usize {
+        let now = std::mem::take(&mut self.now);
         let mut n = 0;
         for (i, seen) in now.iter().enumerate() {
             let Some(s) = seen else { continue };
@@ -458,10 +469,8 @@ impl Crew {
         n
     }
 
-    /// Applies moves, tag flags and gatherings to this tick's tags.
-    fn displace(&self, def: &MineDef, t: i64, effects: &[Effect], now: &mut [Option<Seen>]) {
-        // Tags an anomaly is about are never taken to fill another area.
-        let busy = |i: usize| effects.iter().any(|e| e.tag() == Some(i));
+    /// Applies moves and tag flags to this tick's tags.
+    fn displace(&self, t: i64, effects: &[Effect], now: &mut [Option<Seen>]) {
         for e in effects {
             match e {
                 Effect::Move { tag, area, .. } if e.active(t) => {
@@ -480,30 +489,6 @@ impl Crew {
                     }
                 }
                 _ => {}
-            }
-        }
-        for e in effects {
-            let Effect::Gather { area, count, .. } = e else {
-                continue;
-            };
-            if !e.active(t) {
-                continue;
-            }
-            let target = &def.areas[*area as usize].id;
-            let mut have = now
-                .iter()
-                .flatten()
-                .filter(|s| s.underground && s.area == *target)
-                .count() as u32;
-            for (i, seen) in now.iter_mut().enumerate() {
-                if have >= *count {
-                    break;
-                }
-                let Some(s) = seen else { continue };
-                if s.underground && s.area != *target && !self.tags[i].leader && !busy(i) {
-                    s.area = target.clone();
-                    have += 1;
-                }
             }
         }
     }
@@ -592,6 +577,46 @@ impl Crew {
             );
         }
         n
+    }
+}
+
+/// This tick's tags as a planner may change them (`Planner::shape_tags`).
+pub(crate) struct Tags<'a> {
+    crew: &'a mut Crew,
+    def: &'a MineDef,
+}
+
+impl Tags<'_> {
+    /// The mine.
+    pub(crate) fn def(&self) -> &MineDef {
+        self.def
+    }
+
+    /// How many tags there are (reported or not).
+    pub(crate) fn len(&self) -> usize {
+        self.crew.now.len()
+    }
+
+    /// The area tag `i` is in, when it is reported underground.
+    pub(crate) fn area_of(&self, i: usize) -> Option<&Arc<str>> {
+        self.crew.now[i]
+            .as_ref()
+            .filter(|s| s.underground)
+            .map(|s| &s.area)
+    }
+
+    /// Whether tag `i` is a shift leader's.
+    pub(crate) fn is_leader(&self, i: usize) -> bool {
+        self.crew.tags[i].leader
+    }
+
+    /// Puts tag `i`, when reported underground, in `area`.
+    pub(crate) fn move_to(&mut self, i: usize, area: &Arc<str>) {
+        if let Some(s) = &mut self.crew.now[i]
+            && s.underground
+        {
+            s.area = area.clone();
+        }
     }
 }
 

@@ -342,8 +342,9 @@ impl MineSim {
 
         if !mute_people {
             let mut people = open(4096, "tags");
-            self.crew
-                .push_tags(def, t, &self.modes, &self.effects, &mut people);
+            self.crew.observe(def, t, &self.modes, &self.effects);
+            anomaly::shape_tags(&self.effects, &mut self.crew.tags(def), t);
+            self.crew.push_tags(def, t, &self.effects, &mut people);
             out.push(self.finish(System::Personnel, people));
         }
 

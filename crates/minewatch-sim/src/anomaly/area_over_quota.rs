@@ -7,7 +7,7 @@ use super::pick::{Of, named_or_picked};
 use super::plan::{Ctx, Planned, Planner, is_face, moved_into};
 use crate::clock::MIN_MS;
 use crate::effect::Effect;
-use crate::people::workable;
+use crate::people::{Tags, workable};
 use minewatch_core::{Kind, SubjectType};
 
 /// How long the area holds too many people.
@@ -62,6 +62,34 @@ impl Planner for ThisKind {
             },
             until,
         ))
+    }
+
+    /// Workers from other areas (not leaders, nor tags another anomaly is about) fill the area up
+    /// to the count while the effect lasts.
+    fn shape_tags(effects: &[Effect], tags: &mut Tags<'_>, t: i64) {
+        let busy = |i: usize| effects.iter().any(|e| e.tag() == Some(i));
+        for e in effects {
+            let Effect::Gather { area, count, .. } = *e else {
+                continue;
+            };
+            if !e.active(t) {
+                continue;
+            }
+            let target = tags.def().areas[area as usize].id.clone();
+            let mut have = (0..tags.len())
+                .filter(|&i| tags.area_of(i) == Some(&target))
+                .count() as u32;
+            for i in 0..tags.len() {
+                if have >= count {
+                    break;
+                }
+                let elsewhere = tags.area_of(i).is_some_and(|a| *a != target);
+                if elsewhere && !tags.is_leader(i) && !busy(i) {
+                    tags.move_to(i, &target);
+                    have += 1;
+                }
+            }
+        }
     }
 
     /// An area with a quota that another injection moves more people into than it allows.

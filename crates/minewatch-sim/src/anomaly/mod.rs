@@ -23,6 +23,7 @@ pub(crate) use plan::Ctx;
 use plan::{Planned, Planner};
 
 use crate::effect::Effect;
+use crate::people::Tags;
 use crate::rng::Rng;
 use crate::values::Readings;
 use minewatch_core::payload::System;
@@ -107,6 +108,11 @@ macro_rules! planners {
                 $(<$snake::ThisKind as Planner>::shape_safety(effect, readings, t);)*
             }
             $(<$snake::ThisKind as Planner>::after_safety(effects, readings, t);)*
+        }
+
+        /// Applies the planners' changes to this tick's tags.
+        pub(crate) fn shape_tags(effects: &[Effect], tags: &mut Tags<'_>, t: i64) {
+            $(<$snake::ThisKind as Planner>::shape_tags(effects, tags, t);)*
         }
 
         /// Whether any planner's `effects` keep the batch of `system` from being sent at `t`.

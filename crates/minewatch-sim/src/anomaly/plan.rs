@@ -5,7 +5,7 @@
 use crate::clock::MIN_MS;
 use crate::effect::Effect;
 use crate::modes::Modes;
-use crate::people::Crew;
+use crate::people::{Crew, Tags};
 use crate::rng::Rng;
 use crate::values::{Points, Readings};
 use minewatch_core::payload::System;
@@ -52,6 +52,10 @@ pub(crate) trait Planner {
 
     /// Hook of the safety model, after every effect was shaped at `t`.
     fn after_safety(_effects: &[Effect], _readings: &mut Readings<'_>, _t: i64) {}
+
+    /// Hook of the personnel model, after the moves and flags of `effects`: what they change of
+    /// this tick's tags at `t`.
+    fn shape_tags(_effects: &[Effect], _tags: &mut Tags<'_>, _t: i64) {}
 
     /// Hook of the batch assembly (`sim`): whether `effects` keep the batch of `system` from
     /// being sent at `t`.
