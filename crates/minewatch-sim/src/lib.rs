@@ -3,8 +3,8 @@
 //! A [`Sim`] holds one model per mine and turns each cadence step ([`Sim::tick`]) into the MQTT
 //! batches of contract §1. Clean data stays inside every limit and rule of contract §3, so a day of
 //! it raises no alert; anomalies ([`Anomaly`]: an alert kind of §3 and its subject) are injected on
-//! top to raise exactly the alert they are named after (and, for a few, an unavoidable companion listed in
-//! [`Injection::also`]). Modules, in the order a tick passes through them:
+//! top to raise exactly the alert they are named after (and, for a few, an unavoidable companion
+//! listed in [`Injection::also`]). Modules, in the order a tick passes through them:
 //!
 //! - [`sim`]: the [`Sim`], its [`SimConfig`] and the [`Message`]s; per mine it steps the models
 //!   below and assembles the five batches.
@@ -18,7 +18,10 @@
 //!   production and a maintenance crew set, switched with the mode.
 //! - `power`: meter kW by load class and cutting, and explosives issued at production shift starts.
 //! - [`anomaly`]: the injectable [`Anomaly`]; one planner per kind (`anomaly/<kind>.rs`) checks or
-//!   picks its subject and turns it into `effect`s on a timeline, which the models above apply.
+//!   picks its subject, turns it into `effect`s on a timeline (mechanisms the models above apply:
+//!   drive a point, move a tag, load a meter...), and shapes what only its kind does through hooks
+//!   the models and `sim` call (`anomaly::plan::Planner`). Every kind's name appears in its planner
+//!   file alone; the kinds come from `minewatch_core::for_each_kind!`.
 //! - `json`, `rng`: fixed-decimal JSON writing and the seeded SplitMix64 that makes runs repeatable.
 //! - [`scale`]: registries of N mines x M points with realistic point groups (benches, load tool).
 //! - [`publish`](mod@publish): [`publish()`] sends ticks to a broker at wall-clock cadence with

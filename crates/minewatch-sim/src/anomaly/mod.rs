@@ -9,10 +9,12 @@
 //! [`crate::sim::Injection::also`].
 //!
 //! Each kind's planner lives in its own module `anomaly::<kind>` (one file per kind, named after
-//! it): how its subject is checked or picked, the [`crate::effect::Effect`]s it becomes on a
-//! timeline, how long it lasts, and when other kinds' effects raise it too. This module only
-//! dispatches to them, statically, from the one list of kinds `minewatch_core::for_each_kind!`;
-//! what the planners share is in `plan` and `pick`, which import no planner.
+//! it): how its subject is checked or picked, the `Effect`s (`crate::effect`) it becomes on a
+//! timeline, how long it lasts, when other kinds' effects raise it too, and the hooks through which
+//! it shapes what only its kind does to the data (safety readings, tags, batches, production).
+//! This module only dispatches to them, statically, from the one list of kinds
+//! `minewatch_core::for_each_kind!`; what the planners share is in `plan` and `pick`, which import
+//! no planner. Adding a kind is its line in that list and its planner file here.
 
 mod pick;
 mod plan;

@@ -16,7 +16,8 @@ use minewatch_core::{Kind, MineDef, SubjectType};
 const STAY_AFTER_MS: i64 = 2 * MIN_MS;
 
 /// One alert kind's planner: how an injection of that kind checks or picks its subject and turns
-/// into [`Effect`]s, and when another kind's effects necessarily raise it too. Implemented by the
+/// into [`Effect`]s, when another kind's effects necessarily raise it too, and hooks the models
+/// call to apply what only this kind's effects do (each a no-op by default). Implemented by the
 /// unit struct `ThisKind` of each `anomaly/<kind>.rs`; `anomaly` dispatches to them statically.
 pub(crate) trait Planner {
     /// The kind it injects (the alert it raises).
