@@ -150,7 +150,7 @@ fn build(minutes: u32) -> Data {
         let at = start + (k as i64 + 1) * (end - start) / 4;
         sim.inject(
             &mines[n].id,
-            Anomaly::UnregisteredDevice { point: None },
+            Anomaly::new(minewatch_core::Kind::UnregisteredDevice),
             at,
         )
         .expect("unregistered_device anomaly");

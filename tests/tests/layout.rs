@@ -12,10 +12,8 @@ use std::path::{Path, PathBuf};
 /// The longest a non-test source file may be.
 const MAX_LINES: usize = 800;
 
-/// Crates not checked yet: `minewatch-rules` and `minewatch-sim` are being restructured (issue 11,
-/// items 1 to 5: one module per alert kind, one planner per kind) by another change. Remove them
-/// from this list, so that both checks cover them, when that work lands.
-const NOT_YET: &[&str] = &["minewatch-sim"];
+/// Crates not checked yet (none: every crate is).
+const NOT_YET: &[&str] = &[];
 
 fn crates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates")
@@ -357,5 +355,86 @@ fn the_cycle_check_sees_a_cycle_through_a_use_group_an_inline_path_and_a_root_re
     assert_eq!(
         cycles(&graph),
         vec![vec!["a".to_string(), "b".into(), "c".into(), "a".into()]]
+    );
+}
+
+/// Files under `dir` (recursively) that are source a product build uses: `.rs` and `.js`, not
+/// under a `tests`, `benches` or `target` directory, not a test file.
+fn product_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        if p.is_dir() {
+            if !matches!(name.as_str(), "tests" | "benches" | "target") {
+                product_sources(&p, out);
+            }
+        } else if (name.ends_with(".rs") && !is_test_file(&p) && name != "testkit.rs")
+            || name.ends_with(".js")
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// Whether `word` occurs in `text` as a whole word (identifier characters around it end it).
+fn has_word(text: &str, word: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(word).any(|(i, _)| {
+        !ident(text[..i].chars().next_back()) && !ident(text[i + word.len()..].chars().next())
+    })
+}
+
+/// Issue 11, item 5: adding a kind touches at most three non-test source files (its line in the
+/// kind list, its rules module, its simulator planner), so every existing kind's snake_case and
+/// CamelCase names appear in at most three, comments included.
+#[test]
+fn every_kind_is_named_in_at_most_three_non_test_source_files() {
+    // A name that is also a contract field of the payloads, not a mention of the kind.
+    const FIELDS: &[(&str, &str)] = &[("distress", "minewatch-core/src/payload.rs")];
+    let mut files = Vec::new();
+    product_sources(&crates_dir(), &mut files);
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).expect("a source file");
+            // What follows the first `#[cfg(test)]` is the file's tests.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
+            let rel = p.strip_prefix(crates_dir()).unwrap_or(p);
+            (rel.display().to_string(), code)
+        })
+        .collect();
+    assert!(texts.len() > 100, "only {} files found", texts.len());
+    let mut over = Vec::new();
+    for kind in minewatch_core::Kind::ALL {
+        let snake = kind.as_str();
+        let camel: String = snake
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let named: Vec<&str> = texts
+            .iter()
+            .filter(|(path, text)| {
+                !FIELDS.contains(&(snake, path.as_str()))
+                    && (has_word(text, snake) || has_word(text, &camel))
+            })
+            .map(|(path, _)| path.as_str())
+            .collect();
+        if named.len() > 3 {
+            over.push(format!("{snake}: {}", named.join(", ")));
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "kinds named in more than three non-test source files (the list in core alert.rs, \
+         rules kinds/<kind>.rs, sim anomaly/<kind>.rs):\n{}",
+        over.join("\n")
     );
 }

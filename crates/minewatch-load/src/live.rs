@@ -511,7 +511,11 @@ async fn connect_ws(addr: SocketAddr, query: &str) -> Result<Ws, String> {
     }
 }
 
-/// The measuring client: times every `raised` over_limit event of the spike point.
+/// The spike point's alarm limit: an alert raised about the spike point with this limit is the
+/// one its reading over the limit raises.
+const SPIKE_ALARM: f64 = 1.0;
+
+/// The measuring client: times every `raised` event of the spike point at its alarm limit.
 async fn time_alerts(
     mut ws: Ws,
     book: Book,
@@ -525,7 +529,10 @@ async fn time_alerts(
             continue;
         };
         let a = &v["alert"];
-        if v["type"] != "raised" || a["kind"] != "over_limit" || a["subject"] != SPIKE_POINT {
+        if v["type"] != "raised"
+            || a["subject"] != SPIKE_POINT
+            || a["limit"].as_f64() != Some(SPIKE_ALARM)
+        {
             continue;
         }
         let sent = a["value"].as_f64().and_then(|x| {

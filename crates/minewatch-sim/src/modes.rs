@@ -1,6 +1,6 @@
 //! Whether a mine produces, is suspended or is closed, over event time: the registry status at
-//! first, then the switches made at run time ([`crate::Sim::set_suspended`], and the temporary
-//! return to production a `production_while_suspended` injection makes).
+//! first, then the switches made at run time ([`crate::Sim::set_suspended`]). (An injection that
+//! makes a suspended mine produce does not switch it: it adds a `Produce` effect.)
 //!
 //! A switch changes power at once (production loads idle while suspended), coal cutting over a
 //! 30-minute ramp, and crews at a handover: the outgoing crew comes up as at a shift end, its

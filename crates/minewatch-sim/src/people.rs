@@ -14,12 +14,13 @@
 //! leader last; the incoming leader goes down at the switch and the incoming workers once the
 //! outgoing ones are up, so crews never overlap beyond a normal handover and a leader is always down.
 //!
-//! Anomalies act on top: a tag's trip extended (`Extend`), leaders up for a while (`NoLeader`), a tag
-//! moved to another area (`Move`), people gathered into an area (`Gather`), extra people going down
-//! (`Crowd`), a distress flag (`Distress`).
+//! Anomalies act on top: a tag's trip extended (`Extend`), leaders up for a while (`LeadersUp`), a
+//! tag moved to another area (`Move`), extra people going down (`Crowd`), a boolean tag field set
+//! (`Flag`); and the planners of the anomaly kinds change this tick's tags through [`Tags`]. Which boolean fields every tag carries (false
+//! in clean data) the planners say (`anomaly::tag_flags`).
 
-use crate::anomaly::Effect;
 use crate::clock::{DAY_MS, MIN_MS, ShiftPlan, push_ts};
+use crate::effect::Effect;
 use crate::json::push_str_field;
 use crate::modes::{Mode, Modes};
 use crate::rng::{hash, hash_str, unit};
@@ -59,7 +60,8 @@ struct Seen {
     underground: bool,
     area: Arc<str>,
     down: i64,
-    distress: bool,
+    /// The tag flags set, bit `k` for the crew's `flags[k]`.
+    flags: u32,
 }
 
 /// The pieces of one trip, after mode switches and anomalies (at most a few).
@@ -106,6 +108,8 @@ pub(crate) struct Crew {
     /// Extra tags of a `Crowd` written so far, and when that crowd ends.
     crowd_peak: u32,
     crowd_end: i64,
+    /// The boolean fields every tag carries, in order.
+    flags: Vec<&'static str>,
 }
 
 /// Whether people may work in area `a` of `def` at all.
@@ -165,13 +169,15 @@ fn allocation(def: &MineDef, production: bool, mode: Mode) -> Vec<u32> {
 
 impl Crew {
     /// The crews of `def` under `plan` (built with production shifts), printed at `offset_secs`;
-    /// out tags are reported for `report_out_ms` after they come up.
+    /// out tags are reported for `report_out_ms` after they come up, each with the boolean fields
+    /// `flags` (at most 32).
     pub(crate) fn new(
         def: &MineDef,
         plan: ShiftPlan,
         offset_secs: i32,
         report_out_ms: i64,
         seed: u64,
+        flags: Vec<&'static str>,
     ) -> Crew {
         let mut tags = Vec::new();
         for mode in [Mode::Producing, Mode::Suspended] {
@@ -216,6 +222,7 @@ impl Crew {
             quota_areas: quota.into_iter().map(|a| a as u32).collect(),
             crowd_peak: 0,
             crowd_end: i64::MIN,
+            flags,
         }
     }
 
@@ -321,7 +328,7 @@ impl Crew {
                         }
                     }
                 }
-                Effect::NoLeader { start, end } if tag.leader => {
+                Effect::LeadersUp { start, end } if tag.leader => {
                     let old = p;
                     p = Pieces::default();
                     for &(d, u) in old.as_slice() {
@@ -394,17 +401,10 @@ impl Crew {
         (per_area, leaders)
     }
 
-    /// Appends this tick's tag elements (no brackets): everyone underground at `t`, and those who
-    /// came up in the last `report_out_ms`, after the anomalies in `effects`. Returns how many were
-    /// written.
-    pub(crate) fn push_tags(
-        &mut self,
-        def: &MineDef,
-        t: i64,
-        modes: &Modes,
-        effects: &[Effect],
-        out: &mut String,
-    ) -> usize {
+    /// Works out this tick's tags: everyone underground at `t`, and those who came up in the last
+    /// `report_out_ms`, with the moves and flags of `effects`. The planners may change them
+    /// through [`Crew::tags`] before [`Crew::push_tags`] writes them.
+    pub(crate) fn observe(&mut self, def: &MineDef, t: i64, modes: &Modes, effects: &[Effect]) {
         let mut now = std::mem::take(&mut self.now);
         now.clear();
         for i in 0..self.tags.len() {
@@ -414,13 +414,31 @@ impl Crew {
                         underground,
                         area: def.areas[self.tags[i].area as usize].id.clone(),
                         down,
-                        distress: false,
+                        flags: 0,
                     }),
             );
         }
         if !effects.is_empty() {
-            self.displace(def, t, effects, &mut now);
+            self.displace(t, effects, &mut now);
         }
+        self.now = now;
+    }
+
+    /// This tick's tags as [`Crew::observe`] left them, for the planners to change.
+    pub(crate) fn tags<'a>(&'a mut self, def: &'a MineDef) -> Tags<'a> {
+        Tags { crew: self, def }
+    }
+
+    /// Appends this tick's tag elements (no brackets) and the extra people of `effects`. Returns
+    /// how many were written.
+    pub(crate) fn push_tags(
+        &mut self,
+        def: &MineDef,
+        t: i64,
+        effects: &[Effect],
+        out: &mut String,
+    ) -> usize {
+        let now = std::mem::take(&mut self.now);
         let mut n = 0;
         for (i, seen) in now.iter().enumerate() {
             let Some(s) = seen else { continue };
@@ -442,7 +460,8 @@ impl Crew {
                 tag.leader,
                 s.underground.then_some(&*s.area),
                 &tag.down_text.1,
-                s.distress,
+                &self.flags,
+                s.flags,
             );
         }
         n += self.push_crowd(def, t, effects, &now, n, out);
@@ -450,10 +469,8 @@ impl Crew {
         n
     }
 
-    /// Applies moves, distress flags and gatherings to this tick's tags.
-    fn displace(&self, def: &MineDef, t: i64, effects: &[Effect], now: &mut [Option<Seen>]) {
-        // Tags an anomaly is about are never taken to fill another area.
-        let busy = |i: usize| effects.iter().any(|e| e.tag() == Some(i));
+    /// Applies moves and tag flags to this tick's tags.
+    fn displace(&self, t: i64, effects: &[Effect], now: &mut [Option<Seen>]) {
         for e in effects {
             match e {
                 Effect::Move { tag, area, .. } if e.active(t) => {
@@ -463,36 +480,15 @@ impl Crew {
                         s.area = area.clone();
                     }
                 }
-                Effect::Distress { tag, .. } if e.active(t) => {
-                    if let Some(s) = &mut now[*tag] {
-                        s.distress = s.underground;
+                Effect::Flag { tag, field, .. } if e.active(t) => {
+                    let bit = self.flags.iter().position(|f| f == field);
+                    if let (Some(s), Some(bit)) = (&mut now[*tag], bit)
+                        && s.underground
+                    {
+                        s.flags |= 1 << bit;
                     }
                 }
                 _ => {}
-            }
-        }
-        for e in effects {
-            let Effect::Gather { area, count, .. } = e else {
-                continue;
-            };
-            if !e.active(t) {
-                continue;
-            }
-            let target = &def.areas[*area as usize].id;
-            let mut have = now
-                .iter()
-                .flatten()
-                .filter(|s| s.underground && s.area == *target)
-                .count() as u32;
-            for (i, seen) in now.iter_mut().enumerate() {
-                if have >= *count {
-                    break;
-                }
-                let Some(s) = seen else { continue };
-                if s.underground && s.area != *target && !self.tags[i].leader && !busy(i) {
-                    s.area = target.clone();
-                    have += 1;
-                }
             }
         }
     }
@@ -576,10 +572,51 @@ impl Crew {
                 false,
                 area.map(|a| &*def.areas[a as usize].id),
                 &down_text,
-                false,
+                &self.flags,
+                0,
             );
         }
         n
+    }
+}
+
+/// This tick's tags as a planner may change them (`Planner::shape_tags`).
+pub(crate) struct Tags<'a> {
+    crew: &'a mut Crew,
+    def: &'a MineDef,
+}
+
+impl Tags<'_> {
+    /// The mine.
+    pub(crate) fn def(&self) -> &MineDef {
+        self.def
+    }
+
+    /// How many tags there are (reported or not).
+    pub(crate) fn len(&self) -> usize {
+        self.crew.now.len()
+    }
+
+    /// The area tag `i` is in, when it is reported underground.
+    pub(crate) fn area_of(&self, i: usize) -> Option<&Arc<str>> {
+        self.crew.now[i]
+            .as_ref()
+            .filter(|s| s.underground)
+            .map(|s| &s.area)
+    }
+
+    /// Whether tag `i` is a shift leader's.
+    pub(crate) fn is_leader(&self, i: usize) -> bool {
+        self.crew.tags[i].leader
+    }
+
+    /// Puts tag `i`, when reported underground, in `area`.
+    pub(crate) fn move_to(&mut self, i: usize, area: &Arc<str>) {
+        if let Some(s) = &mut self.crew.now[i]
+            && s.underground
+        {
+            s.area = area.clone();
+        }
     }
 }
 
@@ -588,7 +625,9 @@ fn stagger(tag: &Tag, day: i64, k: u64, span: i64) -> i64 {
     (unit(hash(tag.seed, &[day as u64, k])) * (span / 1000) as f64) as i64 * 1000
 }
 
-/// Writes one tag element; `area` is `Some` exactly when the tag is underground.
+/// Writes one tag element; `area` is `Some` exactly when the tag is underground; each of `flags`
+/// is true when its bit is in `set`.
+#[allow(clippy::too_many_arguments)]
 fn write_tag(
     out: &mut String,
     id: &str,
@@ -596,7 +635,8 @@ fn write_tag(
     leader: bool,
     area: Option<&str>,
     down_at: &str,
-    distress: bool,
+    flags: &[&str],
+    set: u32,
 ) {
     out.push('{');
     push_str_field(out, "tag", id);
@@ -615,9 +655,14 @@ fn write_tag(
         None => out.push_str("\"underground\":false,"),
     }
     push_str_field(out, "down_at", down_at);
-    out.push_str(if distress {
-        ",\"distress\":true}"
-    } else {
-        ",\"distress\":false}"
-    });
+    for (k, flag) in flags.iter().enumerate() {
+        out.push_str(",\"");
+        out.push_str(flag);
+        out.push_str(if set & (1 << k) != 0 {
+            "\":true"
+        } else {
+            "\":false"
+        });
+    }
+    out.push('}');
 }

@@ -10,8 +10,8 @@
 //!
 //! Anomalies: a meter's kW scaled and raised (`Load`), an explosives issue to an area (`Issue`).
 
-use crate::anomaly::Effect;
 use crate::clock::{MIN_MS, ShiftPlan, Step};
+use crate::effect::Effect;
 use crate::json::{push_fixed, push_str_field};
 use crate::modes::{Mode, Modes};
 use crate::people::worked_face;

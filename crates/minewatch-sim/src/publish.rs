@@ -41,8 +41,8 @@ pub struct PublishOptions {
     /// Anomalies to inject shortly after start, 30 s apart: (mine, `None` = the first mine; anomaly).
     pub inject: Vec<(Option<String>, Anomaly)>,
     /// Mines held suspended from the start ([`Sim::set_suspended`]): their crews come up and
-    /// production stops, as under a regulator's order. Applied before the injections, so
-    /// `production_while_suspended` can be injected on one of them.
+    /// production stops, as under a regulator's order. Applied before the injections, so an
+    /// anomaly that needs a suspended mine can be injected on one of them.
     pub suspend: Vec<String>,
 }
 

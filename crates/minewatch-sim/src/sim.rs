@@ -2,9 +2,10 @@
 //! contract §1, with anomalies scheduled by hand ([`Sim::inject`]) or automatically, and a mine's
 //! suspension switched at run time ([`Sim::set_suspended`]).
 
-use crate::anomaly::{Anomaly, Ctx, Effect};
-use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts, smoothstep};
-use crate::json::{push_fixed, push_str_field};
+use crate::anomaly::{self, Anomaly, Ctx};
+use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts};
+use crate::effect::Effect;
+use crate::json::push_str_field;
 use crate::modes::{Mode, Modes};
 use crate::people::Crew;
 use crate::power::{Meters, push_issues};
@@ -69,17 +70,16 @@ pub struct Injection {
     pub subject: String,
     /// When the anomalous data starts (ms since the epoch, event time).
     pub at: i64,
-    /// When it ends; the alert then resolves after its own delay (`explosives_undeclared` and
-    /// `unregistered_device` stay until acknowledged).
+    /// When it ends; the alert then resolves after its own delay (the kinds that resolve on
+    /// acknowledgement, `Kind::resolves_on_ack`, stay until acknowledged).
     pub until: i64,
-    /// Other alerts (kind, subject) the injection necessarily raises besides its own; empty for
-    /// every kind with the example registry's default subjects but `power_off_failure`, whose
-    /// point is over its alarm too (`over_limit`, critical). Otherwise: `no_video_work` on an
-    /// area with cameras adds `camera_fault` for each of them; `concealed_work` in a sealed area
-    /// adds `restricted_entry` per tag and `power_in_sealed_area` (and `area_over_quota` with
-    /// quota 0), in an area without a meter `explosives_undeclared`, in an area the registry does
-    /// not define `unregistered_device`; `restricted_entry` into an area with quota 0 adds
-    /// `area_over_quota`; a named area the registry does not define adds `unregistered_device`.
+    /// Other alerts (kind, subject) the injection necessarily raises besides its own, in the
+    /// order of the kinds: empty for most kinds with the example registry's default subjects
+    /// (each planner picks subjects that raise nothing else where it can). Which kinds follow
+    /// which is said by the planner of the kind that follows (`anomaly/<kind>.rs`): a point driven
+    /// to power-off level is over its alarm too, a camera losing its signal is faulty, people sent
+    /// into a sealed area enter it without leave, an area id the registry does not define is an
+    /// unregistered device...
     pub also: Vec<(&'static str, String)>,
 }
 
@@ -147,6 +147,7 @@ impl Sim {
                         offset_secs,
                         (3 * interval).max(60_000),
                         hash(seed, &[2]),
+                        anomaly::tag_flags(),
                     ),
                     meters: Meters::new(&def, hash(seed, &[3])),
                     effects: Vec::new(),
@@ -173,8 +174,8 @@ impl Sim {
     /// All messages of one cadence step at event time `t` (ms since epoch): for each mine, one
     /// `safety` batch (every point), one `personnel`, one `video`, one `power`, and an
     /// `explosives` batch only when explosives are issued (at production shift starts, to declared
-    /// faces and headings). Deterministic for a given seed and sequence of calls. A silenced
-    /// system (`system_silent`) simply has no batch while silent.
+    /// faces and headings). Deterministic for a given seed and sequence of calls. A system an
+    /// anomaly silences simply has no batch while silent.
     pub fn tick(&mut self, t: i64) -> Vec<Message> {
         if self.cfg.anomalies && !self.mines.is_empty() {
             self.schedule_automatic(t);
@@ -187,9 +188,9 @@ impl Sim {
     }
 
     /// Schedules an anomaly on `mine` starting at event time `at`. A subject left `None` is picked
-    /// deterministically (for power_off_failure a methane point that has feeds; for the kinds after
-    /// the first five, the preferred subject for the first of its kind on a mine, then others in
-    /// turn); a named subject must suit the anomaly. Anomalies about people pick among the tags the
+    /// deterministically (for the point kinds listed first in [`Anomaly::NAMES`], points in turn
+    /// on the mine; for the others, the preferred subject for the first of its kind on a mine, then
+    /// others in turn); a named subject must suit the anomaly. Anomalies about people pick among the tags the
     /// crew schedule puts underground at `at`, so inject after any [`Sim::set_suspended`] that
     /// concerns that time.
     pub fn inject(&mut self, mine: &str, anomaly: Anomaly, at: i64) -> Result<(), String> {
@@ -246,6 +247,7 @@ impl Sim {
                 effects: &m.effects,
                 nth: m.injected,
                 nth_kind: m.injected_kind[k],
+                companions: anomaly::companions,
             },
             at,
         )?;
@@ -315,11 +317,7 @@ impl MineSim {
             day: self.plan.at(t).day,
             cutting: self.plan.cutting(t) * production,
         };
-        let muted = |s: System| {
-            self.effects
-                .iter()
-                .any(|e| matches!(e, Effect::Mute { system, .. } if *system == s && e.active(t)))
-        };
+        let muted = |s: System| anomaly::silences(&self.effects, s, t);
         let (mute_people, mute_video) = (muted(System::Personnel), muted(System::Video));
 
         let mut ts = String::with_capacity(32);
@@ -335,33 +333,18 @@ impl MineSim {
         };
 
         self.points.step(def, step, &self.effects, &mut self.rng);
+        anomaly::shape_safety(&self.effects, &mut self.points.readings(), t);
+        self.points.finish(def);
         let mut safety = open(64 + 40 * def.points.len(), "readings");
-        let mut n = self.points.push_readings(def, &mut safety);
-        for e in &self.effects {
-            if let Effect::Ghost { id, .. } = e
-                && e.active(t)
-            {
-                if n > 0 {
-                    safety.push(',');
-                }
-                n += 1;
-                safety.push('{');
-                push_str_field(&mut safety, "point", id);
-                safety.push_str(",\"value\":");
-                push_fixed(
-                    &mut safety,
-                    0.3 + 0.03 * self.rng.normal().clamp(-3.0, 3.0),
-                    2,
-                );
-                safety.push('}');
-            }
-        }
+        let n = self.points.push_readings(def, &mut safety);
+        anomaly::push_readings(&self.effects, t, &mut self.rng, &mut safety, n);
         out.push(self.finish(System::Safety, safety));
 
         if !mute_people {
             let mut people = open(4096, "tags");
-            self.crew
-                .push_tags(def, t, &self.modes, &self.effects, &mut people);
+            self.crew.observe(def, t, &self.modes, &self.effects);
+            anomaly::shape_tags(&self.effects, &mut self.crew.tags(def), t);
+            self.crew.push_tags(def, t, &self.effects, &mut people);
             out.push(self.finish(System::Personnel, people));
         }
 
@@ -432,24 +415,13 @@ impl MineSim {
     }
 
     /// Whether production loads may run at `t`, and the production intensity (0 to 1) that scales
-    /// coal cutting: the mode timeline's, or a `Produce` effect's ramping in over 30 minutes and
-    /// out after it ends.
+    /// coal cutting: the mode timeline's, as anomalies change it.
     fn production(&self, t: i64) -> (bool, f64) {
-        let mut producing = self.modes.at(t) == Mode::Producing;
-        let mut level = self.modes.production(t);
-        const RAMP: f64 = 30.0 * 60_000.0;
-        for e in &self.effects {
-            if let Effect::Produce { start, end } = *e {
-                if start <= t && t < end {
-                    producing = true;
-                    level = level.max(smoothstep((t - start) as f64 / RAMP));
-                } else if t >= end {
-                    let reached = smoothstep((end - start) as f64 / RAMP);
-                    level = level.max(reached * (1.0 - smoothstep((t - end) as f64 / RAMP)));
-                }
-            }
-        }
-        (producing, level)
+        let own = (
+            self.modes.at(t) == Mode::Producing,
+            self.modes.production(t),
+        );
+        anomaly::production(&self.effects, t, own)
     }
 
     /// Closes a batch opened by `tick` and addresses it.

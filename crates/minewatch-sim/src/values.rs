@@ -9,14 +9,15 @@
 //! 70 % of `alarm`, above `alarm_low` with a margin) while staying strictly monotone, so variation
 //! is squeezed near a bound but never flattened.
 //!
-//! Anomalies ([`crate::anomaly::Effect`]) are applied on top of the clean values: a point driven up
-//! passes part of its excess to its downwind points (capped below their alarm), methane at
-//! power-off level latches its feed points to 0 unless a power-off failure holds them on. A split
-//! drives two neighbours apart (keeping a little of their own noise), a frozen point repeats the
-//! value it had when it froze, a point in calibration carries status 4.
+//! Anomalies ([`crate::effect::Effect`]) are applied on top of the clean values in three steps:
+//! [`Points::step`] drives points to a level (`Level`), a point driven up passing part of its
+//! excess to its downwind points (capped below their alarm); then the planners of the anomaly
+//! kinds change what else their effects change, through [`Readings`] (see `anomaly`); then
+//! [`Points::finish`] derives statuses from the values, and methane at power-off level latches its
+//! feed points to 0 unless a `Level` effect holds them on.
 
-use crate::anomaly::Effect;
 use crate::clock::Step;
+use crate::effect::Effect;
 use crate::json::{push_fixed, push_str_field};
 use crate::rng::{Rng, hash, unit};
 use minewatch_core::MineDef;
@@ -26,8 +27,6 @@ use minewatch_core::registry::{AreaKind, Limits, Location, PointKind};
 const EXCESS_SHARE: f64 = 0.35;
 /// A downwind point driven by an anomaly upwind stays below this fraction of its own alarm.
 const DOWNWIND_CAP: f64 = 0.9;
-/// Share of its own AR(1) noise a split point keeps around its target, so it still varies.
-const SPLIT_NOISE: f64 = 0.2;
 
 /// How one analog point behaves in clean data.
 #[derive(Debug, Clone, Copy)]
@@ -98,10 +97,10 @@ pub(crate) struct Points {
     pub(crate) status: Vec<u32>,
     /// Whether the point reports this tick (a silent point does not).
     pub(crate) present: Vec<bool>,
-    /// Feed points held energised by an active power-off failure.
+    /// Feed points held energised by an active `Level` effect with `hold_feeds`.
     held: Vec<bool>,
-    /// The value a frozen point keeps repeating.
-    frozen: Vec<Option<f64>>,
+    /// A value a planner keeps for the point from tick to tick ([`Readings::kept`]).
+    kept: Vec<Option<f64>>,
     /// Whether the noise has been drawn from its stationary spread yet.
     started: bool,
 }
@@ -333,12 +332,13 @@ impl Points {
             status: vec![0; n],
             present: vec![true; n],
             held: vec![false; n],
-            frozen: vec![None; n],
+            kept: vec![None; n],
             started: false,
         }
     }
 
-    /// Computes this tick's clean readings, then applies the active `effects`.
+    /// Computes this tick's clean readings, then applies the active `Level` effects; the
+    /// planners change the rest through [`Points::readings`] before [`Points::finish`].
     pub(crate) fn step(&mut self, def: &MineDef, step: Step, effects: &[Effect], rng: &mut Rng) {
         let Step {
             t,
@@ -386,7 +386,7 @@ impl Points {
         self.apply(def, t, effects);
     }
 
-    /// Applies anomalies to the clean values and derives statuses and feed readings.
+    /// Applies the driven levels to the clean values.
     fn apply(&mut self, def: &MineDef, t: i64, effects: &[Effect]) {
         self.value.copy_from_slice(&self.normal);
         self.status.fill(0);
@@ -430,47 +430,16 @@ impl Points {
                 }
             }
         }
-        for e in effects {
-            match e {
-                Effect::Silent { point, .. } if e.active(t) => self.present[*point] = false,
-                Effect::Fault { point, .. } if e.active(t) => self.status[*point] |= 128,
-                Effect::Calibrate { point, .. } if e.active(t) => self.status[*point] |= 4,
-                Effect::Split {
-                    low,
-                    high,
-                    low_to,
-                    high_to,
-                    ..
-                } => {
-                    let w = e.weight(t);
-                    if w > 0.0 {
-                        for (p, to) in [(*low, *low_to), (*high, *high_to)] {
-                            let target = to + SPLIT_NOISE * self.sims[p].ar;
-                            self.value[p] = (self.value[p] + (target - self.value[p]) * w).max(0.0);
-                        }
-                    }
-                }
-                Effect::Freeze { point, .. } if e.active(t) => {
-                    let p = *point;
-                    let decimals = self.sims[p].prof.decimals;
-                    let v = *self.frozen[p].get_or_insert_with(|| {
-                        let scale = 10f64.powi(decimals as i32);
-                        (self.value[p] * scale).round() / scale
-                    });
-                    self.value[p] = v;
-                }
-                _ => {}
-            }
-        }
-        for (p, f) in self.frozen.iter_mut().enumerate() {
-            if f.is_some()
-                && !effects.iter().any(
-                    |e| matches!(e, Effect::Freeze { point, .. } if *point == p && e.active(t)),
-                )
-            {
-                *f = None;
-            }
-        }
+    }
+
+    /// What the planners may change of this tick's readings, between [`Points::step`] and
+    /// [`Points::finish`].
+    pub(crate) fn readings(&mut self) -> Readings<'_> {
+        Readings { points: self }
+    }
+
+    /// Derives statuses from this tick's values, and the feed readings.
+    pub(crate) fn finish(&mut self, def: &MineDef) {
         for (i, s) in self.sims.iter_mut().enumerate() {
             if s.switch.is_some() {
                 continue;
@@ -539,6 +508,54 @@ impl Points {
             out.push('}');
         }
         n
+    }
+}
+
+/// This tick's readings as a planner may change them (`Planner::shape_safety`): values, presence,
+/// status bits, and a value kept from tick to tick.
+pub(crate) struct Readings<'a> {
+    points: &'a mut Points,
+}
+
+impl Readings<'_> {
+    /// The value of point `p` so far.
+    pub(crate) fn value(&self, p: usize) -> f64 {
+        self.points.value[p]
+    }
+
+    /// Sets the value of point `p`.
+    pub(crate) fn set_value(&mut self, p: usize, v: f64) {
+        self.points.value[p] = v;
+    }
+
+    /// Point `p` does not report this tick.
+    pub(crate) fn silence(&mut self, p: usize) {
+        self.points.present[p] = false;
+    }
+
+    /// Sets status bits of point `p` (4 calibration, 128 sensor fault...).
+    pub(crate) fn add_status(&mut self, p: usize, bits: u32) {
+        self.points.status[p] |= bits;
+    }
+
+    /// The current AR(1) noise of point `p` (of its gap, for a downwind point).
+    pub(crate) fn noise(&self, p: usize) -> f64 {
+        self.points.sims[p].ar
+    }
+
+    /// The decimals point `p` is printed with.
+    pub(crate) fn decimals(&self, p: usize) -> u32 {
+        self.points.sims[p].prof.decimals
+    }
+
+    /// The value kept for point `p` from tick to tick (none at first).
+    pub(crate) fn kept(&mut self, p: usize) -> &mut Option<f64> {
+        &mut self.points.kept[p]
+    }
+
+    /// How many points there are.
+    pub(crate) fn len(&self) -> usize {
+        self.points.value.len()
     }
 }
 

@@ -11,7 +11,7 @@ use common::{decode_clean, example_mines, ms};
 use minewatch_core::MineDef;
 use minewatch_core::payload::{CameraState, Items, System};
 use minewatch_core::registry::{AreaKind, Load, PointKind, Watches};
-use minewatch_sim::{Anomaly, Injection, Sim, SimConfig};
+use minewatch_sim::{Anomaly, Injection, Kind, Sim, SimConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -115,7 +115,7 @@ fn a_power_off_failure_holds_methane_at_power_off_with_its_feeds_energised_then_
     let mut sim = Sim::new(mines, SimConfig::default());
     let start = ms("2026-11-23T10:00:00+08:00");
     let at = start + 10 * 60_000;
-    sim.inject(MINE, Anomaly::PowerOffFailure { point: None }, at)
+    sim.inject(MINE, Anomaly::new(Kind::PowerOffFailure), at)
         .expect("injects");
     let (_, name, subject, when) = sim.injected()[0].clone();
     assert_eq!((name, when), ("power_off_failure", at));
@@ -146,7 +146,7 @@ fn a_power_off_failure_holds_methane_at_power_off_with_its_feeds_energised_then_
         (s - at) / 1000
     );
     // Before and well after: clean, below restore.
-    let end = at + Anomaly::PowerOffFailure { point: None }.duration_ms();
+    let end = at + Anomaly::new(Kind::PowerOffFailure).duration_ms();
     for (t, r) in &tl {
         if *t < at || *t >= end {
             assert!(
@@ -168,15 +168,9 @@ fn an_over_limit_passes_the_alarm_without_power_off_then_returns() {
     let mut sim = Sim::new(mines, SimConfig::default());
     let start = ms("2026-11-23T18:00:00+08:00");
     let at = start + 5 * 60_000;
-    sim.inject(
-        MINE,
-        Anomaly::OverLimit {
-            point: Some("P0201".into()),
-        },
-        at,
-    )
-    .expect("P0201 has an alarm");
-    sim.inject(MINE, Anomaly::OverLimit { point: None }, at + 20 * 60_000)
+    sim.inject(MINE, Anomaly::on(Kind::OverLimit, "P0201"), at)
+        .expect("P0201 has an alarm");
+    sim.inject(MINE, Anomaly::new(Kind::OverLimit), at + 20 * 60_000)
         .expect("picked");
     let subjects: Vec<String> = sim.injected().iter().map(|x| x.2.clone()).collect();
     assert_eq!(subjects[0], "P0201");
@@ -218,14 +212,8 @@ fn an_over_limit_at_a_point_whose_alarm_is_its_power_off_cuts_the_feeds_while_th
     let (mines, def) = example();
     let mut sim = Sim::new(mines, SimConfig::default());
     let start = ms("2026-11-23T18:00:00+08:00");
-    sim.inject(
-        MINE,
-        Anomaly::OverLimit {
-            point: Some("P0104".into()),
-        },
-        start + 60_000,
-    )
-    .expect("injects");
+    sim.inject(MINE, Anomaly::on(Kind::OverLimit, "P0104"), start + 60_000)
+        .expect("injects");
     let tl = run(&mut sim, MINE, start, 12 * 6);
     let p = &def.points[def.point("P0104").expect("P0104") as usize];
     let power_off = p.limits.power_off.expect("power-off");
@@ -257,13 +245,11 @@ fn a_silent_point_is_absent_for_longer_than_point_silent_then_reports_again() {
     let start = ms("2026-11-23T02:00:00+08:00");
     sim.inject(
         MINE,
-        Anomaly::PointSilent {
-            point: Some("P0105".into()),
-        },
+        Anomaly::on(Kind::PointSilent, "P0105"),
         start + 60_000,
     )
     .expect("injects");
-    sim.inject(MINE, Anomaly::PointSilent { point: None }, start + 60_000)
+    sim.inject(MINE, Anomaly::new(Kind::PointSilent), start + 60_000)
         .expect("picked");
     let tl = run(&mut sim, MINE, start, 10 * 6);
     for subject in sim.injected().iter().map(|x| x.2.clone()) {
@@ -295,7 +281,7 @@ fn a_faulty_sensor_reports_status_128_for_longer_than_fault_after_then_clears() 
     let (mines, _) = example();
     let mut sim = Sim::new(mines, SimConfig::default());
     let start = ms("2026-11-23T02:00:00+08:00");
-    sim.inject(MINE, Anomaly::SensorFault { point: None }, start + 60_000)
+    sim.inject(MINE, Anomaly::new(Kind::SensorFault), start + 60_000)
         .expect("injects");
     let subject = sim.injected()[0].2.clone();
     let tl = run(&mut sim, MINE, start, 8 * 6);
@@ -315,12 +301,8 @@ fn an_unregistered_device_reports_an_id_the_registry_does_not_define_for_two_min
     let (mines, def) = example();
     let mut sim = Sim::new(mines, SimConfig::default());
     let start = ms("2026-11-23T02:00:00+08:00");
-    sim.inject(
-        MINE,
-        Anomaly::UnregisteredDevice { point: None },
-        start + 30_000,
-    )
-    .expect("injects");
+    sim.inject(MINE, Anomaly::new(Kind::UnregisteredDevice), start + 30_000)
+        .expect("injects");
     let id = sim.injected()[0].2.clone();
     assert_eq!(id, "X9001");
     assert!(def.point(&id).is_none());
@@ -340,57 +322,18 @@ fn injections_that_do_not_fit_are_refused_with_a_reason() {
     let mut sim = Sim::new(mines, SimConfig::default());
     let t = ms("2026-11-23T02:00:00+08:00");
     let err = |r: Result<(), String>| r.expect_err("refused");
-    assert!(err(sim.inject("999", Anomaly::OverLimit { point: None }, t)).contains("999"));
+    assert!(err(sim.inject("999", Anomaly::new(Kind::OverLimit), t)).contains("999"));
     assert!(
-        err(sim.inject(
-            MINE,
-            Anomaly::PowerOffFailure {
-                point: Some("F0150".into())
-            },
-            t
-        ))
-        .contains("F0150")
+        err(sim.inject(MINE, Anomaly::on(Kind::PowerOffFailure, "F0150"), t)).contains("F0150")
     );
     assert!(
-        err(sim.inject(
-            MINE,
-            Anomaly::PowerOffFailure {
-                point: Some("P0700".into())
-            },
-            t
-        ))
-        .contains("P0700")
+        err(sim.inject(MINE, Anomaly::on(Kind::PowerOffFailure, "P0700"), t)).contains("P0700")
     );
+    assert!(err(sim.inject(MINE, Anomaly::on(Kind::PointSilent, "P9999"), t)).contains("P9999"));
     assert!(
-        err(sim.inject(
-            MINE,
-            Anomaly::PointSilent {
-                point: Some("P9999".into())
-            },
-            t
-        ))
-        .contains("P9999")
+        err(sim.inject(MINE, Anomaly::on(Kind::UnregisteredDevice, "P0101"), t)).contains("P0101")
     );
-    assert!(
-        err(sim.inject(
-            MINE,
-            Anomaly::UnregisteredDevice {
-                point: Some("P0101".into())
-            },
-            t
-        ))
-        .contains("P0101")
-    );
-    assert!(
-        err(sim.inject(
-            MINE,
-            Anomaly::OverLimit {
-                point: Some("F0150".into())
-            },
-            t
-        ))
-        .contains("F0150")
-    );
+    assert!(err(sim.inject(MINE, Anomaly::on(Kind::OverLimit, "F0150"), t)).contains("F0150"));
     assert!(sim.injected().is_empty());
 }
 
@@ -436,12 +379,8 @@ fn a_hand_injected_anomaly_before_the_first_tick_delays_the_automatic_schedule_b
     };
     let mut sim = Sim::new(mines, cfg);
     let start = ms("2026-11-23T09:00:00+08:00");
-    sim.inject(
-        MINE,
-        Anomaly::PowerOffFailure { point: None },
-        start + 20_000,
-    )
-    .expect("injects");
+    sim.inject(MINE, Anomaly::new(Kind::PowerOffFailure), start + 20_000)
+        .expect("injects");
     for k in 0..(25 * 6) {
         sim.tick(start + k * TICK);
     }
@@ -1185,13 +1124,13 @@ fn production_while_suspended_runs_the_hoists_for_forty_minutes_with_only_the_ma
     let lift = at + 60 * MIN;
     // Not suspended yet: refused.
     assert!(
-        sim.inject(MINE, Anomaly::ProductionWhileSuspended { mine: None }, at)
+        sim.inject(MINE, Anomaly::new(Kind::ProductionWhileSuspended), at)
             .expect_err("producing")
             .contains("suspended")
     );
     sim.set_suspended(MINE, true, suspend).expect("suspends");
     sim.set_suspended(MINE, false, lift).expect("lifts");
-    sim.inject(MINE, Anomaly::ProductionWhileSuspended { mine: None }, at)
+    sim.inject(MINE, Anomaly::new(Kind::ProductionWhileSuspended), at)
         .expect("injects");
     let inj = sim.injections()[0].clone();
     assert_eq!((inj.subject.as_str(), inj.until), (MINE, at + 40 * MIN));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{decode_clean, example_mines};
-use minewatch_sim::{Anomaly, PublishOptions, SimConfig, publish};
+use minewatch_sim::{Anomaly, Kind, PublishOptions, SimConfig, publish};
 use std::io;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -95,7 +95,7 @@ fn options(port: u16) -> PublishOptions {
             interval_ms: 200,
             ..SimConfig::default()
         },
-        inject: vec![(None, Anomaly::UnregisteredDevice { point: None })],
+        inject: vec![(None, Anomaly::new(Kind::UnregisteredDevice))],
         suspend: Vec::new(),
     }
 }
@@ -179,15 +179,10 @@ async fn publish_refuses_setups_it_cannot_run() {
     let err = |r: Result<(), String>| r.expect_err("refused");
     assert!(err(publish(Vec::new(), options(1), never()).await).contains("no mines"));
     let mut bad = options(1);
-    bad.inject = vec![(
-        None,
-        Anomaly::OverLimit {
-            point: Some("NOPE".into()),
-        },
-    )];
+    bad.inject = vec![(None, Anomaly::on(Kind::OverLimit, "NOPE"))];
     assert!(err(publish(example_mines(), bad, never()).await).contains("NOPE"));
     let mut bad = options(1);
-    bad.inject = vec![(Some("999".into()), Anomaly::OverLimit { point: None })];
+    bad.inject = vec![(Some("999".into()), Anomaly::new(Kind::OverLimit))];
     assert!(err(publish(example_mines(), bad, never()).await).contains("999"));
     let mut bad = options(1);
     bad.sim.interval_ms = 0;

@@ -85,14 +85,13 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
             anomaly_every_ms: (opts.anomaly_every_min.clamp(1, 10_080) * 60_000) as i64,
             ..minewatch_sim::SimConfig::default()
         },
-        // The first anomaly comes soon so there is something to see.
-        inject: if opts.anomalies {
-            vec![(
-                None,
-                minewatch_sim::Anomaly::PowerOffFailure { point: None },
-            )]
-        } else {
-            Vec::new()
+        // The schedule's first anomaly (methane rising past power-off with its feed still on: two
+        // alerts from one event) comes at once, so there is something to see.
+        inject: match minewatch_sim::Anomaly::automatic_kinds().first() {
+            Some(first) if opts.anomalies => minewatch_sim::Anomaly::parse(first)
+                .map(|a| vec![(None, a)])
+                .unwrap_or_default(),
+            _ => Vec::new(),
         },
         suspend: Vec::new(),
     };

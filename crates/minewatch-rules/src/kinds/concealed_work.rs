@@ -18,7 +18,7 @@ crate::params! {
     concealed_for: Duration = mins(30), "duration";
     /// How long without any sign to resolve.
     concealed_clear: Duration = hours(1), "duration";
-    /// How long an explosives issue counts as a sign (the key `production_while_suspended` uses
+    /// How long an explosives issue counts as a sign (a key another kind declares
     /// too).
     explosives_sign_for: Duration = hours(1), "duration";
 }

@@ -20,7 +20,7 @@ crate::params! {
     mismatch_for: Duration = mins(5), "duration";
     /// How long the gap must stay below half the delta to resolve.
     mismatch_clear_for: Duration = secs(60), "duration";
-    /// Readings further apart than this say nothing about the pair (the key `point_silent` uses).
+    /// Readings further apart than this say nothing about the pair (a key another kind declares too).
     silent_after: Duration = secs(120), "duration";
 }
 

@@ -16,7 +16,7 @@ crate::params! {
     production_for: Duration = mins(30), "duration";
     /// How long without a sign to resolve.
     production_clear: Duration = hours(1), "duration";
-    /// How long an explosives issue counts as a sign (the key `concealed_work` uses too).
+    /// How long an explosives issue counts as a sign (a key another kind declares too).
     explosives_sign_for: Duration = hours(1), "duration";
 }
 

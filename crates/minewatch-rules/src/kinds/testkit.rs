@@ -1,7 +1,7 @@
 //! Builders for rule tests: a small mine, batches at chosen event times.
 
-use crate::kinds::RulesConfig as Params;
 use crate::kinds::MineState;
+use crate::kinds::RulesConfig as Params;
 use minewatch_core::alert::{Change, ChangeOp, Kind};
 use minewatch_core::payload::{
     Batch, CameraObs, CameraState, IssueObs, Items, MeterObs, Reading, System, TagObs,

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 crate::params! {
-    /// A device acknowledged is raised again only after being absent this long (the key
-    /// `point_silent` uses).
+    /// A device acknowledged is raised again only after being absent this long (a key another
+    /// kind declares too).
     silent_after: Duration = secs(120), "duration";
 }
 
