@@ -74,13 +74,6 @@ macro_rules! define_kind {
 
 for_each_kind!(define_kind);
 
-impl Kind {
-    /// Kinds that do not resolve by themselves but when acknowledged.
-    pub fn resolves_on_ack(self) -> bool {
-        matches!(self, Kind::ExplosivesUndeclared | Kind::UnregisteredDevice)
-    }
-}
-
 /// What an alert of a kind is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,7 +125,7 @@ impl fmt::Display for Kind {
     }
 }
 
-/// Severity, most severe first.
+/// Severity, least severe first: the order `Ord` compares by (`Critical` is the greatest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

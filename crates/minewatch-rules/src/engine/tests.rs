@@ -143,3 +143,11 @@ fn alerts_raised_live_are_tracked_and_a_removed_point_resolves_them_all() {
     assert_eq!(gone, vec![Kind::OverLimit, Kind::PowerOffFailure]);
     assert!(m.active.iter().all(|(_, s)| &**s != "P1"), "{:?}", m.active);
 }
+
+#[test]
+fn a_points_state_stays_small() {
+    // A million points must fit: printed for BENCHMARKS.md, bounded here.
+    let size = std::mem::size_of::<crate::kinds::PointState>();
+    println!("PointState: {size} bytes");
+    assert!(size <= 160, "PointState is {size} bytes");
+}

@@ -35,11 +35,12 @@ impl KindRule for Rule {
     crate::slots!(point = Slot);
 
     fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
-        let def = m.def.clone();
-        if !def.points[i as usize].feeds.is_empty() {
+        if !m.def.points[i as usize].feeds.is_empty() {
             evaluate(m, p, i, at, out);
         }
-        for &d in &def.feed_dependents[i as usize] {
+        // By index: no clone of the definition on the per-reading path.
+        for k in 0..m.def.feed_dependents[i as usize].len() {
+            let d = m.def.feed_dependents[i as usize][k];
             evaluate(m, p, d, at, out);
         }
     }
