@@ -83,7 +83,8 @@ pub enum Reason {
     BadJson,
     /// A `ts` is missing or not RFC 3339 with offset.
     BadTimestamp,
-    /// A `ts` is further ahead of the wall clock than `max_clock_skew`.
+    /// A `ts` is further ahead of the wall clock than `max_clock_skew`: noted, and the `ts` taken
+    /// as the wall clock's time (what it reports is still judged).
     ClockSkew,
     /// An element lacks a required field or has one of the wrong type.
     BadElement,
@@ -299,12 +300,39 @@ pub struct Batch<'a> {
     pub items: Items<'a>,
     /// The rejected elements, one entry per reason in order of first appearance.
     pub rejected: Vec<RejectedElements>,
+    /// How far the furthest `ts` of the message ran ahead of the wall clock, when that was
+    /// beyond `max_skew` (0: none was). Such a `ts` is taken as the wall clock's time, so what it
+    /// reports is still judged; each is also noted under [`Reason::ClockSkew`].
+    pub ahead: Millis,
+    /// Safety readings whose element was rejected but whose point and value could still be
+    /// read: judged at the batch's time against the point's limits, so a dangerous value is not
+    /// lost with the rest of its element.
+    pub salvaged: Vec<Salvaged<'a>>,
 }
 
 impl Batch<'_> {
     /// How many elements were rejected, over every reason.
     pub fn rejected_count(&self) -> u64 {
         self.rejected.iter().map(|r| r.count).sum()
+    }
+
+    /// A copy with every time (the batch's, each element's, `down_at`) moved by `by`.
+    pub fn shifted(&self, by: Millis) -> Self {
+        let mut b = self.clone();
+        b.ts += by;
+        match &mut b.items {
+            Items::Safety(v) => v.iter_mut().for_each(|r| r.ts += by),
+            Items::Personnel(v) => v.iter_mut().for_each(|t| {
+                t.ts += by;
+                if let Some(d) = &mut t.down_at {
+                    *d += by;
+                }
+            }),
+            Items::Video(v) => v.iter_mut().for_each(|c| c.ts += by),
+            Items::Power(v) => v.iter_mut().for_each(|m| m.ts += by),
+            Items::Explosives(v) => v.iter_mut().for_each(|i| i.ts += by),
+        }
+        b
     }
 }
 
@@ -518,34 +546,6 @@ pub struct DecodeCtx {
     pub max_elements: usize,
 }
 
-impl DecodeCtx {
-    fn ts(&self, s: &str, what: &str) -> Result<Millis, (Reason, String)> {
-        let t = parse_rfc3339(s).ok_or_else(|| {
-            (
-                Reason::BadTimestamp,
-                format!("{what} {:?} is not RFC 3339 with offset", excerpt(s)),
-            )
-        })?;
-        if t > self.now.saturating_add(self.max_skew) {
-            return Err((
-                Reason::ClockSkew,
-                format!(
-                    "{what} {s:?} is {}s ahead of the wall clock",
-                    t.saturating_sub(self.now) / 1000
-                ),
-            ));
-        }
-        Ok(t)
-    }
-
-    fn elem_ts(&self, own: Option<Str<'_>>, batch: Millis) -> Result<Millis, (Reason, String)> {
-        match own {
-            None => Ok(batch),
-            Some(Str(s)) => self.ts(&s, "element ts"),
-        }
-    }
-}
-
 fn check_id<'a>(Str(s): Str<'a>, what: &str) -> Result<Text<'a>, (Reason, String)> {
     if id::is_valid(&s) {
         Ok(s)
@@ -637,6 +637,11 @@ pub fn decode<'a>(
     let Str(ts_text) = env
         .ts
         .ok_or_else(|| whole(Reason::BadTimestamp, "the batch has no ts".into()))?;
+    let ctx = Clock {
+        ctx,
+        ahead: Default::default(),
+        skewed: Default::default(),
+    };
     let ts = ctx.ts(&ts_text, "batch ts").map_err(|(r, d)| whole(r, d))?;
     let elements = env.elements.ok_or_else(|| {
         whole(
@@ -649,16 +654,26 @@ pub fn decode<'a>(
         )
     })?;
     let mut rejected = Vec::new();
+    let mut salvaged = Vec::new();
     let raws = elements.raws;
     let items = match system {
         System::Safety => Items::Safety(each(raws, &mut rejected, |s| {
-            let r: ReadingRaw = element(s)?;
-            Ok(Reading {
-                point: check_id(r.point, "point")?,
-                value: finite(r.value, "value")?,
-                status: r.status,
-                ts: ctx.elem_ts(r.ts, ts)?,
-            })
+            let read = || {
+                let r: ReadingRaw = element(s)?;
+                Ok(Reading {
+                    point: check_id(r.point, "point")?,
+                    value: finite(r.value, "value")?,
+                    status: r.status,
+                    ts: ctx.elem_ts(r.ts, ts)?,
+                })
+            };
+            let r = read();
+            if r.is_err()
+                && let Some(v) = salvage_element(s.as_bytes())
+            {
+                salvaged.push(v);
+            }
+            r
         })),
         System::Personnel => Items::Personnel(each(raws, &mut rejected, |s| {
             let r: TagRaw = element(s)?;
@@ -726,19 +741,43 @@ pub fn decode<'a>(
                 detail: format!(
                     "the `{}` array holds {} elements; only the first {} (engine.max_elements) were looked at",
                     system.array(),
-                    ctx.max_elements.saturating_add(elements.beyond),
-                    ctx.max_elements
+                    ctx.ctx.max_elements.saturating_add(elements.beyond),
+                    ctx.ctx.max_elements
                 ),
                 excerpt: excerpt(first.get()),
             }],
+        });
+    }
+    let skewed = ctx.skewed.take();
+    if !skewed.is_empty() {
+        rejected.push(RejectedElements {
+            reason: Reason::ClockSkew,
+            count: skewed.len() as u64,
+            examples: skewed
+                .into_iter()
+                .take(EXAMPLES)
+                .map(|(detail, raw)| Rejected {
+                    reason: Reason::ClockSkew,
+                    detail,
+                    excerpt: excerpt(&raw),
+                })
+                .collect(),
         });
     }
     Ok(Batch {
         ts,
         items,
         rejected,
+        ahead: ctx.ahead.get(),
+        salvaged,
     })
 }
 
+mod clock;
+mod salvage;
 #[cfg(test)]
 mod tests;
+
+use clock::Clock;
+use salvage::salvage_element;
+pub use salvage::{Salvaged, salvage};

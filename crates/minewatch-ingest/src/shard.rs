@@ -404,6 +404,16 @@ impl Shard {
             return;
         };
         let rejected = if let Some(size) = inbound.oversize {
+            if self.engine.mines.contains_key(&*mine) {
+                self.engine.on_rejected(
+                    &mine,
+                    system,
+                    Reason::TooLarge,
+                    &inbound.payload,
+                    inbound.wall,
+                    changes,
+                );
+            }
             Some(Rejected::message(
                 Reason::TooLarge,
                 format!("the message has {size} bytes, over mqtt.max_packet_bytes"),
@@ -480,7 +490,19 @@ impl Shard {
         }
         let batch = match payload::decode(system, &inbound.payload, dctx) {
             Ok(batch) => batch,
-            Err(r) => return Some(r),
+            Err(r) => {
+                // Counted against the mine, and what can still be read of it is judged.
+                self.engine.on_rejected(
+                    mine,
+                    system,
+                    r.reason,
+                    &inbound.payload,
+                    inbound.wall,
+                    changes,
+                );
+                export(&self.engine, mine, system, &self.live);
+                return Some(r);
+            }
         };
         self.metrics.elements[system.index()].inc_by(batch.items.len() as u64);
         self.engine

@@ -96,6 +96,14 @@ pub(crate) enum Effect {
     Extend { tag: usize, down: i64, until: i64 },
     /// Every leader is up in `[start, end)`; leaders due down then go down at `end`.
     LeadersUp { start: i64, end: i64 },
+    /// The mine's clock is `by` ms off (every system's `ts`) in `[start, end)`.
+    Skew { by: i64, start: i64, end: i64 },
+    /// The mine's batches of `system` are cut short (not JSON) in `[start, end)`.
+    Garble {
+        system: System,
+        start: i64,
+        end: i64,
+    },
 }
 
 impl Effect {
@@ -131,7 +139,9 @@ impl Effect {
             | Effect::Crowd { start, end, .. }
             | Effect::Move { start, end, .. }
             | Effect::Flag { start, end, .. }
-            | Effect::LeadersUp { start, end } => (*start, *end),
+            | Effect::LeadersUp { start, end }
+            | Effect::Skew { start, end, .. }
+            | Effect::Garble { start, end, .. } => (*start, *end),
         }
     }
 

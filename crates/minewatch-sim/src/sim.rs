@@ -320,12 +320,13 @@ impl MineSim {
         let muted = |s: System| anomaly::silences(&self.effects, s, t);
         let (mute_people, mute_video) = (muted(System::Personnel), muted(System::Video));
 
-        let mut ts = String::with_capacity(32);
-        push_ts(&mut ts, t, offset_secs);
-        let open = |cap: usize, array: &str| {
+        let effects = &self.effects;
+        let open = |cap: usize, system: System| {
             let mut s = String::with_capacity(cap);
             s.push_str("{\"ts\":\"");
-            s.push_str(&ts);
+            let skew = anomaly::clock_offset(effects, system, t);
+            push_ts(&mut s, t + skew, offset_secs);
+            let array = system.array();
             s.push_str("\",\"");
             s.push_str(array);
             s.push_str("\":[");
@@ -335,13 +336,13 @@ impl MineSim {
         self.points.step(def, step, &self.effects, &mut self.rng);
         anomaly::shape_safety(&self.effects, &mut self.points.readings(), t);
         self.points.finish(def);
-        let mut safety = open(64 + 40 * def.points.len(), "readings");
+        let mut safety = open(64 + 40 * def.points.len(), System::Safety);
         let n = self.points.push_readings(def, &mut safety);
         anomaly::push_readings(&self.effects, t, &mut self.rng, &mut safety, n);
         out.push(self.finish(System::Safety, safety));
 
         if !mute_people {
-            let mut people = open(4096, "tags");
+            let mut people = open(4096, System::Personnel);
             self.crew.observe(def, t, &self.modes, &self.effects);
             anomaly::shape_tags(&self.effects, &mut self.crew.tags(def), t);
             self.crew.push_tags(def, t, &self.effects, &mut people);
@@ -349,7 +350,7 @@ impl MineSim {
         }
 
         if !mute_video {
-            let mut video = open(64 + 32 * def.cameras.len(), "cameras");
+            let mut video = open(64 + 32 * def.cameras.len(), System::Video);
             for (i, c) in def.cameras.iter().enumerate() {
                 if i > 0 {
                     video.push(',');
@@ -385,7 +386,7 @@ impl MineSim {
             out.push(self.finish(System::Video, video));
         }
 
-        let mut power = open(64 + 32 * def.meters.len(), "meters");
+        let mut power = open(64 + 32 * def.meters.len(), System::Power);
         let points = &self.points;
         self.meters.push_meters(
             def,
@@ -398,7 +399,7 @@ impl MineSim {
         );
         out.push(self.finish(System::Power, power));
 
-        let mut issues = open(256, "issues");
+        let mut issues = open(256, System::Explosives);
         if push_issues(
             def,
             &self.plan,
@@ -427,9 +428,12 @@ impl MineSim {
     /// Closes a batch opened by `tick` and addresses it.
     fn finish(&self, system: System, mut body: String) -> Message {
         body.push_str("]}");
+        let mut payload = body.into_bytes();
+        let t = self.last_t.unwrap_or(0);
+        anomaly::mangle(&self.effects, system, t, &mut payload);
         Message {
             topic: self.topics[system.index()].clone(),
-            payload: body.into_bytes(),
+            payload,
         }
     }
 }

@@ -19,9 +19,9 @@ mod restore;
 mod snapshot;
 
 use crate::RulesConfig;
-use crate::kinds::{ExtraArea, MineState, NEVER, STATUS_CALIBRATION, hooks};
+use crate::kinds::{ExtraArea, MineState, NEVER, STATUS_CALIBRATION, Unapplied, hooks};
 use minewatch_core::alert::{Alert, AlertState, Change, ChangeOp};
-use minewatch_core::payload::{Batch, Items, System, TagObs};
+use minewatch_core::payload::{self, Batch, Items, Reason, System, TagObs};
 use minewatch_core::registry::{Idx, MineDef, MineStatus};
 use minewatch_core::time::Millis;
 use std::collections::HashMap;
@@ -67,7 +67,37 @@ impl MineState {
         out: &mut Vec<Change>,
     ) {
         let start = out.len();
-        self.apply_batch(p, system, batch, wall, out);
+        hooks::on_arrival(self, p, system, batch, wall, out);
+        // A clock that jumped is followed, not obeyed: its times are moved back in line.
+        match self.time_shift[system.index()] {
+            0 => self.apply_batch(p, system, batch, wall, out),
+            by => self.apply_batch(p, system, &batch.shifted(by), wall, out),
+        }
+        self.track(&out[start..]);
+    }
+
+    /// A message of `system` from this mine was rejected whole (`reason`) at wall time `wall`:
+    /// the kinds count it, and a safety message's readings that can still be read from `payload`
+    /// are judged against their limits at the mine's time.
+    pub fn on_rejected(
+        &mut self,
+        p: &Params,
+        system: System,
+        reason: Reason,
+        payload: &[u8],
+        wall: Millis,
+        out: &mut Vec<Change>,
+    ) {
+        let start = out.len();
+        hooks::on_rejected(self, p, system, reason, wall, out);
+        if system == System::Safety {
+            let at = self.clock.unwrap_or(wall);
+            for s in payload::salvage(payload, payload::DEFAULT_MAX_ELEMENTS) {
+                if let Some(i) = self.def.point(&s.point) {
+                    hooks::on_unapplied(self, p, i, s.value, 0, at, Unapplied::Salvaged, out);
+                }
+            }
+        }
         self.track(&out[start..]);
     }
 
@@ -92,6 +122,12 @@ impl MineState {
                         None => {
                             hooks::on_unknown(self, p, "point", &r.point, r.ts, Some(r.value), out)
                         }
+                    }
+                }
+                for s in &batch.salvaged {
+                    if let Some(i) = self.def.point(&s.point) {
+                        let why = Unapplied::Salvaged;
+                        hooks::on_unapplied(self, p, i, s.value, 0, batch.ts, why, out);
                     }
                 }
             }
@@ -186,13 +222,18 @@ impl MineState {
         let def = &self.def;
         let point = &def.points[i as usize];
         let st = &mut self.points[i as usize];
-        if ts < st.last_seen {
-            // Older than what we have (a redelivery or out-of-order element): the state is newer.
+        if ts <= st.last_seen {
+            // A redelivery changes nothing. A late reading (older than what we have, not applied
+            // before) leaves the newer state as it is, but is still judged at its own time.
+            if !st.applied(ts) {
+                st.remember_late(ts);
+                hooks::on_unapplied(self, p, i, value, status, ts, Unapplied::Late, out);
+            }
             return;
         }
         st.value = value;
         st.status = status;
-        st.last_seen = ts;
+        st.advance(ts);
         if !point.kind.is_switch()
             && status & STATUS_CALIBRATION == 0
             && let Some(po) = point.limits.power_off
@@ -389,6 +430,26 @@ impl Engine {
         out: &mut Vec<Change>,
     ) {
         mine_in(&mut self.mines, mine).on_batch(&self.params, system, batch, wall, out);
+    }
+
+    /// A message of `system` from `mine` was rejected whole (see [`MineState::on_rejected`]).
+    pub fn on_rejected(
+        &mut self,
+        mine: &str,
+        system: System,
+        reason: Reason,
+        payload: &[u8],
+        wall: Millis,
+        out: &mut Vec<Change>,
+    ) {
+        mine_in(&mut self.mines, mine).on_rejected(
+            &self.params,
+            system,
+            reason,
+            payload,
+            wall,
+            out,
+        );
     }
 
     /// A wall-clock tick for every mine.

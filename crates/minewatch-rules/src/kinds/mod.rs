@@ -22,7 +22,7 @@ pub use state::{
 use crate::config::KindParams;
 use minewatch_core::alert::{Alert, Change, Kind, KindInfo, Severity, SubjectType};
 use minewatch_core::live::MineLive;
-use minewatch_core::payload::{IssueObs, System, TagObs, Text};
+use minewatch_core::payload::{Batch, IssueObs, Reason, System, TagObs, Text};
 use minewatch_core::registry::{Idx, MineDef};
 use minewatch_core::time::Millis;
 use std::fmt::Debug;
@@ -35,6 +35,26 @@ pub struct Remap<'a> {
     pub points: &'a [Option<Idx>],
     /// New index of each old area.
     pub areas: &'a [Option<Idx>],
+}
+
+/// Why a reading of a registered point could not be applied to its state, yet is still judged
+/// against the point's limits (a dangerous value is never dropped without an alert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unapplied {
+    /// Older than the point's latest reading and not one applied already: late or out of order.
+    Late,
+    /// Read from an element or a message that could not be decoded whole.
+    Salvaged,
+}
+
+impl Unapplied {
+    /// As written in evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unapplied::Late => "late",
+            Unapplied::Salvaged => "salvaged",
+        }
+    }
 }
 
 /// One alert kind. Every hook has a default that does nothing, so a kind implements only what it
@@ -66,6 +86,40 @@ pub trait KindRule {
     type Tag: Clone + Default + Debug;
     type Mine: Default + Debug;
 
+    /// A message of `system` arrived at wall time `wall`, as decoded: its times as the mine wrote
+    /// them, before [`MineState::time_shift`] is applied (and before anything else is judged).
+    fn on_arrival(
+        m: &mut MineState,
+        p: &Self::Params,
+        system: System,
+        batch: &Batch<'_>,
+        wall: Millis,
+        out: &mut Vec<Change>,
+    ) {
+    }
+    /// A message of `system` from this mine was rejected whole, for `reason`, at wall time `wall`.
+    fn on_rejected(
+        m: &mut MineState,
+        p: &Self::Params,
+        system: System,
+        reason: Reason,
+        wall: Millis,
+        out: &mut Vec<Change>,
+    ) {
+    }
+    /// A reading of point `i` that could not be applied to its state (see [`Unapplied`]).
+    #[allow(clippy::too_many_arguments)]
+    fn on_unapplied(
+        m: &mut MineState,
+        p: &Self::Params,
+        i: Idx,
+        value: f64,
+        status: u32,
+        at: Millis,
+        why: Unapplied,
+        out: &mut Vec<Change>,
+    ) {
+    }
     /// A message of `system` arrived at wall time `wall`, with event time `at`.
     fn on_message(
         m: &mut MineState,
@@ -287,6 +341,15 @@ macro_rules! register {
         pub mod hooks {
             use super::*;
 
+            pub fn on_arrival(m: &mut MineState, p: &RulesConfig, system: System, batch: &Batch<'_>, wall: Millis, out: &mut Vec<Change>) {
+                $(<$snake::Rule as KindRule>::on_arrival(m, &p.$snake, system, batch, wall, out);)*
+            }
+            pub fn on_rejected(m: &mut MineState, p: &RulesConfig, system: System, reason: Reason, wall: Millis, out: &mut Vec<Change>) {
+                $(<$snake::Rule as KindRule>::on_rejected(m, &p.$snake, system, reason, wall, out);)*
+            }
+            pub fn on_unapplied(m: &mut MineState, p: &RulesConfig, i: Idx, value: f64, status: u32, at: Millis, why: Unapplied, out: &mut Vec<Change>) {
+                $(<$snake::Rule as KindRule>::on_unapplied(m, &p.$snake, i, value, status, at, why, out);)*
+            }
             pub fn on_message(m: &mut MineState, p: &RulesConfig, system: System, at: Millis, wall: Millis, out: &mut Vec<Change>) {
                 $(<$snake::Rule as KindRule>::on_message(m, &p.$snake, system, at, wall, out);)*
             }

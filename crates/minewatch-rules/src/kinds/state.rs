@@ -23,6 +23,10 @@ pub struct PointState {
     /// Latest value and status, and the event time they were read (0: never since start).
     pub value: f64,
     pub status: u32,
+    /// Earlier readings applied, as ms before `last_seen` (0: empty), so a redelivery is known
+    /// exactly: the same `ts` as one applied is a redelivery, an older `ts` that is not is a late
+    /// reading, still judged (see [`super::Unapplied`]).
+    pub recent: [u32; 3],
     pub last_seen: Millis,
     /// At power-off level: entered at the point's `power_off` limit, left below `restore` (not
     /// judged while calibrating). Kept here because cutting power is every kind's business.
@@ -32,6 +36,59 @@ pub struct PointState {
     pub alarm_high: bool,
     /// What each kind keeps about this point.
     pub kinds: PointSlots,
+}
+
+impl PointState {
+    /// Whether a reading at `ts` is one applied already (the latest, or one of `recent`).
+    #[inline]
+    pub fn applied(&self, ts: Millis) -> bool {
+        let back = self.last_seen - ts;
+        back == 0
+            || (back > 0 && back <= u32::MAX as Millis && self.recent.contains(&(back as u32)))
+    }
+
+    /// Remembers a reading at `ts`, older than `last_seen`, as applied (forgetting the oldest).
+    pub fn remember_late(&mut self, ts: Millis) {
+        let back = self.last_seen - ts;
+        if back <= 0 || back > u32::MAX as Millis {
+            return;
+        }
+        self.remember(back as u32);
+    }
+
+    /// Moves `last_seen` on to a newer `ts`, the reading it held becoming one of `recent`.
+    #[inline]
+    pub fn advance(&mut self, ts: Millis) {
+        let step = ts - self.last_seen;
+        if self.last_seen != 0 && step > 0 {
+            for r in &mut self.recent {
+                *r = if *r == 0 {
+                    0
+                } else {
+                    u32::try_from(*r as Millis + step).unwrap_or(0)
+                };
+            }
+            if let Ok(step) = u32::try_from(step) {
+                self.remember(step);
+            }
+        }
+        self.last_seen = ts;
+    }
+
+    /// Keeps `back` among the three nearest offsets.
+    fn remember(&mut self, back: u32) {
+        let r = &mut self.recent;
+        if r.contains(&back) {
+            return;
+        }
+        // An empty slot, else the furthest back.
+        let slot = (0..r.len())
+            .max_by_key(|&k| if r[k] == 0 { u32::MAX } else { r[k] })
+            .unwrap_or(0);
+        if r[slot] == 0 || r[slot] > back {
+            r[slot] = back;
+        }
+    }
 }
 
 /// A personnel tag as last seen.
@@ -125,6 +182,10 @@ pub struct MineState {
     pub explosives_at: Millis,
     /// Wall-clock arrival of the last message, per system (index of `System::ALL`).
     pub last_arrival: [Option<Millis>; 5],
+    /// Per system, what is added to its `ts` to keep the mine's time continuous after its clock
+    /// jumped (0: nothing). Set by the kind that watches the mine's clocks, applied by the engine
+    /// to every time of a batch before anything else reads it.
+    pub time_shift: [Millis; 5],
     /// Every alert of this mine that is active, as (kind, subject): kept from the changes the
     /// kinds emit, so a registry reload can judge each of them whatever its kind.
     pub active: HashSet<(Kind, Arc<str>)>,
@@ -171,6 +232,7 @@ impl MineState {
             leaders_underground: 0,
             explosives_at: 0,
             last_arrival: [None; 5],
+            time_shift: [0; 5],
             active: HashSet::new(),
             kinds: MineSlots::default(),
         }

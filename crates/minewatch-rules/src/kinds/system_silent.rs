@@ -180,6 +180,8 @@ mod tests {
             ts: t,
             items: Items::Video(Vec::new()),
             rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
         }
     }
 
@@ -198,6 +200,8 @@ mod tests {
             ts: t,
             items: Items::Personnel(vec![tag]),
             rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
         }
     }
 

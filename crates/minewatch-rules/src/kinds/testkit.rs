@@ -141,6 +141,8 @@ pub fn safety(ts: i64, readings: &[(&'static str, f64, u32)]) -> Batch<'static> 
                 .collect(),
         ),
         rejected: Vec::new(),
+        ahead: 0,
+        salvaged: Vec::new(),
     }
 }
 
@@ -222,6 +224,8 @@ pub fn people(m: &mut MineState, ts: i64, tags: &[TagObs<'static>]) -> Vec<Chang
             ts,
             items: Items::Personnel(tags),
             rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
         },
     )
 }
@@ -247,6 +251,8 @@ pub fn video(
             ts,
             items: Items::Video(cams),
             rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
         },
     )
 }
@@ -268,6 +274,8 @@ pub fn power(m: &mut MineState, ts: i64, meters: &[(&'static str, f64)]) -> Vec<
             ts,
             items: Items::Power(meters),
             rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
         },
     )
 }
@@ -287,6 +295,8 @@ pub fn explosives(m: &mut MineState, ts: i64, area: &'static str, kg: f64) -> Ve
             ts,
             items: Items::Explosives(issues),
             rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
         },
     )
 }

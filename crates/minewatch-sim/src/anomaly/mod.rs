@@ -122,6 +122,16 @@ macro_rules! planners {
             false $(|| <$snake::ThisKind as Planner>::silences(effects, system, t))*
         }
 
+        /// How far the planners' `effects` set the mine's clock off for `system` at `t`, in ms.
+        pub(crate) fn clock_offset(effects: &[Effect], system: System, t: i64) -> i64 {
+            0 $(+ <$snake::ThisKind as Planner>::clock_offset(effects, system, t))*
+        }
+
+        /// What the planners' `effects` do to a finished batch of `system` at `t`.
+        pub(crate) fn mangle(effects: &[Effect], system: System, t: i64, payload: &mut Vec<u8>) {
+            $(<$snake::ThisKind as Planner>::mangle(effects, system, t, payload);)*
+        }
+
         /// Appends the planners' extra safety readings at `t` after `written` others; returns
         /// how many were written.
         pub(crate) fn push_readings(

@@ -77,6 +77,15 @@ pub(crate) trait Planner {
         0
     }
 
+    /// Hook of the batch assembly: how far (ms) `effects` set the mine's clock off for the
+    /// batches of `system` at `t`.
+    fn clock_offset(_effects: &[Effect], _system: System, _t: i64) -> i64 {
+        0
+    }
+
+    /// Hook of the batch assembly: what `effects` do to the finished `payload` of `system` at `t`.
+    fn mangle(_effects: &[Effect], _system: System, _t: i64, _payload: &mut Vec<u8>) {}
+
     /// Hook of the production model: changes whether production loads may run at `t` and the
     /// production intensity (0 to 1) that scales coal cutting, `now` being the mine's own.
     fn production(_effects: &[Effect], _t: i64, now: (bool, f64)) -> (bool, f64) {

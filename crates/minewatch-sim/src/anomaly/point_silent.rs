@@ -55,12 +55,16 @@ impl Planner for ThisKind {
         }
     }
 
-    /// Every point, when the safety system is muted.
+    /// Every point, when the safety system is muted or its batches are garbled (rejected whole,
+    /// so no reading is applied).
     fn companions(ctx: &Ctx<'_>, effects: &[Effect]) -> Vec<String> {
         let muted = effects.iter().any(|e| {
             matches!(
                 e,
                 Effect::Mute {
+                    system: System::Safety,
+                    ..
+                } | Effect::Garble {
                     system: System::Safety,
                     ..
                 }

@@ -55,6 +55,20 @@ impl Planner for ThisKind {
         Ok(Planned::one(def.id.to_string(), mute(system), until))
     }
 
+    /// A system whose batches are all garbled for longer than 2 minutes sends nothing usable.
+    fn companions(ctx: &Ctx<'_>, effects: &[Effect]) -> Vec<String> {
+        let garbled = effects.iter().any(|e| {
+            let (start, end) = e.span();
+            matches!(e, Effect::Garble { system, .. } if *system != System::Power && *system != System::Explosives)
+                && end - start > 2 * MIN_MS
+        });
+        if garbled {
+            vec![ctx.def.id.to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// A muted system sends nothing.
     fn silences(effects: &[Effect], system: System, t: i64) -> bool {
         effects

@@ -55,8 +55,9 @@ fn anomalies_parse_from_their_alert_kind_names_with_an_optional_subject() {
 
 #[test]
 fn the_names_keep_the_order_the_automatic_schedule_always_took() {
+    // Kinds added later come after these.
     assert_eq!(
-        Anomaly::NAMES,
+        Anomaly::NAMES[..24],
         [
             "power_off_failure",
             "over_limit",
