@@ -44,6 +44,8 @@ macro_rules! for_each_kind {
             production_while_suspended ProductionWhileSuspended,
             concealed_work ConcealedWork,
             unregistered_device UnregisteredDevice,
+            sensor_unresponsive SensorUnresponsive,
+            untagged_work UntaggedWork,
         }
     };
 }

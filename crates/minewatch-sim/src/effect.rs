@@ -96,6 +96,22 @@ pub(crate) enum Effect {
     Extend { tag: usize, down: i64, until: i64 },
     /// Every leader is up in `[start, end)`; leaders due down then go down at `end`.
     LeadersUp { start: i64, end: i64 },
+    /// The point reads about `level` with a little noise of its own in `[start, end)`, whatever
+    /// the air does: it reports but does not sense (wrapped, or moved into fresh air).
+    Pin {
+        point: usize,
+        level: f64,
+        start: i64,
+        end: i64,
+    },
+    /// Every tag reported underground in area `area` is reported in area `to` instead in
+    /// `[start, end)`: the area's cards are elsewhere while it is worked.
+    Vacate {
+        area: u32,
+        to: Arc<str>,
+        start: i64,
+        end: i64,
+    },
 }
 
 impl Effect {
@@ -131,6 +147,8 @@ impl Effect {
             | Effect::Crowd { start, end, .. }
             | Effect::Move { start, end, .. }
             | Effect::Flag { start, end, .. }
+            | Effect::Pin { start, end, .. }
+            | Effect::Vacate { start, end, .. }
             | Effect::LeadersUp { start, end } => (*start, *end),
         }
     }
