@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        assert_eq!(Kind::ALL.len(), 24);
+        assert_eq!(Kind::ALL.len(), 26);
         for &k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
             let json = serde_json::to_string(&k).unwrap_or_default();

@@ -12,8 +12,9 @@
 //! least `unresponsive_range` while the point's is below `unresponsive_ratio` of it, and **lower**
 //! when the point's mean is at least `unresponsive_gap` below the neighbour's and under half of it.
 //!
-//! What it leaves to others: a point that varies less than `flat_epsilon` is `flatline`'s (such a
-//! window is not judged here); a wide gap at one instant is `neighbour_mismatch`'s. Readings in
+//! What it leaves to others: a point that varies less than `flat_epsilon` is the flat-sensor
+//! kind's (such a window is not judged here); a wide gap held for minutes is the neighbour-gap
+//! kind's (0.8 %). Readings in
 //! calibration or with a fault status restart the window; a neighbour that is silent (older than
 //! `silent_after`), calibrating or faulty pairs with nothing, and a window with fewer than
 //! [`MIN_PAIRS`] pairs is not judged.
@@ -35,8 +36,8 @@ crate::params! {
     unresponsive_ratio: Number = 0.25, "ratio";
     /// How far the point's mean must stay below its downwind neighbour's (and under half of it).
     unresponsive_gap: Number = 0.2, "% CH4";
-    /// A methane point that varies less than this is flatline's, not judged here (a key another
-    /// kind declares too).
+    /// A methane point that varies less than this in a window is a flat sensor, judged by the
+    /// kind that declares this key too, not here.
     flat_epsilon: Number = 0.005, "% CH4";
     /// Readings further apart than this say nothing about the pair (a key another kind declares too).
     silent_after: Duration = secs(120), "duration";

@@ -1,7 +1,7 @@
 //! `untagged_work` — a declared coal face or heading whose face meter draws production power (at
 //! least `untagged_load_factor` times its `idle_kw`, and 1 kW above it) for `untagged_work_for`
 //! (10 min) while no tag is in that area: people working without their cards, the usual way to
-//! hide overtime and over-capacity. Major. Judged from the power and personnel systems together;
+//! hide long hours and over-capacity. Major. Judged from the power and personnel systems together;
 //! resolves as soon as a tag is in the area or the load drops.
 //!
 //! Only judged while both systems speak: a meter reading or a personnel batch older than
@@ -64,20 +64,25 @@ impl KindRule for Rule {
     }
 }
 
-/// The face meters of area `a` at production load at `at` (fresh readings only), for evidence.
-fn loads(m: &MineState, p: &Params, a: Idx, at: Millis) -> Vec<Value> {
-    m.area_meters[a as usize]
-        .iter()
-        .filter_map(|&i| {
-            let (def, st) = (&m.def.meters[i as usize], &m.meter_state[i as usize]);
-            let threshold = (def.idle_kw * p.untagged_load_factor).max(def.idle_kw + 1.0);
-            (def.load == Load::Face
-                && st.ts != 0
-                && at - st.ts <= p.silent_after
-                && st.kw >= threshold)
-                .then(|| json!({"meter": &*def.id, "kw": st.kw, "idle_kw": def.idle_kw, "threshold_kw": threshold}))
-        })
-        .collect()
+/// The face meters of area `a` at production load at `at` (fresh readings only).
+fn loaded<'a>(
+    m: &'a MineState,
+    p: &'a Params,
+    a: Idx,
+    at: Millis,
+) -> impl Iterator<Item = Idx> + 'a {
+    m.area_meters[a as usize].iter().copied().filter(move |&i| {
+        let (def, st) = (&m.def.meters[i as usize], &m.meter_state[i as usize]);
+        def.load == Load::Face
+            && st.ts != 0
+            && at - st.ts <= p.silent_after
+            && st.kw >= threshold(def.idle_kw, p)
+    })
+}
+
+/// The least kW of production load for a meter idling at `idle_kw`.
+fn threshold(idle_kw: f64, p: &Params) -> f64 {
+    (idle_kw * p.untagged_load_factor).max(idle_kw + 1.0)
 }
 
 /// Whether any face meter of area `a` has a fresh reading at `at`.
@@ -107,12 +112,8 @@ fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
             continue;
         }
         let people = m.people[a as usize];
-        let loads = if judged_mine && people == 0 {
-            loads(m, p, a, at)
-        } else {
-            Vec::new()
-        };
-        let holds = !loads.is_empty();
+        // Evidence is built only when something changes: no allocation per message.
+        let holds = judged_mine && people == 0 && loaded(m, p, a, at).next().is_some();
         let t = &mut m.area_state[a as usize].kinds.untagged_work;
         let step = t.step(holds, at, p.untagged_work_for, 0);
         if let Some(d) = t.deadline(p.untagged_work_for, 0) {
@@ -123,6 +124,13 @@ fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
             Step::Raise(w) => (ChangeOp::Raise, w),
             Step::Resolve(w) => (ChangeOp::Resolve, w),
         };
+        let loads: Vec<Value> = loaded(m, p, a, at)
+            .map(|i| {
+                let (def, st) = (&m.def.meters[i as usize], &m.meter_state[i as usize]);
+                json!({"meter": &*def.id, "kw": st.kw, "idle_kw": def.idle_kw,
+                    "threshold_kw": threshold(def.idle_kw, p)})
+            })
+            .collect();
         let area = &m.def.areas[a as usize];
         let place = m.place(Some(&area.name));
         let message = if op == ChangeOp::Raise {

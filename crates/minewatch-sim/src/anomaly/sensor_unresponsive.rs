@@ -5,7 +5,7 @@
 //! idle; then headings and other face points with a methane point downwind). Not in the automatic
 //! schedule.
 //!
-//! The pinned point never repeats one value (no flatline) and the gap to its neighbours stays well
+//! The pinned point never repeats one value (it is not flat) and the gap to its neighbours stays well
 //! under the 0.8 % a neighbour mismatch needs.
 
 use super::pick::{Of, named_or_picked};
