@@ -1255,6 +1255,11 @@ fn injections_of_the_new_kinds_that_do_not_fit_are_refused_with_a_reason() {
     refused(&mut sim, "production_while_suspended", "suspended");
     refused(&mut sim, "concealed_work:A1201", "A1201");
     refused(&mut sim, "system_silent:safety", "point_silent");
+    // An intake is no face; a shearer sensor has nothing downwind; an undeclared area is not a
+    // declared face.
+    refused(&mut sim, "sensor_unresponsive:P0100", "P0100");
+    refused(&mut sim, "sensor_unresponsive:P0103", "P0103");
+    refused(&mut sim, "untagged_work:A1601", "A1601");
     assert_eq!(sim.injected().len(), 2, "only the two camera faults");
     // Named subjects that fit are taken as given.
     for spec in [
@@ -1268,6 +1273,8 @@ fn injections_of_the_new_kinds_that_do_not_fit_are_refused_with_a_reason() {
         "power_anomaly:M03",
         "explosives_undeclared:A1601",
         "concealed_work:A1601",
+        "sensor_unresponsive:P0301",
+        "untagged_work:A1303",
     ] {
         sim.inject(MINE, Anomaly::parse(spec).expect("parses"), t)
             .unwrap_or_else(|e| panic!("{spec}: {e}"));

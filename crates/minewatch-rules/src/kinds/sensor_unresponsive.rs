@@ -259,7 +259,8 @@ fn conclude(
         }
         Verdict::Fails(..) => {
             st.failing = st.failing.saturating_add(1);
-            let needed = (p.unresponsive_for.max(1) + window - 1) / window;
+            // The run is counted in a u8: at most 255 windows are ever needed.
+            let needed = ((p.unresponsive_for.max(1) + window - 1) / window).min(255);
             if !st.active && i64::from(st.failing) >= needed {
                 st.active = true;
                 emit(m, p, ChangeOp::Raise, i, nb, done, verdict, at, out);

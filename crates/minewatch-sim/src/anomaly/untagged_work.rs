@@ -2,12 +2,13 @@
 //! 300 kW above what it would draw) for 15 minutes (10 needed) while every tag reported in the
 //! area is reported elsewhere underground instead (in an area without a quota, or one with room):
 //! the crew works without its cards. The subject is the area (picked: a declared face or heading
-//! with a face meter). Not in the automatic schedule.
+//! with a face meter). The mine must be producing. Not in the automatic schedule.
 
 use super::pick::{Of, named_or_picked};
 use super::plan::{Ctx, Planned, Planner, is_face};
 use crate::clock::MIN_MS;
 use crate::effect::Effect;
+use crate::modes::Mode;
 use crate::people::{Tags, workable};
 use minewatch_core::registry::Load;
 use minewatch_core::{Kind, SubjectType};
@@ -29,6 +30,13 @@ impl Planner for ThisKind {
 
     fn plan(ctx: &Ctx<'_>, named: Option<&str>, at: i64) -> Result<Planned, String> {
         let def = ctx.def;
+        if ctx.modes.at(at) != Mode::Producing {
+            return Err(format!(
+                "{} needs mine {} producing at that time (a suspended mine's production is judged for the mine as a whole)",
+                Self::KIND.as_str(),
+                def.id
+            ));
+        }
         let meter = |a: usize| {
             def.meters
                 .iter()
