@@ -138,10 +138,10 @@ fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
                 .iter()
                 .map(|l| {
                     format!(
-                        "{} at {} kW (idle {} kW)",
+                        "{} at {} (idle {})",
                         l["meter"].as_str().unwrap_or("?"),
-                        l["kw"],
-                        l["idle_kw"]
+                        super::fmt_value(l["kw"].as_f64().unwrap_or(0.0), " kW"),
+                        super::fmt_value(l["idle_kw"].as_f64().unwrap_or(0.0), " kW")
                     )
                 })
                 .collect();
@@ -219,7 +219,12 @@ mod tests {
             .expect("raised");
         assert_eq!(raised.evidence["people"], 0);
         assert_eq!(raised.evidence["meters"][0]["meter"], "MF");
-        assert!(raised.message.contains("without their cards"), "{}", raised.message);
+        assert!(
+            raised.message.contains("MF at 80 kW (idle 5 kW)")
+                && raised.message.contains("without their cards"),
+            "{}",
+            raised.message
+        );
         // Nothing else: a declared, open face is no concealed work.
         assert!(ops(&c, Kind::ConcealedWork).is_empty());
         // The tags show up in the face: resolved at once.
