@@ -46,6 +46,8 @@ macro_rules! for_each_kind {
             unregistered_device UnregisteredDevice,
             clock_fault ClockFault,
             data_rejected DataRejected,
+            sensor_unresponsive SensorUnresponsive,
+            untagged_work UntaggedWork,
         }
     };
 }
@@ -311,7 +313,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        assert_eq!(Kind::ALL.len(), 26);
+        assert_eq!(Kind::ALL.len(), 28);
         for &k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
             let json = serde_json::to_string(&k).unwrap_or_default();

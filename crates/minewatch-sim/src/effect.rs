@@ -104,6 +104,22 @@ pub(crate) enum Effect {
         start: i64,
         end: i64,
     },
+    /// The point reads about `level` with a little noise of its own in `[start, end)`, whatever
+    /// the air does: it reports but does not sense (wrapped, or moved into fresh air).
+    Pin {
+        point: usize,
+        level: f64,
+        start: i64,
+        end: i64,
+    },
+    /// Every tag reported underground in area `area` is reported in area `to` instead in
+    /// `[start, end)`: the area's cards are elsewhere while it is worked.
+    Vacate {
+        area: u32,
+        to: Arc<str>,
+        start: i64,
+        end: i64,
+    },
 }
 
 impl Effect {
@@ -139,9 +155,11 @@ impl Effect {
             | Effect::Crowd { start, end, .. }
             | Effect::Move { start, end, .. }
             | Effect::Flag { start, end, .. }
-            | Effect::LeadersUp { start, end }
             | Effect::Skew { start, end, .. }
-            | Effect::Garble { start, end, .. } => (*start, *end),
+            | Effect::Garble { start, end, .. }
+            | Effect::Pin { start, end, .. }
+            | Effect::Vacate { start, end, .. }
+            | Effect::LeadersUp { start, end } => (*start, *end),
         }
     }
 

@@ -3,7 +3,7 @@
 //! makes a suspended mine produce does not switch it: it adds a `Produce` effect.)
 //!
 //! A switch changes power at once (production loads idle while suspended), coal cutting over a
-//! 30-minute ramp, and crews at a handover: the outgoing crew comes up as at a shift end, its
+//! 30-minute ramp (after a switch to production, once the incoming crew is down), and crews at a handover: the outgoing crew comes up as at a shift end, its
 //! leader last, while the incoming crew's leader goes down at the switch and its workers only
 //! after the outgoing workers are up (see `people`).
 
@@ -12,6 +12,10 @@ use minewatch_core::registry::MineStatus;
 
 /// How long coal cutting takes to stop after a suspension, or to resume.
 const RAMP_MS: i64 = 30 * MIN_MS;
+/// Cutting resumes only once the incoming crew is down: its workers go down after the outgoing
+/// ones are up (within 20 minutes of the switch) and within 15 minutes of that (see `people`). A
+/// face does not cut coal with nobody at it.
+const RESUME_AFTER_MS: i64 = 35 * MIN_MS;
 
 /// What a mine does at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,13 +102,14 @@ impl Modes {
     }
 
     /// Production intensity at `t`, 0 to 1: 1 all along a producing period that has no known
-    /// start, ramping up over 30 minutes after a switch to production and down after a switch away.
+    /// start, ramping up over 30 minutes once the crew is down after a switch to production, and
+    /// down after a switch away.
     pub(crate) fn production(&self, t: i64) -> f64 {
         let ramp = |from: i64, to: i64| {
             if from == i64::MIN {
                 1.0
             } else {
-                smoothstep((to - from) as f64 / RAMP_MS as f64)
+                smoothstep((to - from - RESUME_AFTER_MS) as f64 / RAMP_MS as f64)
             }
         };
         let mut level = 0.0;
@@ -164,7 +169,8 @@ mod tests {
         assert!((half - 0.5).abs() < 1e-9, "{half}");
         assert_eq!(m.production(1_000_000 + RAMP_MS), 0.0);
         assert_eq!(m.production(9_000_000), 0.0);
-        assert_eq!(m.production(9_000_000 + RAMP_MS), 1.0);
+        assert_eq!(m.production(9_000_000 + RESUME_AFTER_MS), 0.0);
+        assert_eq!(m.production(9_000_000 + RESUME_AFTER_MS + RAMP_MS), 1.0);
         // A switch to the mode already in force changes nothing.
         m.set(5_000_000, Mode::Suspended);
         assert_eq!(m.periods(Mode::Suspended), &[(1_000_000, 9_000_000)]);

@@ -1255,6 +1255,11 @@ fn injections_of_the_new_kinds_that_do_not_fit_are_refused_with_a_reason() {
     refused(&mut sim, "production_while_suspended", "suspended");
     refused(&mut sim, "concealed_work:A1201", "A1201");
     refused(&mut sim, "system_silent:safety", "point_silent");
+    // An intake is no face; a shearer sensor has nothing downwind; an undeclared area is not a
+    // declared face.
+    refused(&mut sim, "sensor_unresponsive:P0100", "P0100");
+    refused(&mut sim, "sensor_unresponsive:P0103", "P0103");
+    refused(&mut sim, "untagged_work:A1601", "A1601");
     assert_eq!(sim.injected().len(), 2, "only the two camera faults");
     // Named subjects that fit are taken as given.
     for spec in [
@@ -1268,6 +1273,8 @@ fn injections_of_the_new_kinds_that_do_not_fit_are_refused_with_a_reason() {
         "power_anomaly:M03",
         "explosives_undeclared:A1601",
         "concealed_work:A1601",
+        "sensor_unresponsive:P0301",
+        "untagged_work:A1303",
     ] {
         sim.inject(MINE, Anomaly::parse(spec).expect("parses"), t)
             .unwrap_or_else(|e| panic!("{spec}: {e}"));
@@ -1316,9 +1323,15 @@ fn three_clean_days_then_every_kind_once_raise_each_kind_on_its_subject_and_noth
         (day("11:00"), "point_silent"),
         (day("11:20"), "sensor_fault"),
         (day("11:40"), "unregistered_device"),
+        (day("12:00"), "sensor_unresponsive"),
+        (day("13:20"), "untagged_work"),
         (day("16:46"), "production_while_suspended"),
     ];
-    assert_eq!(plan.len(), Anomaly::NAMES.len());
+    // The kinds about how data travels (its timestamps, whether it decodes) are not in this
+    // oracle, which reads values; tests/replay.rs finds them with the real rules.
+    const TRANSPORT: [&str; 2] = ["clock_fault", "data_rejected"];
+    assert_eq!(plan.len() + TRANSPORT.len(), Anomaly::NAMES.len());
+    assert!(TRANSPORT.iter().all(|k| Anomaly::NAMES.contains(k)));
     // The regulator's order: the simulator suspends the mine at 16:20 (crew up by 16:45), the
     // rules learn of it at 16:46; both lift it at 17:46. Hoists idle 26 + 20 minutes only, under the
     // 30 of power_anomaly.

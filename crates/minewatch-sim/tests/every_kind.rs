@@ -5,6 +5,7 @@
 mod common;
 
 use common::{example_mines, ms};
+use minewatch_core::payload::{decode, parse_topic};
 use minewatch_sim::{Anomaly, Kind, Sim, SimConfig};
 
 const MINE: &str = "140100001";
@@ -61,10 +62,16 @@ fn every_kind_is_named_and_injected_through_the_public_api() {
             .inject(MINE, Anomaly::on(kind, inj.subject.clone()), at)
             .unwrap_or_else(|e| panic!("{}:{}: {e}", kind.as_str(), inj.subject));
         assert_eq!(again.injections()[0], inj);
-        // It shows in the data: a minute of ticks decodes.
+        // It shows in the data: a minute of ticks decodes (but for the kind whose data is
+        // rejected: its safety batches do not).
         for k in 0..6 {
             for m in sim.tick(at + k * 10_000) {
-                common::decode_clean(&m);
+                if kind == Kind::DataRejected && m.topic == format!("mines/{MINE}/safety") {
+                    let (_, system) = parse_topic("mines", &m.topic).expect("topic");
+                    assert!(decode(system, &m.payload, common::far_future()).is_err());
+                } else {
+                    common::decode_clean(&m);
+                }
             }
         }
     }

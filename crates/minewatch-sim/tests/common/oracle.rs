@@ -90,6 +90,49 @@ struct TagSt {
     distress: bool,
 }
 
+/// A face methane point's window against its downwind neighbour (`sensor_unresponsive`): its
+/// start, paired readings, sums and ranges of both, failing windows in a row, raised.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    start: Option<i64>,
+    n: u32,
+    sum: (f64, f64),
+    own: (f64, f64),
+    nb: (f64, f64),
+    failing: u32,
+    active: bool,
+}
+
+/// The downwind methane point a face methane point is judged against: its return first.
+fn face_neighbour(def: &MineDef, i: usize) -> Option<usize> {
+    use minewatch_core::registry::Location as L;
+    let p = &def.points[i];
+    let face = match p.location {
+        Some(l) => matches!(l, L::CoalFace | L::UpperCorner | L::Heading | L::Shearer),
+        None => matches!(
+            def.areas[p.area as usize].kind,
+            AreaKind::CoalFace | AreaKind::Heading
+        ),
+    };
+    if p.kind != PointKind::Ch4 || !face {
+        return None;
+    }
+    let down: Vec<usize> = def.downwind[i]
+        .iter()
+        .map(|&d| d as usize)
+        .filter(|&d| def.points[d].kind == PointKind::Ch4)
+        .collect();
+    down.iter()
+        .copied()
+        .find(|&d| {
+            matches!(
+                def.points[d].location,
+                Some(L::CoalFaceReturn | L::HeadingReturn)
+            )
+        })
+        .or_else(|| down.first().copied())
+}
+
 /// Per hour of day (UTC): count, mean, M2.
 type Baseline = [(u32, f64, f64); 24];
 
@@ -120,6 +163,8 @@ pub struct Oracle {
     extra_areas: BTreeMap<String, ()>,
     /// The lower point of each neighbour pair when its mismatch was raised.
     pair_lower: HashMap<String, String>,
+    /// Face methane points' windows against their downwind neighbour, by point.
+    windows: Vec<Window>,
     /// Per kind (a short list, searched), per subject.
     timers: Vec<(&'static str, HashMap<String, Timed>)>,
     stays: HashMap<(&'static str, String), bool>,
@@ -156,6 +201,7 @@ impl Oracle {
             last_issue: None,
             extra_areas: BTreeMap::new(),
             pair_lower: HashMap::default(),
+            windows: vec![Window::default(); np],
             timers: Vec::new(),
             stays: HashMap::default(),
             raised: Vec::new(),
@@ -272,6 +318,7 @@ impl Oracle {
                             _ => Some((v, v, t)),
                         };
                     }
+                    self.judge_window(t, i);
                     if r.status & CALIBRATION != 0 {
                         if self.cal_since[i].is_none() {
                             self.cal_since[i] = Some(t);
@@ -346,6 +393,78 @@ impl Oracle {
                     }
                 }
             }
+        }
+    }
+
+    /// `sensor_unresponsive` as the engine documents it, on point `i`'s reading at `t`: windows of
+    /// 10 minutes, failing when the neighbour ranges over 0.2 while the point ranges under a
+    /// quarter of that, or when the point's mean is 0.2 below the neighbour's and under half of
+    /// it; three failing windows raise, one following window resolves.
+    fn judge_window(&mut self, t: i64, i: usize) {
+        let Some(nb) = face_neighbour(&self.def, i) else {
+            return;
+        };
+        let bad = CALIBRATION | FAULT_BITS;
+        let w = &mut self.windows[i];
+        if self.status[i] & bad != 0 {
+            w.start = None;
+            if !w.active {
+                w.failing = 0;
+            }
+            return;
+        }
+        if let Some(start) = w.start
+            && t - start >= 10 * MIN
+        {
+            let done = *w;
+            *w = Window {
+                failing: w.failing,
+                active: w.active,
+                ..Window::default()
+            };
+            let (range, nb_range) = (done.own.1 - done.own.0, done.nb.1 - done.nb.0);
+            let verdict = if t - start >= 20 * MIN || done.n < 3 || range < 0.005 - 1e-9 {
+                None
+            } else {
+                let (mean, nb_mean) = (done.sum.0 / done.n as f64, done.sum.1 / done.n as f64);
+                let still = nb_range >= 0.2 - 1e-9 && range < 0.25 * nb_range;
+                let lower = nb_mean - mean >= 0.2 - 1e-9 && mean < nb_mean / 2.0;
+                Some(still || lower)
+            };
+            let id = self.def.points[i].id.to_string();
+            match verdict {
+                None if !w.active => w.failing = 0,
+                None => {}
+                Some(true) => {
+                    w.failing += 1;
+                    if !w.active && w.failing >= 3 {
+                        w.active = true;
+                        self.raised.push((t, "sensor_unresponsive", id));
+                    }
+                }
+                Some(false) => {
+                    w.failing = 0;
+                    if w.active {
+                        w.active = false;
+                        self.resolved.push((t, "sensor_unresponsive", id));
+                    }
+                }
+            }
+        }
+        let w = &mut self.windows[i];
+        w.start.get_or_insert(t);
+        let usable =
+            self.seen[nb] != 0 && self.status[nb] & bad == 0 && t - self.seen[nb] <= 120 * SEC;
+        if usable {
+            let (v, u) = (self.value[i], self.value[nb]);
+            if w.n == 0 {
+                (w.own, w.nb) = ((v, v), (u, u));
+            } else {
+                w.own = (w.own.0.min(v), w.own.1.max(v));
+                w.nb = (w.nb.0.min(u), w.nb.1.max(u));
+            }
+            w.sum = (w.sum.0 + v, w.sum.1 + u);
+            w.n += 1;
         }
     }
 
@@ -578,6 +697,27 @@ impl Oracle {
                 5 * MIN,
                 0,
             );
+        }
+        // ---- untagged work: a declared face's meter at production load, nobody tagged there
+        let fresh = |s: System| self.last[s.index()].is_some_and(|l| t - l <= 120 * SEC);
+        let judged = fresh(System::Personnel) && fresh(System::Power) && !self.suspended;
+        for (a, area) in def.areas.iter().enumerate() {
+            if !matches!(area.kind, AreaKind::CoalFace | AreaKind::Heading) || !area.declared {
+                continue;
+            }
+            let loaded = def.meters.iter().enumerate().any(|(m, meter)| {
+                meter.area as usize == a
+                    && meter.load == Load::Face
+                    && self.kw[m]
+                        .is_some_and(|kw| kw >= (2.0 * meter.idle_kw).max(meter.idle_kw + 1.0))
+            });
+            if judged || self.suspended {
+                let holds = judged && loaded && per_area[a] == 0;
+                self.timed(t, "untagged_work", &area.id, holds, 10 * MIN, 0);
+            } else if !self.is_active("untagged_work", &area.id) {
+                // Nothing to judge by: the condition starts over.
+                self.timed(t, "untagged_work", &area.id, false, 10 * MIN, 0);
+            }
         }
         // ---- power
         let mut busy_production = false;
