@@ -44,6 +44,7 @@ macro_rules! for_each_kind {
             production_while_suspended ProductionWhileSuspended,
             concealed_work ConcealedWork,
             unregistered_device UnregisteredDevice,
+            replayed_data ReplayedData,
         }
     };
 }
@@ -309,7 +310,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        assert_eq!(Kind::ALL.len(), 24);
+        assert_eq!(Kind::ALL.len(), 25);
         for &k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
             let json = serde_json::to_string(&k).unwrap_or_default();

@@ -96,6 +96,9 @@ pub(crate) enum Effect {
     Extend { tag: usize, down: i64, until: i64 },
     /// Every leader is up in `[start, end)`; leaders due down then go down at `end`.
     LeadersUp { start: i64, end: i64 },
+    /// The clean values of every point in `[start, start + lag)` are recorded, tick by tick, and
+    /// played back, over and over, in `[start + lag, end)` instead of the live ones.
+    Replay { start: i64, lag: i64, end: i64 },
 }
 
 impl Effect {
@@ -131,7 +134,8 @@ impl Effect {
             | Effect::Crowd { start, end, .. }
             | Effect::Move { start, end, .. }
             | Effect::Flag { start, end, .. }
-            | Effect::LeadersUp { start, end } => (*start, *end),
+            | Effect::LeadersUp { start, end }
+            | Effect::Replay { start, end, .. } => (*start, *end),
         }
     }
 

@@ -1316,6 +1316,7 @@ fn three_clean_days_then_every_kind_once_raise_each_kind_on_its_subject_and_noth
         (day("11:00"), "point_silent"),
         (day("11:20"), "sensor_fault"),
         (day("11:40"), "unregistered_device"),
+        (day("13:00"), "replayed_data"),
         (day("16:46"), "production_while_suspended"),
     ];
     assert_eq!(plan.len(), Anomaly::NAMES.len());

@@ -19,7 +19,7 @@ mod restore;
 mod snapshot;
 
 use crate::RulesConfig;
-use crate::kinds::{ExtraArea, MineState, NEVER, STATUS_CALIBRATION, hooks};
+use crate::kinds::{ExtraArea, MineState, NEVER, STATUS_CALIBRATION, STATUS_FAULT, hooks};
 use minewatch_core::alert::{Alert, AlertState, Change, ChangeOp};
 use minewatch_core::payload::{Batch, Items, System, TagObs};
 use minewatch_core::registry::{Idx, MineDef, MineStatus};
@@ -190,6 +190,16 @@ impl MineState {
             // Older than what we have (a redelivery or out-of-order element): the state is newer.
             return;
         }
+        // A new reading extends the point's fingerprinted chunk (a redelivery of the same one
+        // does not); what is not a reading of the air starts a new chunk.
+        self.chunk_ended = if ts == st.last_seen && st.last_seen != 0 {
+            None
+        } else if status & (STATUS_CALIBRATION | STATUS_FAULT) != 0 {
+            st.chunks.reset();
+            None
+        } else {
+            st.chunks.push(value)
+        };
         st.value = value;
         st.status = status;
         st.last_seen = ts;

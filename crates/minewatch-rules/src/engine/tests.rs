@@ -66,7 +66,7 @@ fn case(kind: Kind, subject: SubjectType) -> (String, minewatch_core::Alert, Opt
 #[test]
 fn a_reload_without_the_subject_of_an_active_alert_resolves_it_for_every_kind() {
     let kinds = catalogue();
-    assert_eq!(kinds.len(), 24);
+    assert_eq!(kinds.len(), 25);
     for info in kinds {
         let (subject, alert, reload) = case(info.name, info.subject);
         let mut m = mine();
@@ -149,5 +149,6 @@ fn a_points_state_stays_small() {
     // A million points must fit: printed for BENCHMARKS.md, bounded here.
     let size = std::mem::size_of::<crate::kinds::PointState>();
     println!("PointState: {size} bytes");
-    assert!(size <= 160, "PointState is {size} bytes");
+    // 160 before issue 12, whose chunk fingerprint (16 bytes) every point carries.
+    assert!(size <= 176, "PointState is {size} bytes");
 }

@@ -5,6 +5,7 @@
 //!
 //! The state is plain data owned by one shard task: no locks, no I/O, no clock reads.
 
+use super::fingerprint::Chunker;
 use super::{AreaSlots, CameraSlots, MeterSlots, MineSlots, PointSlots, TagSlots};
 use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
 use minewatch_core::payload::CameraState;
@@ -30,6 +31,9 @@ pub struct PointState {
     /// The point's over-limit alert is active on the high side (a neighbour "at alarm"). Written
     /// by the kind that raises it, read by kinds that judge a point against its neighbours.
     pub alarm_high: bool,
+    /// The chunk of readings being fingerprinted ([`super::fingerprint`]): stepped by the engine
+    /// once per new reading, read by every kind that looks for data repeated from elsewhere.
+    pub chunks: Chunker,
     /// What each kind keeps about this point.
     pub kinds: PointSlots,
 }
@@ -128,6 +132,9 @@ pub struct MineState {
     /// Every alert of this mine that is active, as (kind, subject): kept from the changes the
     /// kinds emit, so a registry reload can judge each of them whatever its kind.
     pub active: HashSet<(Kind, Arc<str>)>,
+    /// The fingerprint of the chunk that the reading being judged completed, if it completed one
+    /// that varied ([`super::fingerprint`]); set by the engine before the kinds' `on_reading`.
+    pub chunk_ended: Option<u64>,
     /// What each kind keeps about the mine as a whole.
     pub kinds: MineSlots,
 }
@@ -172,6 +179,7 @@ impl MineState {
             explosives_at: 0,
             last_arrival: [None; 5],
             active: HashSet::new(),
+            chunk_ended: None,
             kinds: MineSlots::default(),
         }
     }
