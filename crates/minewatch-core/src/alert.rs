@@ -45,6 +45,7 @@ macro_rules! for_each_kind {
             concealed_work ConcealedWork,
             unregistered_device UnregisteredDevice,
             replayed_data ReplayedData,
+            copied_feed CopiedFeed,
         }
     };
 }
@@ -310,7 +311,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        assert_eq!(Kind::ALL.len(), 25);
+        assert_eq!(Kind::ALL.len(), 26);
         for &k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
             let json = serde_json::to_string(&k).unwrap_or_default();

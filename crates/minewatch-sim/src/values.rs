@@ -105,6 +105,9 @@ pub(crate) struct Points {
     /// to play back ([`Readings::record`]), and the next tick to play.
     tape: Vec<f64>,
     tape_at: usize,
+    /// Another mine's values of its previous tick, handed in for a planner to copy
+    /// ([`Readings::incoming`]); empty unless an anomaly copies one.
+    pub(crate) incoming: Vec<f64>,
     /// Whether the noise has been drawn from its stationary spread yet.
     started: bool,
 }
@@ -339,6 +342,7 @@ impl Points {
             kept: vec![None; n],
             tape: Vec::new(),
             tape_at: 0,
+            incoming: Vec::new(),
             started: false,
         }
     }
@@ -583,6 +587,11 @@ impl Readings<'_> {
         p.value.copy_from_slice(&p.tape[k * n..(k + 1) * n]);
         p.tape_at = k + 1;
         true
+    }
+
+    /// Value `k` of the other mine's values handed in for this tick, if any.
+    pub(crate) fn incoming(&self, k: usize) -> Option<f64> {
+        self.points.incoming.get(k).copied()
     }
 
     /// Forgets the tape.

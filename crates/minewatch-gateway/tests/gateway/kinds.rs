@@ -14,7 +14,7 @@ async fn every_kind_is_listed_in_contract_order_with_its_subject_severity_and_pa
     assert_eq!(r.header("content-type"), Some("application/json"));
     let v = r.json();
     let kinds = v["kinds"].as_array().expect("an array kinds");
-    assert_eq!(kinds.len(), 25);
+    assert_eq!(kinds.len(), 26);
     assert_eq!(kinds.len(), Kind::ALL.len());
     let names: Vec<&str> = kinds
         .iter()

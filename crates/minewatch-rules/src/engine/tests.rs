@@ -66,7 +66,7 @@ fn case(kind: Kind, subject: SubjectType) -> (String, minewatch_core::Alert, Opt
 #[test]
 fn a_reload_without_the_subject_of_an_active_alert_resolves_it_for_every_kind() {
     let kinds = catalogue();
-    assert_eq!(kinds.len(), 25);
+    assert_eq!(kinds.len(), 26);
     for info in kinds {
         let (subject, alert, reload) = case(info.name, info.subject);
         let mut m = mine();

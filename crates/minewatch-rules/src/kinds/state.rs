@@ -3,8 +3,10 @@
 //! kind keeps about it lives in that kind's slot under `kinds` (generated from the kind list, see
 //! [`super::PointSlots`] and its siblings), owned and documented by the kind's module.
 //!
-//! The state is plain data owned by one shard task: no locks, no I/O, no clock reads.
+//! The state is plain data owned by one shard task: no I/O, no clock reads, no locks but the
+//! shared feed index's, taken once per mine per window.
 
+use super::feed_index::FeedIndex;
 use super::fingerprint::Chunker;
 use super::{AreaSlots, CameraSlots, MeterSlots, MineSlots, PointSlots, TagSlots};
 use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
@@ -135,6 +137,9 @@ pub struct MineState {
     /// The fingerprint of the chunk that the reading being judged completed, if it completed one
     /// that varied ([`super::fingerprint`]); set by the engine before the kinds' `on_reading`.
     pub chunk_ended: Option<u64>,
+    /// Where this mine hands in its windows' chunk fingerprints, shared with the other mines of
+    /// its engine and, when the engine was given one, with every shard's.
+    pub feed_index: Arc<FeedIndex>,
     /// What each kind keeps about the mine as a whole.
     pub kinds: MineSlots,
 }
@@ -180,6 +185,7 @@ impl MineState {
             last_arrival: [None; 5],
             active: HashSet::new(),
             chunk_ended: None,
+            feed_index: FeedIndex::shared(),
             kinds: MineSlots::default(),
         }
     }

@@ -40,7 +40,7 @@ fn anomalies_parse_from_their_alert_kind_names_with_an_optional_subject() {
             .contains("power_off_failure")
     );
     assert!(Anomaly::parse("over_limit:P 01").is_err());
-    assert_eq!(Anomaly::NAMES.len(), 25);
+    assert_eq!(Anomaly::NAMES.len(), 26);
     for (k, name) in Anomaly::NAMES.iter().enumerate() {
         let a: Anomaly = name.parse().expect("each name parses");
         assert_eq!(a.name(), *name);
@@ -83,6 +83,7 @@ fn the_names_keep_the_order_the_automatic_schedule_always_took() {
             "production_while_suspended",
             "concealed_work",
             "replayed_data",
+            "copied_feed",
         ]
     );
     assert_eq!(tag_flags(), ["distress"]);
