@@ -96,12 +96,10 @@ fn close(m: &mut MineState, p: &Params, end: Millis, out: &mut Vec<Change>) {
         .sketch
         .items()
         .iter()
-        .filter_map(|s| {
-            m.def.points.get(s.point as usize).map(|pt| Handed {
-                fp: s.fp,
-                point: pt.id.clone(),
-                at: s.at,
-            })
+        .map(|s| Handed {
+            fp: s.fp,
+            point: s.point,
+            at: s.at,
         })
         .collect();
     st.sketch.clear();
@@ -125,7 +123,7 @@ fn close(m: &mut MineState, p: &Params, end: Millis, out: &mut Vec<Change>) {
     }
     let n = best.as_ref().map_or(0, |b| b.1.len());
     // The share is of the points the window's sample came from.
-    let mut sampled: Vec<&str> = handed.iter().map(|h| &*h.point).collect();
+    let mut sampled: Vec<Idx> = handed.iter().map(|h| h.point).collect();
     sampled.sort_unstable();
     sampled.dedup();
     let sampled = sampled.len();
@@ -167,8 +165,11 @@ fn emit(
         .or_else(|| st.source.clone())
         .unwrap_or_else(|| Arc::from(""));
     let of = matched.map_or(&[][..], |x| x.1);
-    let points: Vec<&str> = of.iter().take(LISTED).map(|c| &*c.point).collect();
-    let source_points: Vec<&str> = of.iter().take(LISTED).map(|c| &*c.source_point).collect();
+    let points: Vec<&str> = of
+        .iter()
+        .filter_map(|c| m.def.points.get(c.point as usize).map(|p| &*p.id))
+        .take(LISTED)
+        .collect();
     let lag = of.iter().map(|c| c.at - c.source_at).min().unwrap_or(0);
     let place = m.place(None);
     let message = if op == ChangeOp::Resolve {
@@ -190,7 +191,6 @@ fn emit(
     let evidence = json!({
         "copies": &*source,
         "points": points,
-        "source_points": source_points,
         "matching": of.len(),
         "sampled": sampled,
         "lag_s": lag / 1000,

@@ -13,6 +13,7 @@
 //! handing in, the match is returned at once; if it is the other, the match is kept as a credit
 //! for it, handed over with its own next window. Chunks that end at the same moment credit both.
 
+use minewatch_core::registry::Idx;
 use minewatch_core::time::Millis;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,29 +22,29 @@ use std::sync::{Arc, Mutex, PoisonError};
 const MAX_CREDITS: usize = 256;
 
 /// One chunk a mine hands in: its fingerprint, the point it came from, when it ended.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Handed {
     pub fp: u64,
-    pub point: Arc<str>,
+    pub point: Idx,
     pub at: Millis,
 }
 
 /// A chunk of a mine found to repeat, at the same time or later, a chunk another mine sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Copied {
-    /// The other mine, and its point.
+    /// The other mine, and when its chunk ended (on its clock).
     pub source: Arc<str>,
-    pub source_point: Arc<str>,
     pub source_at: Millis,
-    /// This mine's point, and when its chunk ended.
-    pub point: Arc<str>,
+    /// This mine's point (index in its definition), and when its chunk ended.
+    pub point: Idx,
     pub at: Millis,
 }
 
-#[derive(Debug, Clone)]
+/// First sighting of a fingerprint: 16 bytes (mines are numbered by the index).
+#[derive(Debug, Clone, Copy)]
 struct Sighting {
-    mine: Arc<str>,
-    point: Arc<str>,
+    mine: u32,
+    point: Idx,
     at: Millis,
 }
 
@@ -51,10 +52,26 @@ struct Sighting {
 struct Inner {
     /// First sighting of each fingerprint still within its mine's horizon.
     seen: HashMap<u64, Sighting>,
-    /// Each mine's fingerprints in `seen`, oldest first, to let them go.
-    by_mine: HashMap<Arc<str>, VecDeque<(Millis, u64)>>,
+    /// The mines by number, and their numbers.
+    names: Vec<Arc<str>>,
+    numbers: HashMap<Arc<str>, u32>,
+    /// Each mine's fingerprints in `seen`, oldest first, to let them go (by mine number).
+    owned: Vec<VecDeque<(Millis, u64)>>,
     /// Matches found for a mine by another's later hand-in, until it collects them.
-    credits: HashMap<Arc<str>, Vec<Copied>>,
+    credits: HashMap<u32, Vec<Copied>>,
+}
+
+impl Inner {
+    fn number(&mut self, mine: &Arc<str>) -> u32 {
+        if let Some(&n) = self.numbers.get(mine) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(mine.clone());
+        self.numbers.insert(mine.clone(), n);
+        self.owned.push(VecDeque::new());
+        n
+    }
 }
 
 /// The fingerprints of every mine's recent windows, shared by the shards.
@@ -81,48 +98,49 @@ impl FeedIndex {
         horizon: Millis,
     ) -> Vec<Copied> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let me = inner.number(mine);
         let Inner {
             seen,
-            by_mine,
+            names,
+            owned,
             credits,
+            ..
         } = &mut *inner;
         let since = now.saturating_sub(horizon);
-        let own = by_mine.entry(mine.clone()).or_default();
+        let own = &mut owned[me as usize];
         while let Some(&(at, fp)) = own.front() {
             if at >= since {
                 break;
             }
             own.pop_front();
-            if seen.get(&fp).is_some_and(|s| s.mine == *mine && s.at == at) {
+            if seen.get(&fp).is_some_and(|s| s.mine == me && s.at == at) {
                 seen.remove(&fp);
             }
         }
-        let mut found = credits.remove(mine).unwrap_or_default();
+        let mut found = credits.remove(&me).unwrap_or_default();
         found.retain(|c| c.at >= since);
+        // Grown exactly: thousands of mines keep a full horizon each.
+        own.reserve_exact(chunks.len());
         for c in chunks {
-            match seen.get(&c.fp) {
-                Some(s) if s.mine != *mine && (s.at - c.at).abs() <= horizon => {
-                    let mine_copies = Copied {
-                        source: s.mine.clone(),
-                        source_point: s.point.clone(),
-                        source_at: s.at,
-                        point: c.point.clone(),
-                        at: c.at,
-                    };
-                    let other_copies = Copied {
-                        source: mine.clone(),
-                        source_point: c.point.clone(),
-                        source_at: c.at,
-                        point: s.point.clone(),
-                        at: s.at,
-                    };
+            match seen.get(&c.fp).copied() {
+                Some(s) if s.mine != me && (s.at - c.at).abs() <= horizon => {
                     if c.at >= s.at {
-                        found.push(mine_copies);
+                        found.push(Copied {
+                            source: names[s.mine as usize].clone(),
+                            source_at: s.at,
+                            point: c.point,
+                            at: c.at,
+                        });
                     }
                     if s.at >= c.at {
-                        let theirs = credits.entry(s.mine.clone()).or_default();
+                        let theirs = credits.entry(s.mine).or_default();
                         if theirs.len() < MAX_CREDITS {
-                            theirs.push(other_copies);
+                            theirs.push(Copied {
+                                source: mine.clone(),
+                                source_at: c.at,
+                                point: s.point,
+                                at: s.at,
+                            });
                         }
                     }
                 }
@@ -131,8 +149,8 @@ impl FeedIndex {
                     seen.insert(
                         c.fp,
                         Sighting {
-                            mine: mine.clone(),
-                            point: c.point.clone(),
+                            mine: me,
+                            point: c.point,
                             at: c.at,
                         },
                     );
@@ -162,12 +180,8 @@ impl FeedIndex {
 mod tests {
     use super::*;
 
-    fn h(fp: u64, point: &str, at: Millis) -> Handed {
-        Handed {
-            fp,
-            point: Arc::from(point),
-            at,
-        }
+    fn h(fp: u64, point: Idx, at: Millis) -> Handed {
+        Handed { fp, point, at }
     }
 
     #[test]
@@ -175,35 +189,29 @@ mod tests {
         let idx = FeedIndex::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("A"), Arc::from("B"));
         // B first, A later by 10 s: A's hand-in finds it at once.
-        assert!(
-            idx.hand_in(&b, &[h(1, "B1", 1_000)], 1_000, 60_000)
-                .is_empty()
-        );
-        let got = idx.hand_in(&a, &[h(1, "A7", 11_000)], 11_000, 60_000);
+        assert!(idx.hand_in(&b, &[h(1, 1, 1_000)], 1_000, 60_000).is_empty());
+        let got = idx.hand_in(&a, &[h(1, 7, 11_000)], 11_000, 60_000);
         assert_eq!(got.len(), 1);
-        assert_eq!((&*got[0].source, &*got[0].point), ("B", "A7"));
+        assert_eq!((&*got[0].source, got[0].point), ("B", 7));
         // A first this time: B's later hand-in credits A, who collects it next time.
         assert!(
-            idx.hand_in(&a, &[h(2, "A7", 21_000)], 21_000, 60_000)
+            idx.hand_in(&a, &[h(2, 7, 21_000)], 21_000, 60_000)
                 .is_empty()
         );
         assert!(
-            idx.hand_in(&b, &[h(2, "B1", 11_000)], 21_000, 60_000)
+            idx.hand_in(&b, &[h(2, 1, 11_000)], 21_000, 60_000)
                 .is_empty()
         );
         let got = idx.hand_in(&a, &[], 31_000, 60_000);
         assert_eq!(got.len(), 1);
         assert_eq!(&*got[0].source, "B");
         // The same moment: both copy each other.
-        idx.hand_in(&a, &[h(3, "A1", 40_000)], 40_000, 60_000);
-        assert_eq!(
-            idx.hand_in(&b, &[h(3, "B1", 40_000)], 40_000, 60_000).len(),
-            1
-        );
+        idx.hand_in(&a, &[h(3, 1, 40_000)], 40_000, 60_000);
+        assert_eq!(idx.hand_in(&b, &[h(3, 1, 40_000)], 40_000, 60_000).len(), 1);
         assert_eq!(idx.hand_in(&a, &[], 41_000, 60_000).len(), 1);
         // A mine repeating itself is not a copy.
         assert!(
-            idx.hand_in(&a, &[h(3, "A2", 45_000)], 45_000, 60_000)
+            idx.hand_in(&a, &[h(3, 2, 45_000)], 45_000, 60_000)
                 .is_empty()
         );
     }
@@ -212,11 +220,11 @@ mod tests {
     fn fingerprints_older_than_the_horizon_are_let_go() {
         let idx = FeedIndex::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("A"), Arc::from("B"));
-        idx.hand_in(&b, &[h(1, "B1", 0)], 0, 60_000);
+        idx.hand_in(&b, &[h(1, 1, 0)], 0, 60_000);
         assert_eq!(idx.len(), 1);
         // 70 s later: out of the horizon for the match.
         assert!(
-            idx.hand_in(&a, &[h(1, "A1", 70_000)], 70_000, 60_000)
+            idx.hand_in(&a, &[h(1, 1, 70_000)], 70_000, 60_000)
                 .is_empty()
         );
         // B's own clock moving on lets its old fingerprint go.

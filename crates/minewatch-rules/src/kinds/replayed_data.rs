@@ -10,8 +10,8 @@
 //! `replayed_window` of the mine clock the window is judged: `replayed_min_points` points or more
 //! repeating raise. The window's [`Sketch`] (its [`SKETCH`] smallest fingerprints, a sample chosen
 //! by content) then joins the history, which keeps `replayed_history` of windows. So the memory is
-//! bounded per mine (8 bytes per history entry: 6 per 10-minute window, 864 for 24 h, about
-//! 7 KB), not per reading; the price is that a replay must cover a good share of the mine's
+//! bounded per mine (8 bytes per history entry: 4 per 10-minute window, 576 for 24 h, about
+//! 4.6 KB, 15 bytes a point for a mine of 300), not per reading; the price is that a replay must cover a good share of the mine's
 //! varying points to be sampled (see docs/alerts.md).
 
 use super::fingerprint::{Sampled, Sketch};
@@ -33,7 +33,7 @@ crate::params! {
 }
 
 /// Chunks per window kept in the history.
-pub const SKETCH: usize = 6;
+pub const SKETCH: usize = 4;
 /// Repeating points remembered per window (for the count and the evidence).
 const MAX_POINTS: usize = 64;
 /// Points named in a message.
@@ -150,6 +150,8 @@ fn close(m: &mut MineState, p: &Params, end: Millis, out: &mut Vec<Change>) {
     let cutoff = minute(end - p.replayed_history);
     st.history.retain(|&e| e & 0xFFFF_FFFF >= cutoff);
     let start = minute(end - len);
+    // Grown exactly, not doubled: thousands of mines keep a full history each.
+    st.history.reserve_exact(st.sketch.items().len());
     for s in st.sketch.items() {
         let key = s.fp >> 32 << 32;
         let k = st.history.partition_point(|&e| e < key);
@@ -232,43 +234,45 @@ fn emit(m: &MineState, p: &Params, op: ChangeOp, end: Millis, out: &mut Vec<Chan
 mod tests {
     use super::super::fingerprint::mix;
     use super::super::testkit::*;
-    use crate::kinds::RulesConfig as Params;
-    use minewatch_core::alert::{Kind, Severity};
+    use crate::kinds::{MineState, RulesConfig as Params};
+    use minewatch_core::alert::{Change, Kind, Severity};
+    use minewatch_core::registry::MineDef;
+    use std::path::Path;
+    use std::sync::Arc;
 
-    /// A noisy, never-repeating methane value of point `p` at step `k`.
-    fn noisy(p: u64, k: i64) -> f64 {
-        0.30 + (mix(p << 40 ^ k as u64) % 50) as f64 / 1000.0
+    /// The points fed: the test mine's four analog points and eight more CO points.
+    const POINTS: [&str; 12] = [
+        "P0", "P1", "P2", "O1", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8",
+    ];
+
+    /// The test mine with eight more CO points: a window samples 4 chunks of some 24.
+    fn big() -> MineState {
+        let mut text = MINE.to_string();
+        for q in &POINTS[4..] {
+            text.push_str(&format!("\n[[point]]\nid = \"{q}\"\narea = \"A2\"\nkind = \"co\"\n"));
+        }
+        let def = MineDef::parse(Path::new("big.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        MineState::new(Arc::new(def))
     }
 
-    /// Readings of P0, P1, P2 and O1 at `s` seconds, `k` being the step whose values they carry.
-    fn step(m: &mut crate::MineState, p: &Params, s: i64, k: i64) -> Vec<minewatch_core::Change> {
-        feed_with(
-            m,
-            p,
-            &safety(
-                at(s),
-                &[
-                    ("P0", noisy(0, k) - 0.25, 0),
-                    ("P1", noisy(1, k), 0),
-                    ("P2", noisy(2, k) + 0.05, 0),
-                    ("O1", 20.0 + noisy(3, k), 0),
-                ],
-            ),
-        )
+    /// A noisy, never-repeating value of point `p` at step `k`.
+    fn noisy(p: usize, k: i64) -> f64 {
+        let base = [0.05, 0.3, 0.35, 20.3, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0][p];
+        base + (mix((p as u64) << 40 ^ k as u64) % 50) as f64 / 1000.0
     }
 
-    /// Feeds `[from, to)` seconds every 10 s, with values of step `(s - lag) / 10` (`lag` 0:
-    /// live), and returns the replayed_data changes.
-    fn run(
-        m: &mut crate::MineState,
-        p: &Params,
-        from: i64,
-        to: i64,
-        lag: i64,
-    ) -> Vec<minewatch_core::Change> {
+    /// Feeds `[from, to)` seconds every 10 s: the first `old` points of `points` send what they
+    /// sent `lag` seconds before, the others their live values. Returns the changes of the kind.
+    fn run(m: &mut MineState, p: &Params, span: (i64, i64), points: usize, old: usize, lag: i64) -> Vec<Change> {
         let mut all = Vec::new();
-        for s in (from..to).step_by(10) {
-            let c = step(m, p, s, (s - lag) / 10);
+        for s in (span.0..span.1).step_by(10) {
+            let readings: Vec<(&'static str, f64, u32)> = (0..points)
+                .map(|j| {
+                    let k = if j < old { (s - lag) / 10 } else { s / 10 };
+                    (POINTS[j], noisy(j, k), 0)
+                })
+                .collect();
+            let c = feed_with(m, p, &safety(at(s), &readings));
             all.extend(c.into_iter().filter(|c| c.kind == Kind::ReplayedData));
         }
         all
@@ -276,76 +280,44 @@ mod tests {
 
     #[test]
     fn a_clean_varying_feed_never_repeats() {
-        let mut m = mine();
-        let c = run(&mut m, &Params::default(), 0, 12 * 3600, 0);
+        let mut m = big();
+        let c = run(&mut m, &Params::default(), (0, 12 * 3600), 12, 0, 0);
         assert!(c.is_empty(), "{c:?}");
     }
 
     #[test]
     fn replaying_an_hour_earlier_raises_critical_and_two_clean_windows_resolve() {
-        let mut m = mine();
+        let mut m = big();
         let p = Params::default();
-        assert!(run(&mut m, &p, 0, 7200, 0).is_empty());
+        assert!(run(&mut m, &p, (0, 7200), 12, 0, 0).is_empty());
         // From 2 h, the feed replays what it sent from 1 h (an hour earlier, exactly).
-        let c = run(&mut m, &p, 7200, 9000, 3600);
+        let c = run(&mut m, &p, (7200, 9000), 12, 12, 3600);
         assert_eq!(ops(&c, Kind::ReplayedData), vec![("raise", "M1".into())]);
         assert_eq!(c[0].severity, Severity::Critical, "P1 and P2 are methane");
         assert!(c[0].evidence["repeating"].as_u64().unwrap_or(0) >= 3);
         assert!(c[0].message.contains("replayed feed"), "{}", c[0].message);
         // Live again at 2:30: the windows 2:30-2:40 and 2:40-2:50 are clean, resolved when the
         // first reading at 2:50 closes the second.
-        let c = run(&mut m, &p, 9000, 10_200, 0);
+        let c = run(&mut m, &p, (9000, 10_200), 12, 0, 0);
         assert!(c.is_empty(), "{c:?}");
-        let c = run(&mut m, &p, 10_200, 10_210, 0);
+        let c = run(&mut m, &p, (10_200, 10_210), 12, 0, 0);
         assert_eq!(ops(&c, Kind::ReplayedData), vec![("resolve", "M1".into())]);
     }
 
     #[test]
     fn two_repeating_points_do_not_raise_three_do() {
-        // Only P1 and P2 replay (P0 and O1 stay live): just under the 3 points.
-        let mut m = mine();
+        // A mine of four points (a sample of 4 chunks of about 8): two of them replay the hour
+        // before (what they sent then: the helper replays the live series).
         let p = Params::default();
-        run(&mut m, &p, 0, 7200, 0);
-        for s in (7200..10_800).step_by(10) {
-            let (live, old) = (s / 10, (s - 3600) / 10);
-            let c = feed(
-                &mut m,
-                &safety(
-                    at(s),
-                    &[
-                        ("P0", noisy(0, live) - 0.25, 0),
-                        ("P1", noisy(1, old), 0),
-                        ("P2", noisy(2, old) + 0.05, 0),
-                        ("O1", 20.0 + noisy(3, live), 0),
-                    ],
-                ),
-            );
-            assert!(ops(&c, Kind::ReplayedData).is_empty(), "at {s}");
-        }
-        // With two as the minimum, the same raises.
-        let mut m = mine();
-        let mut p = Params::default();
-        p.replayed_data.replayed_min_points = 2;
-        run(&mut m, &p, 0, 7200, 0);
-        let mut raised = false;
-        for s in (7200..10_800).step_by(10) {
-            let (live, old) = (s / 10, (s - 3600) / 10);
-            let c = feed_with(
-                &mut m,
-                &p,
-                &safety(
-                    at(s),
-                    &[
-                        ("P0", noisy(0, live) - 0.25, 0),
-                        ("P1", noisy(1, old), 0),
-                        ("P2", noisy(2, old) + 0.05, 0),
-                        ("O1", 20.0 + noisy(3, live), 0),
-                    ],
-                ),
-            );
-            raised |= !ops(&c, Kind::ReplayedData).is_empty();
-        }
-        assert!(raised);
+        let mut m = big();
+        run(&mut m, &p, (0, 7200), 4, 0, 0);
+        assert!(run(&mut m, &p, (7200, 10_800), 4, 2, 3600).is_empty());
+        // Three of them.
+        let mut m = big();
+        run(&mut m, &p, (0, 7200), 4, 0, 0);
+        let c = run(&mut m, &p, (7200, 10_800), 4, 3, 3600);
+        assert_eq!(ops(&c, Kind::ReplayedData), vec![("raise", "M1".into())]);
+        assert!(c[0].evidence["repeating"] == 3, "{}", c[0].evidence);
     }
 
     #[test]
@@ -353,44 +325,43 @@ mod tests {
         let mut p = Params::default();
         p.replayed_data.replayed_history = 3_600_000;
         // 90 min back with a 1 h history: the repeated windows have left it.
-        let mut m = mine();
-        run(&mut m, &p, 0, 6000, 0);
-        assert!(run(&mut m, &p, 6000, 9000, 5400).is_empty());
+        let mut m = big();
+        run(&mut m, &p, (0, 6000), 12, 0, 0);
+        assert!(run(&mut m, &p, (6000, 9000), 12, 12, 5400).is_empty());
         // 50 min back: within it.
-        let mut m = mine();
-        run(&mut m, &p, 0, 6000, 0);
-        let c = run(&mut m, &p, 6000, 9000, 3000);
+        let mut m = big();
+        run(&mut m, &p, (0, 6000), 12, 0, 0);
+        let c = run(&mut m, &p, (6000, 9000), 12, 12, 3000);
         assert_eq!(ops(&c, Kind::ReplayedData), vec![("raise", "M1".into())]);
     }
 
     #[test]
     fn constant_sensors_never_repeat_and_a_window_with_a_repeat_keeps_the_alert() {
         // Constant values on every point for hours: a flat sensor is not a replayed one.
-        let mut m = mine();
+        let mut m = big();
         for s in (0..6 * 3600).step_by(10) {
-            let c = feed(
-                &mut m,
-                &safety(at(s), &[("P0", 0.05, 0), ("P1", 0.4, 0), ("P2", 0.45, 0)]),
-            );
+            let readings: Vec<(&'static str, f64, u32)> =
+                POINTS.iter().map(|&q| (q, 0.4, 0)).collect();
+            let c = feed(&mut m, &safety(at(s), &readings));
             assert!(ops(&c, Kind::ReplayedData).is_empty(), "at {s}");
         }
         // A replay that stops for one window (under the two clean windows) does not flap.
-        let mut m = mine();
+        let mut m = big();
         let p = Params::default();
-        run(&mut m, &p, 0, 7200, 0);
-        let mut c = run(&mut m, &p, 7200, 9000, 3600);
-        c.extend(run(&mut m, &p, 9000, 9600, 0));
-        c.extend(run(&mut m, &p, 9600, 11_400, 3600));
+        run(&mut m, &p, (0, 7200), 12, 0, 0);
+        let mut c = run(&mut m, &p, (7200, 9000), 12, 12, 3600);
+        c.extend(run(&mut m, &p, (9000, 9600), 12, 0, 0));
+        c.extend(run(&mut m, &p, (9600, 11_400), 12, 12, 3600));
         assert_eq!(ops(&c, Kind::ReplayedData), vec![("raise", "M1".into())]);
     }
 
     #[test]
     fn a_restored_alert_resolves_after_clean_windows() {
-        let mut m = mine();
+        let mut m = big();
         let mut out = Vec::new();
         m.restore(&[stored(Kind::ReplayedData, "M1", None)], &mut out);
         assert!(out.is_empty());
-        let c = run(&mut m, &Params::default(), 0, 1810, 0);
+        let c = run(&mut m, &Params::default(), (0, 1810), 12, 0, 0);
         assert_eq!(ops(&c, Kind::ReplayedData), vec![("resolve", "M1".into())]);
     }
 }
