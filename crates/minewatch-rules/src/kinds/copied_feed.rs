@@ -63,9 +63,15 @@ impl KindRule for Rule {
     type Params = Params;
     crate::slots!(mine = Copies);
 
+    #[inline]
     fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+        // Most readings neither end a chunk nor close the window.
+        if m.chunk_ended.is_none() && at < m.kinds.copied_feed.window_end {
+            return;
+        }
         let len = p.copied_window.max(60_000);
-        let now = m.clock.unwrap_or(at).max(at);
+        // The window closes with the first reading at or after its end.
+    let now = at;
         let st = &mut m.kinds.copied_feed;
         if st.window_end == 0 {
             st.window_end = (now.div_euclid(len) + 1) * len;

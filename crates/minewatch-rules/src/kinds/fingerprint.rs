@@ -40,8 +40,16 @@ pub fn mix(mut x: u64) -> u64 {
 /// A value in hundredths, as the fingerprints see it.
 #[inline]
 pub fn quantise(v: f64) -> i32 {
+    // Half away from zero, as `round` does, without its library call (this runs per reading);
     // `as` saturates and maps NaN to 0: no value can make this panic.
-    (v * 100.0).round() as i32
+    let x = v * 100.0;
+    (x + if x < 0.0 { -0.5 } else { 0.5 }) as i32
+}
+
+/// The gear value of a quantised value: one multiply (Fibonacci hashing), upper bits kept.
+#[inline]
+fn gear(q: i32) -> u16 {
+    ((q as u32).wrapping_mul(0x9E37_79B1) >> 16) as u16
 }
 
 /// The chunk being read of one point. 16 bytes, `Copy`: one per point.
@@ -73,7 +81,7 @@ impl Chunker {
         }
         self.prev = q;
         self.acc = (self.acc ^ u64::from(q as u32)).wrapping_mul(0x0000_0100_0000_01b3);
-        self.roll = (self.roll << 1).wrapping_add(mix(u64::from(q as u32)) as u16);
+        self.roll = (self.roll << 1).wrapping_add(gear(q));
         self.len += 1;
         let cut = (self.len >= MIN_LEN && self.roll & BOUNDARY == 0) || self.len >= MAX_LEN;
         if !cut {
@@ -123,7 +131,12 @@ impl<const K: usize> Default for Sketch<K> {
 
 impl<const K: usize> Sketch<K> {
     /// Offers a chunk; kept when it is among the `K` smallest so far. O(K).
+    #[inline]
     pub fn offer(&mut self, s: Sampled) {
+        // Most chunks are not among the smallest: one comparison.
+        if self.len == K && (K == 0 || s.fp >= self.items[K - 1].fp) {
+            return;
+        }
         let items = &mut self.items[..self.len];
         if items.iter().any(|x| x.fp == s.fp) {
             return;

@@ -89,9 +89,15 @@ fn minute(at: Millis) -> u64 {
 
 /// Judges the window that ends at `at`'s window start and opens `at`'s, then takes point `i`'s
 /// chunk, if its reading ended one.
+#[inline]
 fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
+    // Most readings neither end a chunk nor close the window.
+    if m.chunk_ended.is_none() && at < m.kinds.replayed_data.window_end {
+        return;
+    }
     let len = p.replayed_window.max(60_000);
-    let now = m.clock.unwrap_or(at).max(at);
+    // The window closes with the first reading at or after its end.
+    let now = at;
     let st = &mut m.kinds.replayed_data;
     if st.window_end == 0 {
         st.window_end = (now.div_euclid(len) + 1) * len;
