@@ -48,6 +48,8 @@ macro_rules! for_each_kind {
             data_rejected DataRejected,
             sensor_unresponsive SensorUnresponsive,
             untagged_work UntaggedWork,
+            replayed_data ReplayedData,
+            copied_feed CopiedFeed,
         }
     };
 }
@@ -313,7 +315,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        assert_eq!(Kind::ALL.len(), 28);
+        assert_eq!(Kind::ALL.len(), 30);
         for &k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
             let json = serde_json::to_string(&k).unwrap_or_default();

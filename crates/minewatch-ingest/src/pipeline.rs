@@ -211,6 +211,7 @@ impl Pipeline {
         let mut tasks = vec![tokio::spawn(writer.run(writer_rx))];
         let mut shard_txs = Vec::with_capacity(n);
         let mut built = Vec::with_capacity(n);
+        let feed_index = minewatch_rules::kinds::feed_index::FeedIndex::shared();
         for (i, defs) in per_shard.into_iter().enumerate() {
             let (built_tx, built_rx) = oneshot::channel();
             built.push(built_rx);
@@ -218,6 +219,7 @@ impl Pipeline {
                 params,
                 defs,
                 statuses: statuses.clone(),
+                feed_index: feed_index.clone(),
                 built: built_tx,
             };
             let (tx, rx) = mpsc::channel(parts.engine.shard_queue.max(2));

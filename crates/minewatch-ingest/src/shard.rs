@@ -18,6 +18,7 @@ use minewatch_core::payload::{self, DecodeCtx, Reason, Rejected, RejectedElement
 use minewatch_core::registry::{MineDef, MineStatus};
 use minewatch_core::time::{Millis, now_millis, to_datetime};
 use minewatch_rules::Engine;
+use minewatch_rules::kinds::feed_index::FeedIndex;
 use minewatch_store::{Applied, DeadLetter, Example};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -200,6 +201,9 @@ pub struct ShardInit {
     pub defs: Vec<Arc<MineDef>>,
     /// Stored regulators' orders, which outrank the registry files' statuses.
     pub statuses: Arc<HashMap<String, MineStatus>>,
+    /// The one index of window fingerprints every shard's mines hand in to (once per mine per
+    /// window, off the per-reading path), so a feed copied from a mine of another shard is seen.
+    pub feed_index: Arc<FeedIndex>,
     /// Told once the state is built and the mines are in the live view.
     pub built: oneshot::Sender<()>,
 }
@@ -213,7 +217,7 @@ impl ShardInit {
             live.mines
                 .insert(def.id.clone(), MineLive::new(def.clone(), status));
         }
-        let mut engine = Engine::new(self.params, self.defs);
+        let mut engine = Engine::with_feed_index(self.params, self.defs, self.feed_index);
         for (id, m) in engine.mines.iter_mut() {
             if let Some(s) = self.statuses.get(&**id) {
                 m.status_order = Some(*s);
@@ -625,6 +629,7 @@ mod tests {
             params: minewatch_rules::Params::default(),
             defs: vec![Arc::new(def)],
             statuses: Arc::new(HashMap::new()),
+            feed_index: FeedIndex::shared(),
             built,
         };
         let ctx = ShardCtx {

@@ -2,12 +2,16 @@
 //!
 //! A mine's state plus an input (a decoded batch with its event time, a wall-clock tick, an
 //! operator's ack, a registry change) gives the alert transitions ([`minewatch_core::Change`]) —
-//! no sockets, clocks or locks inside, so a day of telemetry replays in a test in a second.
+//! no sockets or clocks inside and no lock per reading (the shards share one index of window
+//! fingerprints, locked once per mine per window), so a day of telemetry replays in a test in a
+//! second.
 //!
 //! - [`config`]: the `[rules]` section; every parameter with its contract default.
 //! - [`engine`]: [`Engine`] (the mines of one shard) and [`MineState`] (one mine: its clock, point
 //!   states, tags, cameras, meters, and which alerts it holds active).
-//! - [`kinds`]: one module per alert kind — its parameters, its evaluation, its tests.
+//! - [`kinds`]: one module per alert kind — its parameters, its evaluation, its tests; and what
+//!   kinds share: `state`, `fingerprint` (chunk fingerprints of what points report) and
+//!   `feed_index` (the window fingerprints every shard's mines hand in, once per window).
 //! - [`timed`]: a condition that must hold for a while to raise (and be clear a while to resolve).
 //!
 //! Durations are measured on the mine's clock (the latest `ts` seen from it) and fire when that

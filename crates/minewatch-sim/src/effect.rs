@@ -120,6 +120,28 @@ pub(crate) enum Effect {
         start: i64,
         end: i64,
     },
+    /// The clean values of every point in `[start, start + lag)` are recorded, tick by tick, and
+    /// played back, over and over, in `[start + lag, end)` instead of the live ones.
+    Replay { start: i64, lag: i64, end: i64 },
+    /// In `[start, end)` each point reports what `map` gives it (by point index): the value a
+    /// point of simulated mine `from` sent one tick earlier, a held value, or its own.
+    Copy {
+        from: usize,
+        map: Arc<[Source]>,
+        start: i64,
+        end: i64,
+    },
+}
+
+/// Where a point's value comes from under [`Effect::Copy`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Source {
+    /// That point of the other mine.
+    Point(u32),
+    /// This value, all along.
+    Hold(f64),
+    /// Its own value.
+    Own,
 }
 
 impl Effect {
@@ -159,6 +181,8 @@ impl Effect {
             | Effect::Garble { start, end, .. }
             | Effect::Pin { start, end, .. }
             | Effect::Vacate { start, end, .. }
+            | Effect::Replay { start, end, .. }
+            | Effect::Copy { start, end, .. }
             | Effect::LeadersUp { start, end } => (*start, *end),
         }
     }

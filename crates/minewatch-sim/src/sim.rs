@@ -2,7 +2,7 @@
 //! contract §1, with anomalies scheduled by hand ([`Sim::inject`]) or automatically, and a mine's
 //! suspension switched at run time ([`Sim::set_suspended`]).
 
-use crate::anomaly::{self, Anomaly, Ctx};
+use crate::anomaly::{self, Anomaly, Ctx, Other};
 use crate::clock::{ShiftPlan, Step, normalize_offset, push_ts};
 use crate::effect::Effect;
 use crate::json::push_str_field;
@@ -180,6 +180,20 @@ impl Sim {
         if self.cfg.anomalies && !self.mines.is_empty() {
             self.schedule_automatic(t);
         }
+        // A mine that copies another's data gets that mine's values of the previous tick.
+        for k in 0..self.mines.len() {
+            let from = self.mines[k].effects.iter().find_map(|e| match e {
+                Effect::Copy { from, .. } if e.active(t) => Some(*from),
+                _ => None,
+            });
+            let incoming = match from {
+                Some(from) if from < self.mines.len() && from != k => {
+                    self.mines[from].points.value.clone()
+                }
+                _ => Vec::new(),
+            };
+            self.mines[k].points.incoming = incoming;
+        }
         let mut out = Vec::with_capacity(self.mines.len() * 5);
         for m in &mut self.mines {
             m.tick(t, self.cfg.interval_ms.max(1), self.offset_secs, &mut out);
@@ -236,8 +250,19 @@ impl Sim {
     }
 
     fn inject_at(&mut self, i: usize, anomaly: &Anomaly, at: i64) -> Result<(), String> {
-        let m = &mut self.mines[i];
         let k = anomaly.index();
+        let others: Vec<Other<'_>> = self
+            .mines
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(index, o)| Other {
+                index,
+                def: &o.def,
+                points: &o.points,
+            })
+            .collect();
+        let m = &self.mines[i];
         let planned = anomaly.plan(
             &Ctx {
                 def: &m.def,
@@ -248,9 +273,12 @@ impl Sim {
                 nth: m.injected,
                 nth_kind: m.injected_kind[k],
                 companions: anomaly::companions,
+                others: &others,
             },
             at,
         )?;
+        drop(others);
+        let m = &mut self.mines[i];
         m.effects.extend(planned.effects);
         m.injected += 1;
         m.injected_kind[k] += 1;

@@ -101,6 +101,13 @@ pub(crate) struct Points {
     held: Vec<bool>,
     /// A value a planner keeps for the point from tick to tick ([`Readings::kept`]).
     kept: Vec<Option<f64>>,
+    /// Clean values recorded tick by tick (every point's, one tick after another) for a planner
+    /// to play back ([`Readings::record`]), and the next tick to play.
+    tape: Vec<f64>,
+    tape_at: usize,
+    /// Another mine's values of its previous tick, handed in for a planner to copy
+    /// ([`Readings::incoming`]); empty unless an anomaly copies one.
+    pub(crate) incoming: Vec<f64>,
     /// Whether the noise has been drawn from its stationary spread yet.
     started: bool,
 }
@@ -333,6 +340,9 @@ impl Points {
             present: vec![true; n],
             held: vec![false; n],
             kept: vec![None; n],
+            tape: Vec::new(),
+            tape_at: 0,
+            incoming: Vec::new(),
             started: false,
         }
     }
@@ -556,6 +566,41 @@ impl Readings<'_> {
     /// How many points there are.
     pub(crate) fn len(&self) -> usize {
         self.points.value.len()
+    }
+
+    /// Appends this tick's clean values of every point to the tape.
+    pub(crate) fn record(&mut self) {
+        let p = &mut *self.points;
+        p.tape.extend_from_slice(&p.normal);
+    }
+
+    /// Sets every point's value to the next tick recorded on the tape, from its start again after
+    /// its end; `false` (nothing changed) when nothing was recorded.
+    pub(crate) fn play(&mut self) -> bool {
+        let p = &mut *self.points;
+        let n = p.value.len();
+        if n == 0 || p.tape.len() < n {
+            return false;
+        }
+        let ticks = p.tape.len() / n;
+        let k = p.tape_at % ticks;
+        p.value.copy_from_slice(&p.tape[k * n..(k + 1) * n]);
+        p.tape_at = k + 1;
+        true
+    }
+
+    /// Value `k` of the other mine's values handed in for this tick, if any.
+    pub(crate) fn incoming(&self, k: usize) -> Option<f64> {
+        self.points.incoming.get(k).copied()
+    }
+
+    /// Forgets the tape.
+    pub(crate) fn erase(&mut self) {
+        let p = &mut *self.points;
+        if !p.tape.is_empty() {
+            p.tape = Vec::new();
+            p.tape_at = 0;
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! A batch of any system first updates what it reports (points, tags, cameras, meters, issues),
 //! then calls the kinds' hooks ([`crate::kinds::hooks`]) in list order; the cross-system kinds
-//! read the state of several systems of the same mine, all inside this shard. No locks, no I/O,
-//! no clock reads: callers pass event time in the batches and wall time in [`Engine::tick`].
+//! read the state of several systems of the same mine, all inside this shard. No I/O, no clock
+//! reads: callers pass event time in the batches and wall time in [`Engine::tick`]. No locks per
+//! reading: the one lock is the [`FeedIndex`] the shards share, taken once per mine per window.
 //!
 //! Every change the kinds emit passes [`MineState::track`], which keeps the mine's set of active
 //! alerts: what a registry reload judges, whatever the kind.
@@ -19,7 +20,10 @@ mod restore;
 mod snapshot;
 
 use crate::RulesConfig;
-use crate::kinds::{ExtraArea, MineState, NEVER, STATUS_CALIBRATION, Unapplied, hooks};
+use crate::kinds::feed_index::FeedIndex;
+use crate::kinds::{
+    ExtraArea, MineState, NEVER, STATUS_CALIBRATION, STATUS_FAULT, Unapplied, hooks,
+};
 use minewatch_core::alert::{Alert, AlertState, Change, ChangeOp};
 use minewatch_core::payload::{self, Batch, Items, Reason, System, TagObs};
 use minewatch_core::registry::{Idx, MineDef, MineStatus};
@@ -231,6 +235,14 @@ impl MineState {
             }
             return;
         }
+        // A new reading extends the point's fingerprinted chunk; what is not a reading of the
+        // air starts a new chunk.
+        self.chunk_ended = if status & (STATUS_CALIBRATION | STATUS_FAULT) != 0 {
+            st.chunks.reset();
+            None
+        } else {
+            st.chunks.push(value)
+        };
         st.value = value;
         st.status = status;
         st.advance(ts);
@@ -385,11 +397,16 @@ impl MineState {
     }
 }
 
-/// The state of `mine` in `mines`, created as unregistered if the registry does not define it.
-fn mine_in<'a>(mines: &'a mut HashMap<Arc<str>, MineState>, mine: &str) -> &'a mut MineState {
+/// The state of `mine` in `mines`, created as unregistered (handing its windows to `index`) if
+/// the registry does not define it.
+fn mine_in<'a>(
+    mines: &'a mut HashMap<Arc<str>, MineState>,
+    index: &Arc<FeedIndex>,
+    mine: &str,
+) -> &'a mut MineState {
     if !mines.contains_key(mine) {
         let def = Arc::new(MineDef::unregistered(mine));
-        mines.insert(def.id.clone(), MineState::new(def));
+        mines.insert(def.id.clone(), MineState::with_index(def, index.clone()));
     }
     mines
         .get_mut(mine)
@@ -401,23 +418,46 @@ fn mine_in<'a>(mines: &'a mut HashMap<Arc<str>, MineState>, mine: &str) -> &'a m
 pub struct Engine {
     pub params: Params,
     pub mines: HashMap<Arc<str>, MineState>,
+    /// Where its mines hand in their windows' chunk fingerprints: shared with the other shards'
+    /// engines when given ([`Engine::with_feed_index`]), so a feed copied across shards is seen.
+    pub feed_index: Arc<FeedIndex>,
+}
+
+impl MineState {
+    /// A fresh state for a mine definition that hands its windows to `index`.
+    pub fn with_index(def: Arc<MineDef>, index: Arc<FeedIndex>) -> Self {
+        let mut m = MineState::new(def);
+        m.feed_index = index;
+        m
+    }
 }
 
 impl Engine {
-    /// An engine for `mines` (the registry definitions this shard owns).
+    /// An engine for `mines` (the registry definitions this shard owns), whose mines share an
+    /// index of their own.
     pub fn new(params: Params, mines: impl IntoIterator<Item = Arc<MineDef>>) -> Self {
+        Engine::with_feed_index(params, mines, FeedIndex::shared())
+    }
+
+    /// An engine for `mines` that hands their windows to `index`, shared with other engines.
+    pub fn with_feed_index(
+        params: Params,
+        mines: impl IntoIterator<Item = Arc<MineDef>>,
+        index: Arc<FeedIndex>,
+    ) -> Self {
         Engine {
             params,
             mines: mines
                 .into_iter()
-                .map(|d| (d.id.clone(), MineState::new(d)))
+                .map(|d| (d.id.clone(), MineState::with_index(d, index.clone())))
                 .collect(),
+            feed_index: index,
         }
     }
 
     /// The state of `mine`, created as unregistered if the registry does not define it.
     pub fn mine(&mut self, mine: &str) -> &mut MineState {
-        mine_in(&mut self.mines, mine)
+        mine_in(&mut self.mines, &self.feed_index, mine)
     }
 
     /// Applies a decoded batch from `mine`.
@@ -429,7 +469,13 @@ impl Engine {
         wall: Millis,
         out: &mut Vec<Change>,
     ) {
-        mine_in(&mut self.mines, mine).on_batch(&self.params, system, batch, wall, out);
+        mine_in(&mut self.mines, &self.feed_index, mine).on_batch(
+            &self.params,
+            system,
+            batch,
+            wall,
+            out,
+        );
     }
 
     /// A message of `system` from `mine` was rejected whole (see [`MineState::on_rejected`]).
@@ -442,7 +488,7 @@ impl Engine {
         wall: Millis,
         out: &mut Vec<Change>,
     ) {
-        mine_in(&mut self.mines, mine).on_rejected(
+        mine_in(&mut self.mines, &self.feed_index, mine).on_rejected(
             &self.params,
             system,
             reason,
@@ -462,7 +508,7 @@ impl Engine {
     /// A regulator's status order for `mine` (`None`: back to the registry file's status); the
     /// cross-system rules re-judge at once.
     pub fn set_status(&mut self, mine: &str, order: Option<MineStatus>, out: &mut Vec<Change>) {
-        mine_in(&mut self.mines, mine).set_status(&self.params, order, out);
+        mine_in(&mut self.mines, &self.feed_index, mine).set_status(&self.params, order, out);
     }
 
     /// A new or changed definition (`None` definition: the mine left the registry).
@@ -471,7 +517,8 @@ impl Engine {
         match self.mines.get_mut(id) {
             Some(m) => m.rebind(def, out),
             None => {
-                self.mines.insert(def.id.clone(), MineState::new(def));
+                let m = MineState::with_index(def.clone(), self.feed_index.clone());
+                self.mines.insert(def.id.clone(), m);
             }
         }
     }

@@ -26,6 +26,7 @@ impl MineState {
         self.status_order = old.status_order;
         self.status = old.status_order.unwrap_or(self.def.status);
         self.last_arrival = old.last_arrival;
+        self.feed_index = old.feed_index.clone();
         self.extra_areas = std::mem::take(&mut old.extra_areas);
         self.explosives_at = old.explosives_at;
         let new = self.def.clone();

@@ -10,6 +10,8 @@
 //! engine's hooks ([`hooks`]), restore, reload and ack handling, and [`catalogue`] for
 //! `GET /api/kinds`.
 
+pub mod feed_index;
+pub mod fingerprint;
 pub mod state;
 
 #[cfg(test)]

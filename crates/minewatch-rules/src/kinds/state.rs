@@ -3,8 +3,11 @@
 //! kind keeps about it lives in that kind's slot under `kinds` (generated from the kind list, see
 //! [`super::PointSlots`] and its siblings), owned and documented by the kind's module.
 //!
-//! The state is plain data owned by one shard task: no locks, no I/O, no clock reads.
+//! The state is plain data owned by one shard task: no I/O, no clock reads, no locks but the
+//! shared feed index's, taken once per mine per window.
 
+use super::feed_index::FeedIndex;
+use super::fingerprint::Chunker;
 use super::{AreaSlots, CameraSlots, MeterSlots, MineSlots, PointSlots, TagSlots};
 use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
 use minewatch_core::payload::CameraState;
@@ -34,6 +37,9 @@ pub struct PointState {
     /// The point's over-limit alert is active on the high side (a neighbour "at alarm"). Written
     /// by the kind that raises it, read by kinds that judge a point against its neighbours.
     pub alarm_high: bool,
+    /// The chunk of readings being fingerprinted ([`super::fingerprint`]): stepped by the engine
+    /// once per new reading, read by every kind that looks for data repeated from elsewhere.
+    pub chunks: Chunker,
     /// What each kind keeps about this point.
     pub kinds: PointSlots,
 }
@@ -189,6 +195,12 @@ pub struct MineState {
     /// Every alert of this mine that is active, as (kind, subject): kept from the changes the
     /// kinds emit, so a registry reload can judge each of them whatever its kind.
     pub active: HashSet<(Kind, Arc<str>)>,
+    /// The fingerprint of the chunk that the reading being judged completed, if it completed one
+    /// that varied ([`super::fingerprint`]); set by the engine before the kinds' `on_reading`.
+    pub chunk_ended: Option<u64>,
+    /// Where this mine hands in its windows' chunk fingerprints, shared with the other mines of
+    /// its engine and, when the engine was given one, with every shard's.
+    pub feed_index: Arc<FeedIndex>,
     /// What each kind keeps about the mine as a whole.
     pub kinds: MineSlots,
 }
@@ -234,6 +246,8 @@ impl MineState {
             last_arrival: [None; 5],
             time_shift: [0; 5],
             active: HashSet::new(),
+            chunk_ended: None,
+            feed_index: FeedIndex::shared(),
             kinds: MineSlots::default(),
         }
     }

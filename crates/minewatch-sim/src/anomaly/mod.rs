@@ -21,7 +21,7 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use plan::Ctx;
+pub(crate) use plan::{Ctx, Other};
 use plan::{Planned, Planner};
 
 use crate::effect::Effect;

@@ -113,6 +113,17 @@ pub(crate) struct Ctx<'a> {
     pub(crate) nth_kind: usize,
     /// What effects would raise besides the kind planned.
     pub(crate) companions: Companions,
+    /// The other simulated mines, for anomalies that take data from one.
+    pub(crate) others: &'a [Other<'a>],
+}
+
+/// Another simulated mine, as a planner sees it.
+#[derive(Clone, Copy)]
+pub(crate) struct Other<'a> {
+    /// Its place among the simulated mines (what an effect names it by).
+    pub(crate) index: usize,
+    pub(crate) def: &'a MineDef,
+    pub(crate) points: &'a Points,
 }
 
 /// An anomaly turned into effects.

@@ -168,6 +168,15 @@ pub struct Oracle {
     /// Per kind (a short list, searched), per subject.
     timers: Vec<(&'static str, HashMap<String, Timed>)>,
     stays: HashMap<(&'static str, String), bool>,
+    /// `replayed_data`, on whole 10-minute windows (the simulator replays recordings a whole
+    /// number of windows later when injected on a window boundary): the current window, each
+    /// point's values in it (in hundredths), the contents seen in earlier windows, and the alert
+    /// with its clean windows since.
+    replay_window: Option<i64>,
+    replay_seq: Vec<Vec<i32>>,
+    replay_seen: HashMap<u64, ()>,
+    replay_active: bool,
+    replay_clean: u32,
     /// Every raise: (time, kind, subject).
     pub raised: Vec<(i64, &'static str, String)>,
     /// Every resolve: (time, kind, subject).
@@ -202,6 +211,11 @@ impl Oracle {
             extra_areas: BTreeMap::new(),
             pair_lower: HashMap::default(),
             windows: vec![Window::default(); np],
+            replay_window: None,
+            replay_seq: vec![Vec::new(); np],
+            replay_seen: HashMap::default(),
+            replay_active: false,
+            replay_clean: 0,
             timers: Vec::new(),
             stays: HashMap::default(),
             raised: Vec::new(),
@@ -218,6 +232,7 @@ impl Oracle {
     /// Whether (kind, subject) is active now.
     pub fn active(&self, kind: &'static str, subject: &str) -> bool {
         self.is_active(kind, subject)
+            || (kind == "replayed_data" && self.replay_active)
             || self
                 .stays
                 .get(&(kind, subject.to_string()))
@@ -270,6 +285,44 @@ impl Oracle {
         }
     }
 
+    /// Closes the 10-minute window before `t`'s: three points or more whose values in it (varying
+    /// at least 4 times) were sent before raise; two windows in a row without any resolve.
+    fn judge_replay(&mut self, t: i64) {
+        let w = t.div_euclid(10 * MIN);
+        if self.replay_window == Some(w) {
+            return;
+        }
+        self.replay_window = Some(w);
+        let mut repeats = 0;
+        for seq in &mut self.replay_seq {
+            let changes = seq.windows(2).filter(|x| x[0] != x[1]).count();
+            if changes >= 4 {
+                let mut h = Fnv::default();
+                for v in seq.iter() {
+                    h.write(&v.to_le_bytes());
+                }
+                if self.replay_seen.insert(h.finish(), ()).is_some() {
+                    repeats += 1;
+                }
+            }
+            seq.clear();
+        }
+        let mine = self.def.id.to_string();
+        if !self.replay_active && repeats >= 3 {
+            self.replay_active = true;
+            self.replay_clean = 0;
+            self.raised.push((t, "replayed_data", mine));
+        } else if self.replay_active && repeats == 0 {
+            self.replay_clean += 1;
+            if self.replay_clean >= 2 {
+                self.replay_active = false;
+                self.resolved.push((t, "replayed_data", mine));
+            }
+        } else if repeats > 0 {
+            self.replay_clean = 0;
+        }
+    }
+
     fn is_active(&self, kind: &'static str, subject: &str) -> bool {
         self.timers
             .iter()
@@ -288,6 +341,7 @@ impl Oracle {
         let def = self.def.clone();
         match &batch.items {
             Items::Safety(readings) => {
+                self.judge_replay(t);
                 for r in readings {
                     let Some(i) = def.point(&r.point) else {
                         self.stay(t, "unregistered_device", &r.point);
@@ -297,6 +351,9 @@ impl Oracle {
                     let p = &def.points[i];
                     let v = r.value;
                     self.value[i] = v;
+                    if r.status & (CALIBRATION | FAULT_BITS) == 0 {
+                        self.replay_seq[i].push((v * 100.0).round() as i32);
+                    }
                     self.status[i] = r.status;
                     self.seen[i] = t;
                     if let Some(po) = p.limits.power_off {
