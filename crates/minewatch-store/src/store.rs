@@ -347,6 +347,10 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(json) = json else {
+                // Ended here, not left to the drop: a dropped transaction's ROLLBACK is only
+                // sent when the pool next uses the connection, which meanwhile sits idle in a
+                // transaction holding its lock on `alerts` (seen blocking a DROP SCHEMA).
+                tx.rollback().await?;
                 return Ok(None);
             };
             let sql =
