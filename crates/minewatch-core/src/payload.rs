@@ -310,7 +310,18 @@ pub struct Batch<'a> {
     pub salvaged: Vec<Salvaged<'a>>,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
+    /// A batch at `ts` of `items`, all accepted, none salvaged, no `ts` ahead of the wall clock.
+    pub fn new(ts: Millis, items: Items<'a>) -> Self {
+        Batch {
+            ts,
+            items,
+            rejected: Vec::new(),
+            ahead: 0,
+            salvaged: Vec::new(),
+        }
+    }
+
     /// How many elements were rejected, over every reason.
     pub fn rejected_count(&self) -> u64 {
         self.rejected.iter().map(|r| r.count).sum()

@@ -25,7 +25,7 @@ use crate::kinds::{
     ExtraArea, MineState, NEVER, STATUS_CALIBRATION, STATUS_FAULT, Unapplied, hooks,
 };
 use minewatch_core::alert::{Alert, AlertState, Change, ChangeOp};
-use minewatch_core::payload::{self, Batch, Items, Reason, System, TagObs};
+use minewatch_core::payload::{self, Batch, Items, Reason, Salvaged, System, TagObs};
 use minewatch_core::registry::{Idx, MineDef, MineStatus};
 use minewatch_core::time::Millis;
 use std::collections::HashMap;
@@ -96,11 +96,8 @@ impl MineState {
         hooks::on_rejected(self, p, system, reason, wall, out);
         if system == System::Safety {
             let at = self.clock.unwrap_or(wall);
-            for s in payload::salvage(payload, payload::DEFAULT_MAX_ELEMENTS) {
-                if let Some(i) = self.def.point(&s.point) {
-                    hooks::on_unapplied(self, p, i, s.value, 0, at, Unapplied::Salvaged, out);
-                }
-            }
+            let salvaged = payload::salvage(payload, payload::DEFAULT_MAX_ELEMENTS);
+            self.judge_salvaged(p, &salvaged, at, out);
         }
         self.track(&out[start..]);
     }
@@ -128,12 +125,7 @@ impl MineState {
                         }
                     }
                 }
-                for s in &batch.salvaged {
-                    if let Some(i) = self.def.point(&s.point) {
-                        let why = Unapplied::Salvaged;
-                        hooks::on_unapplied(self, p, i, s.value, 0, batch.ts, why, out);
-                    }
-                }
+                self.judge_salvaged(p, &batch.salvaged, batch.ts, out);
             }
             Items::Personnel(tags) => {
                 for t in tags {
@@ -211,6 +203,22 @@ impl MineState {
             }
         }
         self.sweep_if_due(p, out);
+    }
+
+    /// Readings salvaged from what could not be decoded whole: judged against the limits of
+    /// their points, at `at`.
+    fn judge_salvaged(
+        &mut self,
+        p: &Params,
+        salvaged: &[Salvaged<'_>],
+        at: Millis,
+        out: &mut Vec<Change>,
+    ) {
+        for s in salvaged {
+            if let Some(i) = self.def.point(&s.point) {
+                hooks::on_unapplied(self, p, i, s.value, 0, at, Unapplied::Salvaged, out);
+            }
+        }
     }
 
     /// One safety reading of a registered point.

@@ -98,15 +98,16 @@ impl KindRule for Rule {
                         if moved >= first && moved - first <= wall - since + p.clock_jump => {}
                     _ => st.pending[s] = Some((moved, wall)),
                 }
-            } else if moved > last + elapsed + p.clock_jump && m.time_shift[s] > 0 {
-                // Forward while corrected: the clock was put right (or partly).
-                let jump = moved - (last + elapsed);
-                now = moved - jump.min(m.time_shift[s]);
-                st.jump[s] = Some((jump, wall));
+            } else {
+                // Not back: whatever looked like a jump back was an old message.
+                st.pending[s] = None;
+                if moved > last + elapsed + p.clock_jump && m.time_shift[s] > 0 {
+                    // Forward while corrected: the clock was put right (or partly).
+                    let jump = moved - (last + elapsed);
+                    now = moved - jump.min(m.time_shift[s]);
+                    st.jump[s] = Some((jump, wall));
+                }
             }
-        }
-        if moved >= last_or(st.last[s], moved) - p.clock_jump {
-            st.pending[s] = None;
         }
         m.time_shift[s] += now - moved;
         // A message a little behind (out of order, not a jump) does not move the reference back.
@@ -147,10 +148,6 @@ impl KindRule for Rule {
 /// How long (wall clock) a system's times must go on from a jump back before they are taken as
 /// its clock's, not as old messages.
 const CONFIRM_MS: Millis = 20_000;
-
-fn last_or(last: Option<(Millis, Millis)>, or: Millis) -> Millis {
-    last.map_or(or, |(t, _)| t)
-}
 
 /// Whether the mine's time is inconsistent now: a system's times are moved, a jump or a `ts`
 /// ahead of the wall clock was seen within `clock_clear`, or the systems have disagreed for

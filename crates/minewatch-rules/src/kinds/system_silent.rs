@@ -176,13 +176,7 @@ mod tests {
     }
 
     fn video(t: i64) -> Batch<'static> {
-        Batch {
-            ts: t,
-            items: Items::Video(Vec::new()),
-            rejected: Vec::new(),
-            ahead: 0,
-            salvaged: Vec::new(),
-        }
+        Batch::new(t, Items::Video(Vec::new()))
     }
 
     fn people(t: i64) -> Batch<'static> {
@@ -196,13 +190,7 @@ mod tests {
             distress: false,
             ts: t,
         };
-        Batch {
-            ts: t,
-            items: Items::Personnel(vec![tag]),
-            rejected: Vec::new(),
-            ahead: 0,
-            salvaged: Vec::new(),
-        }
+        Batch::new(t, Items::Personnel(vec![tag]))
     }
 
     #[test]

@@ -127,9 +127,9 @@ pub fn mine() -> MineState {
 
 /// A safety batch at `ts` of `(point, value, status)`.
 pub fn safety(ts: i64, readings: &[(&'static str, f64, u32)]) -> Batch<'static> {
-    Batch {
+    Batch::new(
         ts,
-        items: Items::Safety(
+        Items::Safety(
             readings
                 .iter()
                 .map(|&(point, value, status)| Reading {
@@ -140,10 +140,7 @@ pub fn safety(ts: i64, readings: &[(&'static str, f64, u32)]) -> Batch<'static> 
                 })
                 .collect(),
         ),
-        rejected: Vec::new(),
-        ahead: 0,
-        salvaged: Vec::new(),
-    }
+    )
 }
 
 /// Applies a batch with default parameters (wall clock = event time) and returns the changes.
@@ -221,13 +218,7 @@ pub fn people(m: &mut MineState, ts: i64, tags: &[TagObs<'static>]) -> Vec<Chang
     run(
         m,
         System::Personnel,
-        &Batch {
-            ts,
-            items: Items::Personnel(tags),
-            rejected: Vec::new(),
-            ahead: 0,
-            salvaged: Vec::new(),
-        },
+        &Batch::new(ts, Items::Personnel(tags)),
     )
 }
 
@@ -245,17 +236,7 @@ pub fn video(
         events: events.iter().map(|&e| e.into()).collect(),
         ts,
     }];
-    run(
-        m,
-        System::Video,
-        &Batch {
-            ts,
-            items: Items::Video(cams),
-            rejected: Vec::new(),
-            ahead: 0,
-            salvaged: Vec::new(),
-        },
-    )
+    run(m, System::Video, &Batch::new(ts, Items::Video(cams)))
 }
 
 /// A power batch at `ts` of `(meter, kw)`.
@@ -268,17 +249,7 @@ pub fn power(m: &mut MineState, ts: i64, meters: &[(&'static str, f64)]) -> Vec<
             ts,
         })
         .collect();
-    run(
-        m,
-        System::Power,
-        &Batch {
-            ts,
-            items: Items::Power(meters),
-            rejected: Vec::new(),
-            ahead: 0,
-            salvaged: Vec::new(),
-        },
-    )
+    run(m, System::Power, &Batch::new(ts, Items::Power(meters)))
 }
 
 /// An explosives issue at `ts`.
@@ -292,13 +263,7 @@ pub fn explosives(m: &mut MineState, ts: i64, area: &'static str, kg: f64) -> Ve
     run(
         m,
         System::Explosives,
-        &Batch {
-            ts,
-            items: Items::Explosives(issues),
-            rejected: Vec::new(),
-            ahead: 0,
-            salvaged: Vec::new(),
-        },
+        &Batch::new(ts, Items::Explosives(issues)),
     )
 }
 
