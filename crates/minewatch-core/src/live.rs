@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The latest reading of a point. `ts == 0` means it has not reported since start.
+/// The latest reading of a point. `ts == 0` means it has not reported since start. Packed: 20
+/// bytes, not 24, for each of a million points.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C, packed)]
 pub struct PointLive {
     pub value: f64,
     pub status: u32,
@@ -270,16 +272,17 @@ impl MineLive {
             .iter()
             .zip(&self.points)
             .enumerate()
-            .map(|(i, (p, l))| {
+            .map(|(i, (p, &l))| {
+                let PointLive { value, status, ts } = l;
                 let mut v = json!({
                     "id": &*p.id, "area": area_id(p.area), "kind": p.kind, "location": p.location,
                     "limits": p.limits,
-                    "value": if l.ts == 0 { Value::Null } else { json!(l.value) },
-                    "status": l.status, "ts": Self::ts(l.ts),
+                    "value": if ts == 0 { Value::Null } else { json!(value) },
+                    "status": status, "ts": Self::ts(ts),
                 });
                 // Rings are sorted by point index, so one pass pairs them with their points.
                 if let Some(ring) = rings.next_if(|r| r.point as usize == i)
-                    && let Some(end) = self.clock.or((l.ts != 0).then_some(l.ts))
+                    && let Some(end) = self.clock.or((ts != 0).then_some(ts))
                 {
                     v["history"] = ring.to_json(end);
                 }

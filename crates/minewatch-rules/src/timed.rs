@@ -16,6 +16,7 @@ pub enum Step {
 
 /// A condition on event time. `since` and `clear_since` are 0 when not running.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct Timed {
     /// Since when the condition holds (0: it does not).
     pub since: Millis,

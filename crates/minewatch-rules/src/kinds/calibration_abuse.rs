@@ -21,6 +21,7 @@ crate::params! {
 
 /// What this kind keeps per point.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
     /// Since when in calibration (0: not).
     pub cal_since: Millis,

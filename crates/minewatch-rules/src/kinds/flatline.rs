@@ -6,7 +6,7 @@
 //! outside the band starts a new one. That keeps the state to three numbers a point, where a true
 //! sliding window would keep every reading of the last 30 minutes.
 
-use super::{KindRule, MineState, STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
+use super::{KindRule, MineState, STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts, widen};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
 use minewatch_core::registry::{AreaKind, Idx, PointKind};
 use minewatch_core::time::Millis;
@@ -20,11 +20,14 @@ crate::params! {
     flat_window: Duration = mins(30), "duration";
 }
 
-/// What this kind keeps per point: the band of values since `flat_since` (0: no band yet).
+/// What this kind keeps per point: the band of values since `flat_since` (0: no band yet). The
+/// band is `f32`: sensors report three significant decimals, and the band is judged against
+/// `flat_epsilon` in the same precision it is kept in.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
-    pub flat_lo: f64,
-    pub flat_hi: f64,
+    pub flat_lo: f32,
+    pub flat_hi: f32,
     pub flat_since: Millis,
     pub flat_active: bool,
 }
@@ -74,23 +77,25 @@ fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<C
         st.kinds.flatline.flat_since = 0;
         return;
     }
-    if st.kinds.flatline.flat_since == 0 {
-        (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since) = (v, v, at.max(1));
+    let v32 = v as f32;
+    let f = &mut st.kinds.flatline;
+    if f.flat_since == 0 {
+        (f.flat_lo, f.flat_hi, f.flat_since) = (v32, v32, at.max(1));
     } else {
-        let (lo, hi) = (st.kinds.flatline.flat_lo.min(v), st.kinds.flatline.flat_hi.max(v));
-        if hi - lo < p.flat_epsilon {
-            (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi) = (lo, hi);
+        let (lo, hi) = (f.flat_lo.min(v32), f.flat_hi.max(v32));
+        if f64::from(hi - lo) < p.flat_epsilon {
+            (f.flat_lo, f.flat_hi) = (lo, hi);
         } else {
-            let (was_lo, was_hi, was_since) = (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since);
-            (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since) = (v, v, at.max(1));
-            if st.kinds.flatline.flat_active {
-                st.kinds.flatline.flat_active = false;
+            let (was_lo, was_hi, was_since) = (f.flat_lo, f.flat_hi, f.flat_since);
+            (f.flat_lo, f.flat_hi, f.flat_since) = (v32, v32, at.max(1));
+            if f.flat_active {
+                f.flat_active = false;
                 emit(
                     m,
                     p,
                     ChangeOp::Resolve,
                     i,
-                    (was_lo.min(v), was_hi.max(v), was_since),
+                    (was_lo.min(v32), was_hi.max(v32), was_since),
                     at,
                     out,
                 );
@@ -98,16 +103,16 @@ fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<C
             return;
         }
     }
-    let st = m.points[i as usize];
-    if !st.kinds.flatline.flat_active && at - st.kinds.flatline.flat_since >= p.flat_window {
+    let f = m.points[i as usize].kinds.flatline;
+    if !f.flat_active && at - f.flat_since >= p.flat_window {
         m.points[i as usize].kinds.flatline.flat_active = true;
         emit(
             m,
             p,
             ChangeOp::Raise,
             i,
-            (st.kinds.flatline.flat_lo, st.kinds.flatline.flat_hi, st.kinds.flatline.flat_since),
-            st.kinds.flatline.flat_since + p.flat_window,
+            (f.flat_lo, f.flat_hi, f.flat_since),
+            f.flat_since + p.flat_window,
             out,
         );
     }
@@ -118,14 +123,14 @@ fn emit(
     p: &Params,
     op: ChangeOp,
     i: Idx,
-    band: (f64, f64, Millis),
+    band: (f32, f32, Millis),
     at: Millis,
     out: &mut Vec<Change>,
 ) {
     let point = &m.def.points[i as usize];
     let unit = point.kind.unit();
     let s = m.point_subject(Kind::Flatline, i);
-    let (lo, hi, since) = band;
+    let (lo, hi, since) = (widen(band.0), widen(band.1), band.2);
     let message = if op == ChangeOp::Resolve {
         format!(
             "{} at {} ({}) varies again",
@@ -181,6 +186,10 @@ mod tests {
             vec![("raise", "P1".into())],
             "only P1 (P0 is intake, P2 varies)"
         );
+        // The band is kept as f32; the evidence gives the values as they were sent.
+        let raised = all.iter().find(|c| c.kind == Kind::Flatline).expect("raised");
+        assert_eq!(raised.evidence["min"], 0.42);
+        assert_eq!(raised.evidence["max"], 0.42);
         let c = feed(&mut m, &safety(at(1810), &[("P1", 0.43, 0)]));
         assert_eq!(ops(&c, Kind::Flatline), vec![("resolve", "P1".into())]);
     }
@@ -192,6 +201,21 @@ mod tests {
             let v = 0.40 + if (s / 10) % 2 == 0 { 0.0 } else { 0.006 };
             let c = feed(&mut m, &safety(at(s), &[("P1", v, 0)]));
             assert!(ops(&c, Kind::Flatline).is_empty(), "at {s}");
+        }
+    }
+
+    #[test]
+    fn a_band_just_under_epsilon_is_flat_and_just_over_is_not() {
+        // flat_epsilon is 0.005: a band of 0.0049 is flat, 0.0051 is not (f32 band included).
+        for (step, flat) in [(0.0049, true), (0.0051, false)] {
+            let mut m = mine();
+            let mut all = Vec::new();
+            for s in (0..=1800).step_by(10) {
+                let v = 0.731 + if (s / 10) % 2 == 0 { 0.0 } else { step };
+                all.extend(feed(&mut m, &safety(at(s), &[("P1", v, 0)])));
+            }
+            let raised = !ops(&all, Kind::Flatline).is_empty();
+            assert_eq!(raised, flat, "band {step}");
         }
     }
 

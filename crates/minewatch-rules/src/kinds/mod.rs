@@ -576,6 +576,12 @@ pub fn status_names(status: u32) -> Vec<&'static str> {
     .collect()
 }
 
+/// A value kept as `f32` as the `f64` of its shortest decimal form: 0.42 stays 0.42 in evidence,
+/// not 0.41999998688697815.
+pub fn widen(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::from(v))
+}
+
 /// A value with its unit, trimmed of float noise.
 pub fn fmt_value(v: f64, unit: &str) -> String {
     let s = format!("{:.3}", v);

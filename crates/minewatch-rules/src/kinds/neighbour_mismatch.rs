@@ -26,6 +26,7 @@ crate::params! {
 
 /// What this kind keeps on the downwind point of a pair.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
     /// The gap's condition.
     pub mismatch: Timed,

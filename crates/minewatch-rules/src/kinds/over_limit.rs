@@ -15,13 +15,15 @@ crate::params! {}
 
 /// What this kind keeps per point.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
     /// Severity of the active alert, if any.
     pub over: Option<Severity>,
     /// Whether the active alert is on the low side (O2, air speed).
     pub over_low: bool,
-    /// The value last published for the active alert (for updates on a new extreme).
-    pub over_published: f64,
+    /// The value last published for the active alert (for updates on a new extreme, a tenth of
+    /// the limit beyond it: `f32` is ample).
+    pub over_published: f32,
 }
 
 pub struct Rule;
@@ -93,7 +95,7 @@ impl KindRule for Rule {
         st.kinds.over_limit = Slot {
             over: Some(a.severity),
             over_low: low,
-            over_published: a.value.unwrap_or(f64::NAN),
+            over_published: a.value.unwrap_or(f64::NAN) as f32,
         };
         st.alarm_high = !low;
         st.at_power_off = a.severity == Severity::Critical;
@@ -127,7 +129,7 @@ fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
             let lo = l.alarm_low.unwrap_or(f64::NEG_INFINITY);
             if v >= l.restore_low.unwrap_or(lo) {
                 emit(m, i, ChangeOp::Resolve, sev, true, v, lo, at, out);
-            } else if v <= st.over_published - lo.abs() / 10.0 {
+            } else if v <= f64::from(st.over_published) - lo.abs() / 10.0 {
                 emit(m, i, ChangeOp::Update, sev, true, v, lo, at, out);
             }
         }
@@ -137,7 +139,7 @@ fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
                 emit(m, i, ChangeOp::Resolve, sev, false, v, a, at, out);
             } else {
                 let (new, limit) = high(&l, v, a);
-                if new != sev || v >= st.over_published + a.abs() / 10.0 {
+                if new != sev || v >= f64::from(st.over_published) + a.abs() / 10.0 {
                     emit(m, i, ChangeOp::Update, new, false, v, limit, at, out);
                 }
             }
@@ -178,7 +180,7 @@ fn emit(
         _ => {
             st.kinds.over_limit.over = Some(sev);
             st.kinds.over_limit.over_low = low;
-            st.kinds.over_limit.over_published = v;
+            st.kinds.over_limit.over_published = v as f32;
         }
     }
     st.alarm_high = st.kinds.over_limit.over.is_some() && !st.kinds.over_limit.over_low;

@@ -16,6 +16,7 @@ crate::params! {
 
 /// What this kind keeps per point (a methane point with feeds).
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
     /// Since when the point is at power-off with a feed energized (0: it is not).
     pub since: Millis,

@@ -14,6 +14,7 @@ crate::params! {
 
 /// What this kind keeps per point.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
     /// Since when a fault status holds (0: it does not).
     pub fault_since: Millis,

@@ -52,6 +52,7 @@ const SCALE: f64 = 1000.0;
 /// What this kind keeps per point: the current window and the run of failing windows. Values in
 /// thousandths of a percent and times in epoch seconds, so a point costs 24 bytes.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, packed)]
 pub struct Slot {
     /// Start of the current window, epoch seconds (0: none open).
     pub win: u32,
@@ -327,14 +328,15 @@ fn emit(
         )
     };
     let since = at - i64::from(w.failing.max(1)) * p.unresponsive_window;
+    let (n, failing) = (w.n, w.failing);
     let evidence = json!({
         "neighbour": &*other.id,
         "mean": mean, "min": lo, "max": hi, "range": hi - lo,
         "neighbour_mean": nb_mean, "neighbour_min": nb_lo, "neighbour_max": nb_hi,
         "neighbour_range": nb_hi - nb_lo,
-        "readings": w.n, "does_not_move": still, "persistently_lower": lower,
+        "readings": n, "does_not_move": still, "persistently_lower": lower,
         "window_start": ts(i64::from(w.win) * 1000), "window_s": p.unresponsive_window / 1000,
-        "windows": w.failing, "since": ts(since), "ts": ts(at),
+        "windows": failing, "since": ts(since), "ts": ts(at),
     });
     let v = m.points[i as usize].value;
     out.push(m.change(op, s, Severity::Major, message, Some(v), None, at, evidence));
