@@ -32,6 +32,9 @@ fn spec(port: u16, prefix: &str) -> ChildSpec {
         &unique("mw-fault"),
     )
     .mine("m1.toml", MINE)
+    // Each over-limit cycle of the stream is its own alert: these tests count alerts, and a raise
+    // within `rearm_window` of a resolve would re-activate the last one instead.
+    .set("alarms", "rearm_window", "\"1ms\"")
 }
 
 /// Case A: the stream with the server killed with SIGKILL three times and restarted on the same

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs {
@@ -121,6 +122,9 @@ async fn a_full_disk_holds_every_ack_until_space_returns_then_nothing_is_lost_or
     let mut h = Harness::start(&[("m1.toml", MINE)], |c| {
         c.mqtt.host = "127.0.0.1".into();
         c.mqtt.port = proxy.port();
+        // Each over-limit cycle of the stream is its own alert: this test counts alerts, and a
+        // raise within `rearm_window` of a resolve would re-activate the last one instead.
+        c.alarms.rearm_window = Duration::from_millis(1);
         if on_tmpfs {
             c.store.url = format!("sqlite://{}", store_path.display());
         }

@@ -213,6 +213,10 @@ pub struct Alert {
     pub resolved_at: Option<DateTime<Utc>>,
     pub ack: Option<Ack>,
     pub evidence: serde_json::Value,
+    /// Alarm management (ISA-18.2 state, re-activations, shelving): fields added beside the
+    /// ones above, see [`crate::alarm`].
+    #[serde(flatten)]
+    pub alarm: crate::alarm::Alarm,
 }
 
 /// The dedup key of an alert.
@@ -228,15 +232,21 @@ pub enum EventType {
     Updated,
     Resolved,
     Acked,
+    /// An operator shelved the alert.
+    Shelved,
+    /// The alert came back from the shelf: its time ran out or an operator took it back.
+    Unshelved,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 6] = [
         EventType::Raised,
         EventType::Updated,
         EventType::Resolved,
         EventType::Acked,
+        EventType::Shelved,
+        EventType::Unshelved,
     ];
 
     /// As written in JSON and labels.
@@ -246,6 +256,8 @@ impl EventType {
             EventType::Updated => "updated",
             EventType::Resolved => "resolved",
             EventType::Acked => "acked",
+            EventType::Shelved => "shelved",
+            EventType::Unshelved => "unshelved",
         }
     }
 
@@ -283,6 +295,15 @@ pub enum ChangeOp {
         by: String,
         note: String,
     },
+    /// An operator shelved the alert with this id until `until` (wall clock).
+    Shelve {
+        id: String,
+        by: String,
+        reason: String,
+        until: Millis,
+    },
+    /// An operator took the alert with this id back from the shelf.
+    Unshelve { id: String, by: String },
 }
 
 /// A transition emitted by the rules engine for the alert writer.
@@ -310,8 +331,32 @@ impl Change {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An active major `over_limit` alert, for tests.
+    pub(crate) fn sample_alert() -> Alert {
+        let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        Alert {
+            id: "a1".into(),
+            key: "M1/over_limit/P1".into(),
+            mine: "M1".into(),
+            kind: Kind::OverLimit,
+            severity: Severity::Major,
+            state: AlertState::Active,
+            subject: "P1".into(),
+            area: None,
+            message: "P1 over".into(),
+            value: Some(1.2),
+            limit: Some(1.0),
+            started_at: t,
+            updated_at: t,
+            resolved_at: None,
+            ack: None,
+            evidence: serde_json::Value::Null,
+            alarm: crate::alarm::Alarm::default(),
+        }
+    }
 
     #[test]
     fn kinds_round_trip_through_their_names() {

@@ -5,6 +5,7 @@
 //!   compiled into index-based [`registry::MineDef`]s that the rules engine uses on its hot path.
 //! - [`payload`]: MQTT topics and payloads (contract §1) decoded without copying; one bad element is
 //!   rejected alone with a [`payload::Reason`].
+//! - [`alarm`]: alarm management (ISA-18.2 states, re-activation, chattering, shelving, floods).
 //! - [`alert`]: the alert object, its events and the [`alert::Change`]s the rules engine emits.
 //! - [`live`]: the live picture (latest values, active alerts) that shards and the alert writer
 //!   update and the HTTP API and WebSocket gateway read.
@@ -14,6 +15,8 @@
 //!   retries, notifications, the simulator).
 #![forbid(unsafe_code)]
 
+pub mod alarm;
+pub mod alarm_policy;
 pub mod alert;
 pub mod backoff;
 pub mod config;

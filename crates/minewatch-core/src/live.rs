@@ -9,7 +9,9 @@
 use crate::alert::Alert;
 use crate::registry::{MineDef, MineStatus, PointKind};
 use crate::time::{Millis, format_rfc3339};
+use chrono::{DateTime, Utc};
 use dashmap::DashMap;
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -336,6 +338,17 @@ impl MineLive {
     }
 }
 
+/// A mine in an alarm flood: more than `flood_count` new alerts within `flood_window`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flood {
+    /// When the window that first held too many began.
+    pub since: DateTime<Utc>,
+    /// New alerts inside the window now.
+    pub count: usize,
+    /// The most inside one window during this flood.
+    pub peak: usize,
+}
+
 /// The shared live view.
 #[derive(Debug, Default)]
 pub struct LiveView {
@@ -343,6 +356,10 @@ pub struct LiveView {
     pub mines: DashMap<Arc<str>, MineLive>,
     /// Active alerts by key.
     pub alerts: DashMap<String, Arc<Alert>>,
+    /// Cleared alerts waiting for an acknowledgement (ISA-18.2 cleared-unacknowledged), by id.
+    pub cleared: DashMap<String, Arc<Alert>>,
+    /// Mines in an alarm flood, by id.
+    pub floods: DashMap<String, Flood>,
     /// The seq of the last event stored and published.
     seq: AtomicU64,
 }
@@ -366,14 +383,31 @@ impl LiveView {
             .filter(|a| keep(a.value()))
             .map(|a| a.value().clone())
             .collect();
-        v.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.started_at.cmp(&a.started_at))
-                .then(b.id.cmp(&a.id))
-        });
+        sort_for_operators(&mut v);
         v
     }
+
+    /// Cleared alerts waiting for an acknowledgement matching `keep`, in the same order.
+    pub fn cleared_alerts(&self, keep: impl Fn(&Alert) -> bool) -> Vec<Arc<Alert>> {
+        let mut v: Vec<Arc<Alert>> = self
+            .cleared
+            .iter()
+            .filter(|a| keep(a.value()))
+            .map(|a| a.value().clone())
+            .collect();
+        sort_for_operators(&mut v);
+        v
+    }
+}
+
+/// Most severe first, then newest, then id descending.
+fn sort_for_operators(v: &mut [Arc<Alert>]) {
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.started_at.cmp(&a.started_at))
+            .then(b.id.cmp(&a.id))
+    });
 }
 
 #[cfg(test)]

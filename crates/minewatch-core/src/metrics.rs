@@ -69,6 +69,11 @@ pub struct Metrics {
     /// 1 while the store refuses commits (disk full, database gone): nothing is acked or
     /// published meanwhile, and `/readyz` answers 503.
     pub store_failing: Gauge,
+    /// Alerts cleared and still waiting for an acknowledgement (ISA-18.2 cleared-unacknowledged).
+    pub alerts_cleared_unacked: Gauge,
+    /// Mines in an alarm flood now, and floods begun.
+    pub mines_in_flood: Gauge,
+    pub alarm_floods: Counter,
     /// Messages recognised as already applied (the broker delivered them again after a lost
     /// PUBACK, or a publisher sent them twice): acked, not applied again. By system; bad topics
     /// count under no system and are not here.
@@ -161,6 +166,9 @@ impl Metrics {
             store_commit_seconds: Histogram::new(exponential_buckets(1e-4, 2.5, 14)),
             store_errors: Counter::default(),
             store_failing: Gauge::default(),
+            alerts_cleared_unacked: Gauge::default(),
+            mines_in_flood: Gauge::default(),
+            alarm_floods: Counter::default(),
             duplicates,
             unknown_mines: Gauge::default(),
             mqtt_connected: Gauge::default(),
@@ -259,6 +267,17 @@ impl Metrics {
             "1 while the store refuses commits; nothing is acked or published meanwhile",
             m.store_failing.clone(),
         );
+        r.register(
+            "alerts_cleared_unacked",
+            "Alerts cleared and still waiting for an acknowledgement (ISA-18.2 cleared-unacknowledged)",
+            m.alerts_cleared_unacked.clone(),
+        );
+        r.register(
+            "mines_in_flood",
+            "Mines in an alarm flood now (more than alarms.flood_count new alerts within alarms.flood_window)",
+            m.mines_in_flood.clone(),
+        );
+        r.register("alarm_floods", "Alarm floods begun", m.alarm_floods.clone());
         r.register(
             "duplicates",
             "Messages already applied that arrived again (lost PUBACK, publisher resend), acked without applying them again, by system",

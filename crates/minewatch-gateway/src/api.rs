@@ -11,6 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post, put};
+use minewatch_core::alarm::AlarmState;
 use minewatch_core::id;
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{Alert, AlertState, Kind, Severity};
@@ -26,6 +27,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/alerts", get(list_alerts))
         .route("/api/alerts/{id}", get(get_alert))
         .route("/api/alerts/{id}/ack", post(ack_alert))
+        .route("/api/alerts/{id}/shelve", post(shelve_alert))
+        .route("/api/alerts/{id}/unshelve", post(unshelve_alert))
+        .route("/api/floods", get(list_floods))
         .route("/api/events", get(list_events))
         .route("/api/mines", get(list_mines))
         .route("/api/mines/{id}", get(get_mine))
@@ -36,25 +40,38 @@ pub(crate) fn routes() -> Router<AppState> {
 
 const SEVERITIES: &str = "critical, major, warning or info";
 
-/// `GET /api/alerts?state=active|resolved|all&mine=&kind=&severity=&limit=`: newest first.
-/// `state` defaults to `active`; `severity` is a minimum, as on `/ws`.
+/// The alarm states an operator still has to see.
+const OPEN: [AlarmState; 3] = [
+    AlarmState::ActiveUnacked,
+    AlarmState::ActiveAcked,
+    AlarmState::ClearedUnacked,
+];
+
+/// `GET /api/alerts?state=open|active|cleared|resolved|all&mine=&kind=&severity=&limit=`: newest
+/// first. `state` defaults to `open`: the active alerts and the cleared ones still waiting for an
+/// acknowledgement (ISA-18.2), each with its `alarm_state`. `severity` is a minimum, as on `/ws`.
 async fn list_alerts(
     State(s): State<AppState>,
     access: Access,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     params.only(&["state", "mine", "kind", "severity", "limit"])?;
-    let state = params
-        .parse("state", "active, resolved or all", |s| match s {
-            "active" => Some(Some(AlertState::Active)),
-            "resolved" => Some(Some(AlertState::Resolved)),
-            "all" => Some(None),
-            _ => None,
+    let (state, alarm) = params
+        .parse("state", "open, active, cleared, resolved or all", |s| {
+            Some(match s {
+                "open" => (None, OPEN.to_vec()),
+                "active" => (Some(AlertState::Active), Vec::new()),
+                "cleared" => (None, vec![AlarmState::ClearedUnacked]),
+                "resolved" => (Some(AlertState::Resolved), Vec::new()),
+                "all" => (None, Vec::new()),
+                _ => return None,
+            })
         })?
-        .unwrap_or(Some(AlertState::Active));
+        .unwrap_or((None, OPEN.to_vec()));
     let min_severity = params.parse("severity", SEVERITIES, Severity::parse)?;
     let mut query = AlertQuery {
         state,
+        alarm,
         mine: params.mine("mine")?,
         mines: None,
         kind: params.parse("kind", &crate::kinds::expected(), Kind::parse)?,
@@ -145,6 +162,16 @@ struct AckBody {
     note: String,
 }
 
+/// The body of a shelving.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShelveBody {
+    by: String,
+    reason: String,
+    /// How long, as a duration (`"30m"`).
+    r#for: String,
+}
+
 /// `POST /api/alerts/{id}/ack` `{"by":"…","note":"…"}`: the alert after the ack.
 async fn ack_alert(
     State(s): State<AppState>,
@@ -160,6 +187,64 @@ async fn ack_alert(
     let alert = s.control.ack(id, by, note).await?;
     tracing::info!(alert = %alert.id, by = %alert.ack.as_ref().map_or("", |a| a.by.as_str()), "alert acknowledged");
     Ok(Json(alert))
+}
+
+/// `POST /api/alerts/{id}/shelve` `{"by":"…","reason":"…","for":"30m"}`: hides one active or
+/// cleared alert from the open list and from notifications until the time runs out (at most
+/// `alarms.shelve_max`); it returns by itself. Operators only; `reason` is required.
+async fn shelve_alert(
+    State(s): State<AppState>,
+    access: Access,
+    PathId(id): PathId,
+    JsonBody(body): JsonBody<ShelveBody>,
+) -> Result<Json<Alert>, ApiError> {
+    access.require(Role::Operator)?;
+    let by = text_field("by", &body.by, MAX_BY, true)?;
+    let reason = text_field("reason", &body.reason, MAX_NOTE, true)?;
+    let span = minewatch_core::time::parse_duration(&body.r#for)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "\"for\" must be a duration such as \"30m\" or \"2h\", not {:?}",
+                body.r#for
+            ))
+        })?;
+    let until = minewatch_core::time::now_millis()
+        .saturating_add(i64::try_from(span.as_millis()).unwrap_or(i64::MAX));
+    visible_alert(&s, &access, &id).await?;
+    let alert = s.control.shelve(id, by, Some((reason, until))).await?;
+    tracing::info!(alert = %alert.id, "alert shelved");
+    Ok(Json(alert))
+}
+
+/// `POST /api/alerts/{id}/unshelve` `{"by":"…"}`: takes a shelved alert back before its time.
+async fn unshelve_alert(
+    State(s): State<AppState>,
+    access: Access,
+    PathId(id): PathId,
+    JsonBody(body): JsonBody<AckBody>,
+) -> Result<Json<Alert>, ApiError> {
+    access.require(Role::Operator)?;
+    let by = text_field("by", &body.by, MAX_BY, true)?;
+    visible_alert(&s, &access, &id).await?;
+    let alert = s.control.shelve(id, by, None).await?;
+    tracing::info!(alert = %alert.id, "alert unshelved");
+    Ok(Json(alert))
+}
+
+/// `GET /api/floods`: `{"floods":{"MINE":{"since","count","peak"}}}`, the mines the caller sees
+/// that are in an alarm flood now (more than `alarms.flood_count` new alerts within
+/// `alarms.flood_window`).
+async fn list_floods(State(s): State<AppState>, access: Access) -> Json<Value> {
+    let floods: serde_json::Map<String, Value> = s
+        .live
+        .floods
+        .iter()
+        .filter(|f| access.sees(f.key()))
+        .map(|f| (f.key().clone(), json!(f.value())))
+        .collect();
+    Json(json!({ "floods": floods }))
 }
 
 /// `GET /api/events?after=SEQ&limit=`: `{"events":[…],"next_after":N,"last_seq":N}`, ascending

@@ -22,6 +22,22 @@ pub trait Control: Send + Sync + 'static {
         note: String,
     ) -> BoxFuture<'_, Result<Alert, ControlError>>;
 
+    /// Shelves the alert with this id until `until` (wall clock, ms) with a reason, or takes it
+    /// back from the shelf (`shelve` = `None`); answers the alert as it stands after.
+    fn shelve(
+        &self,
+        id: String,
+        by: String,
+        shelve: Option<(String, i64)>,
+    ) -> BoxFuture<'_, Result<Alert, ControlError>> {
+        let _ = (id, by, shelve);
+        Box::pin(async {
+            Err(ControlError::Unavailable(
+                "shelving is not available".into(),
+            ))
+        })
+    }
+
     /// Re-reads the registry directory. Files that fail are listed in the report and keep their
     /// old definitions.
     fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>>;

@@ -150,6 +150,9 @@ struct Snapshot<'a> {
     kind: &'static str,
     seq: u64,
     alerts: &'a [Arc<Alert>],
+    /// Cleared alerts still waiting for an acknowledgement (ISA-18.2), added beside `alerts`
+    /// (which keeps meaning the active ones).
+    cleared: &'a [Arc<Alert>],
 }
 
 /// The part of an event's JSON that following an alert needs.
@@ -336,10 +339,16 @@ impl Session {
         let seq = self.state.live.seq();
         let alerts = self.matching_alerts();
         self.cursor.snapshot(seq, &alerts);
+        let filter = &self.cursor.filter;
+        let cleared = self
+            .state
+            .live
+            .cleared_alerts(|a| filter.passes(&a.mine, a.severity));
         let text = serde_json::to_string(&Snapshot {
             kind: "snapshot",
             seq,
             alerts: &alerts,
+            cleared: &cleared,
         })
         .map_err(End::Encode)?;
         self.send(socket, Message::text(text)).await
@@ -504,6 +513,7 @@ mod tests {
             resolved_at: None,
             ack: None,
             evidence: serde_json::Value::Null,
+            alarm: Default::default(),
         };
         WireEvent::new(&Event {
             kind,

@@ -8,11 +8,12 @@ use crate::router::{Closed, Router, shard_of};
 use crate::shard::{self, ShardCtx, ShardInit, ShardMsg};
 pub use crate::writer::AckError;
 use crate::writer::{Writer, WriterMsg, WriterParts};
-use minewatch_core::alert::{Alert, WireEvent};
+use minewatch_core::alarm_policy::AlarmConfig;
+use minewatch_core::alert::{Alert, Change, ChangeOp, WireEvent};
 use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
 use minewatch_core::registry::{MineDef, MineStatus, Registry};
-use minewatch_core::time::{millis, now_millis, to_datetime};
+use minewatch_core::time::{Millis, millis, now_millis, to_datetime};
 use minewatch_rules::RulesConfig;
 use minewatch_store::{StatusOrder, Store, StoreError};
 use std::collections::HashMap;
@@ -90,6 +91,8 @@ pub struct PipelineParts {
     pub live: Arc<LiveView>,
     pub metrics: Arc<Metrics>,
     pub events: broadcast::Sender<WireEvent>,
+    /// `[alarms]`.
+    pub alarms: AlarmConfig,
 }
 
 impl Pipeline {
@@ -105,6 +108,7 @@ impl Pipeline {
         let stored = async {
             let statuses = store.mine_statuses().await?;
             let active = store.active_alerts().await?;
+            let latched = store.cleared_unacked().await?;
             let snapshots = store.states(shard::SNAPSHOT_PREFIX).await?;
             let applied = store.applied_messages(dedup_window as u64).await?;
             let seq = store.last_seq().await?;
@@ -115,10 +119,10 @@ impl Pipeline {
                 applied = applied.len(),
                 "store read"
             );
-            Ok::<_, StoreError>((statuses, active, snapshots, applied, seq))
+            Ok::<_, StoreError>((statuses, active, latched, snapshots, applied, seq))
         };
         let (loaded, stored) = tokio::join!(loading, stored);
-        let (statuses, active, snapshots, applied, seq) = stored?;
+        let (statuses, active, latched, snapshots, applied, seq) = stored?;
         let (mut registry, report) = match loaded {
             Ok(r) => r,
             // load_all already turns a parser panic into per-file errors; this is a bug.
@@ -203,6 +207,8 @@ impl Pipeline {
             events: parts.events.clone(),
             acker,
             active,
+            latched,
+            alarms: parts.alarms.clone(),
             seq,
             batch: parts.engine.writer_batch,
             dead_letter_keep: parts.dead_letter_keep,
@@ -373,7 +379,9 @@ impl Pipeline {
             },
         };
         if alert.ack.is_some() {
-            return Err(AckError::Conflict(id.to_string()));
+            return Err(AckError::Conflict(format!(
+                "alert {id} is already acknowledged"
+            )));
         }
         let (reply, rx) = oneshot::channel();
         let msg = ShardMsg::Ack {
@@ -384,6 +392,66 @@ impl Pipeline {
         };
         self.with_timeout(async {
             self.shard(&alert.mine)
+                .send(msg)
+                .await
+                .map_err(|_| AckError::Unavailable("shutting down".into()))?;
+            rx.await
+                .map_err(|_| AckError::Unavailable("shutting down".into()))?
+        })
+        .await
+    }
+
+    /// An operator shelves alert `id` (active, or cleared and waiting for an ack) until `until`
+    /// (wall clock, ms), or takes it back from the shelf (`shelve` = `None`).
+    pub async fn shelve(
+        &self,
+        id: &str,
+        by: &str,
+        shelve: Option<(String, Millis)>,
+    ) -> Result<Alert, AckError> {
+        let found = self
+            .live
+            .alerts
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.value().clone())
+            .or_else(|| self.live.cleared.get(id).map(|a| a.value().clone()));
+        let Some(alert) = found else {
+            return Err(AckError::NotFound(format!(
+                "no active or cleared-unacknowledged alert {id}"
+            )));
+        };
+        let (id, by) = (id.to_string(), by.to_string());
+        let op = match shelve {
+            Some((reason, until)) => ChangeOp::Shelve {
+                id,
+                by,
+                reason,
+                until,
+            },
+            None => ChangeOp::Unshelve { id, by },
+        };
+        let (reply, rx) = oneshot::channel();
+        let msg = WriterMsg {
+            changes: vec![Change {
+                op,
+                mine: Arc::from(alert.mine.as_str()),
+                kind: alert.kind,
+                subject: Arc::from(alert.subject.as_str()),
+                area: None,
+                severity: alert.severity,
+                message: String::new(),
+                value: None,
+                limit: None,
+                at: now_millis(),
+                evidence: serde_json::Value::Null,
+            }],
+            reply: Some(reply),
+            ..WriterMsg::default()
+        };
+        self.with_timeout(async {
+            self.router
+                .writer
                 .send(msg)
                 .await
                 .map_err(|_| AckError::Unavailable("shutting down".into()))?;

@@ -6,16 +6,20 @@
 
 use crate::acks::{AckSequencer, AckToken, Acker};
 use crate::alert_id::AlertIds;
+use minewatch_core::alarm::{ACTIVATIONS_KEPT, Activation, Alarm, AlarmState, Shelf};
+use minewatch_core::alarm_policy::{AlarmConfig, FloodWindow};
 use minewatch_core::alert::{
     Ack, Alert, AlertState, Change, ChangeOp, Event, EventType, Kind, Severity, WireEvent,
 };
 use minewatch_core::backoff::Backoff;
+use minewatch_core::live::Flood;
 use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
-use minewatch_core::time::{now_millis, to_datetime};
+use minewatch_core::time::{Millis, now_millis, to_datetime};
 use minewatch_store::{Applied, DeadLetter, Store, WriteBatch};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -24,6 +28,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 const ACK_RETRY: Duration = Duration::from_millis(5);
 /// Longest the writer waits at shutdown for its waiting acks to be handed on.
 const ACK_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+/// How often shelves running out, flood windows and re-activation candidates are looked at.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 /// Why an operator's ack was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,9 +37,12 @@ pub enum AckError {
     /// No alert has this id.
     #[error("no alert {0}")]
     NotFound(String),
-    /// The alert was acknowledged already.
-    #[error("alert {0} is already acknowledged")]
+    /// The alert was acknowledged already (or is not shelved, for an unshelve).
+    #[error("{0}")]
     Conflict(String),
+    /// The request cannot be carried out as asked (a shelving beyond `shelve_max`).
+    #[error("{0}")]
+    Invalid(String),
     /// The pipeline did not answer in time or is shutting down.
     #[error("{0}")]
     Unavailable(String),
@@ -98,6 +107,19 @@ pub struct Writer {
     run_id: String,
     /// Commits attempted so far (the second half of a commit token).
     commits: u64,
+    /// `[alarms]`.
+    alarms: AlarmConfig,
+    /// Cleared alerts waiting for an acknowledgement (ISA-18.2 cleared-unacknowledged), by id.
+    latched: HashMap<String, Alert>,
+    /// Alerts resolved lately, by key, with the wall time: a raise of the same key within
+    /// `rearm_window` of the resolve re-activates the alert instead of making a new one.
+    recent: HashMap<String, (Alert, Millis)>,
+    /// Shelved alerts by the wall time their shelf runs out, soonest first (stale entries are
+    /// skipped: the alert's own `shelved` decides).
+    shelves: BinaryHeap<Reverse<(Millis, String)>>,
+    /// New alerts per mine over the last `flood_window`.
+    floods: HashMap<String, FloodWindow>,
+    last_housekeeping: Instant,
 }
 
 /// What a [`Writer`] starts from.
@@ -118,6 +140,10 @@ pub struct WriterParts {
     pub dead_letter_keep: u64,
     /// `engine.dedup_window`.
     pub dedup_window: usize,
+    /// `[alarms]`.
+    pub alarms: AlarmConfig,
+    /// The cleared alerts in the store still waiting for an acknowledgement.
+    pub latched: Vec<Alert>,
 }
 
 /// What to do after a commit, per event.
@@ -148,7 +174,24 @@ impl Writer {
             last_prune: Instant::now(),
             run_id: format!("{}.{}", now_millis(), std::process::id()),
             commits: 0,
+            alarms: parts.alarms,
+            latched: HashMap::new(),
+            recent: HashMap::new(),
+            shelves: BinaryHeap::new(),
+            floods: HashMap::new(),
+            last_housekeeping: Instant::now(),
         };
+        for a in parts.latched {
+            w.live.cleared.insert(a.id.clone(), Arc::new(a.clone()));
+            w.latched.insert(a.id.clone(), a);
+        }
+        w.metrics.alerts_cleared_unacked.set(w.latched.len() as i64);
+        for a in parts.active.iter().chain(w.latched.values()) {
+            if let Some(shelf) = &a.alarm.shelved {
+                w.shelves
+                    .push(Reverse((shelf.until.timestamp_millis(), a.id.clone())));
+            }
+        }
         for a in parts.active {
             w.metrics.active(a.kind, a.severity).inc();
             w.live.alerts.insert(a.key.clone(), Arc::new(a.clone()));
@@ -166,18 +209,28 @@ impl Writer {
         let mut msgs = Vec::with_capacity(self.batch);
         loop {
             msgs.clear();
-            // Acks waiting for room in the MQTT client's queue are retried every few ms.
-            let n = if self.acker.pending() > 0 {
-                match tokio::time::timeout(ACK_RETRY, rx.recv_many(&mut msgs, self.batch)).await {
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.acker.flush();
-                        acks.set(self.acker.pending() as i64);
-                        continue;
+            // Acks waiting for room in the MQTT client's queue are retried every few ms; shelves,
+            // floods and re-activation windows are looked at every second while any is pending.
+            let wait = if self.acker.pending() > 0 {
+                Some(ACK_RETRY)
+            } else if self.timers_pending() {
+                Some(HOUSEKEEPING)
+            } else {
+                None
+            };
+            let n = match wait {
+                Some(wait) => {
+                    match tokio::time::timeout(wait, rx.recv_many(&mut msgs, self.batch)).await {
+                        Ok(n) => n,
+                        Err(_) => {
+                            self.acker.flush();
+                            acks.set(self.acker.pending() as i64);
+                            self.housekeeping().await;
+                            continue;
+                        }
                     }
                 }
-            } else {
-                rx.recv_many(&mut msgs, self.batch).await
+                None => rx.recv_many(&mut msgs, self.batch).await,
             };
             if n == 0 {
                 break;
@@ -190,6 +243,7 @@ impl Writer {
                 self.flush_acks().await;
                 break;
             }
+            self.housekeeping().await;
             if self.last_prune.elapsed() > Duration::from_secs(60) {
                 self.last_prune = Instant::now();
                 if let Err(e) = self.store.prune_dead_letters(self.dead_letter_keep).await {
@@ -247,7 +301,13 @@ impl Writer {
             if let Some(r) = m.reply.take() {
                 // The operator's answer is the alert as its last event left it.
                 match posts[first..].iter().rev().find(|p| {
-                    p.event.kind == EventType::Acked || p.event.kind == EventType::Resolved
+                    matches!(
+                        p.event.kind,
+                        EventType::Acked
+                            | EventType::Resolved
+                            | EventType::Shelved
+                            | EventType::Unshelved
+                    )
                 }) {
                     Some(p) => replies.push((r, Ok(p.event.alert.clone()))),
                     None => replies.push((
@@ -360,36 +420,46 @@ impl Writer {
             (ChangeOp::Update, false) => ChangeOp::Raise,
             (op, _) => op.clone(),
         };
+        let post = |event, gauge, gauge_old| {
+            Ok(Some(Post {
+                event,
+                gauge,
+                gauge_old,
+                arrived: None,
+            }))
+        };
         match op {
             ChangeOp::Raise => {
-                let alert = Alert {
-                    id: self.ids.next(wall),
-                    key: key.clone(),
-                    mine: c.mine.to_string(),
-                    kind: c.kind,
-                    severity: c.severity,
-                    state: AlertState::Active,
-                    subject: c.subject.to_string(),
-                    area: c.area.as_deref().map(str::to_string),
-                    message: c.message,
-                    value: c.value,
-                    limit: c.limit,
-                    started_at: at,
-                    updated_at: at,
-                    resolved_at: None,
-                    ack: None,
-                    evidence: c.evidence,
+                let alert = match self.rearm(&key, c.at) {
+                    Some(prev) => self.reactivate(prev, c),
+                    None => Alert {
+                        id: self.ids.next(wall),
+                        key: key.clone(),
+                        mine: c.mine.to_string(),
+                        kind: c.kind,
+                        severity: c.severity,
+                        state: AlertState::Active,
+                        subject: c.subject.to_string(),
+                        area: c.area.as_deref().map(str::to_string),
+                        message: c.message,
+                        value: c.value,
+                        limit: c.limit,
+                        started_at: at,
+                        updated_at: at,
+                        resolved_at: None,
+                        ack: None,
+                        evidence: c.evidence,
+                        alarm: Alarm {
+                            raised_value: c.value,
+                            ..Alarm::default()
+                        },
+                    },
                 };
                 self.by_id.insert(alert.id.clone(), key.clone());
                 self.active.insert(key, alert.clone());
+                self.flood(&alert.mine, wall);
                 let gauge = Some((alert.kind, alert.severity, 1));
-                let event = self.next_event(EventType::Raised, alert, wall);
-                Ok(Some(Post {
-                    event,
-                    gauge,
-                    gauge_old: None,
-                    arrived: None,
-                }))
+                post(self.next_event(EventType::Raised, alert, wall), gauge, None)
             }
             ChangeOp::Update => {
                 let Some(a) = self.active.get_mut(&key) else {
@@ -411,13 +481,11 @@ impl Writer {
                 } else {
                     (None, None)
                 };
-                let event = self.next_event(EventType::Updated, alert, wall);
-                Ok(Some(Post {
-                    event,
+                post(
+                    self.next_event(EventType::Updated, alert, wall),
                     gauge,
                     gauge_old,
-                    arrived: None,
-                }))
+                )
             }
             ChangeOp::Resolve => {
                 let Some(mut a) = self.active.remove(&key) else {
@@ -430,14 +498,15 @@ impl Writer {
                 if let Value::Object(ev) = &mut a.evidence {
                     ev.insert("resolution".into(), serde_json::json!({"message": c.message, "value": c.value, "detail": c.evidence}));
                 }
+                a.alarm.alarm_state = self.alarms.state_of(&a);
+                if a.alarm.alarm_state == AlarmState::ClearedUnacked {
+                    self.latch(a.clone());
+                } else {
+                    a.alarm.shelved = None;
+                }
+                self.recent.insert(key, (a.clone(), wall));
                 let gauge = Some((a.kind, a.severity, -1));
-                let event = self.next_event(EventType::Resolved, a, wall);
-                Ok(Some(Post {
-                    event,
-                    gauge,
-                    gauge_old: None,
-                    arrived: None,
-                }))
+                post(self.next_event(EventType::Resolved, a, wall), gauge, None)
             }
             ChangeOp::Ack { id, by, note } => {
                 let ack = Ack {
@@ -448,34 +517,86 @@ impl Writer {
                 let alert = match self.by_id.get(&id).and_then(|k| self.active.get_mut(k)) {
                     Some(a) => {
                         if a.ack.is_some() {
-                            return Err(AckError::Conflict(id));
+                            return Err(AckError::Conflict(format!(
+                                "alert {id} is already acknowledged"
+                            )));
                         }
                         a.ack = Some(ack);
+                        a.alarm.alarm_state = AlarmState::ActiveAcked;
                         a.clone()
                     }
                     None => {
-                        let stored = self
-                            .store
-                            .alert(&id)
-                            .await
-                            .map_err(|e| AckError::Unavailable(e.to_string()))?;
-                        let Some((mut a, _)) = stored else {
-                            return Err(AckError::NotFound(id));
+                        let mut a = match self.latched.remove(&id) {
+                            Some(a) => a,
+                            None => stored(&self.store, &id).await?,
                         };
                         if a.ack.is_some() {
-                            return Err(AckError::Conflict(id));
+                            return Err(AckError::Conflict(format!(
+                                "alert {id} is already acknowledged"
+                            )));
                         }
                         a.ack = Some(ack);
+                        a.alarm.alarm_state = self.alarms.state_of(&a);
+                        a.alarm.shelved = None;
+                        if let Some((r, _)) = self.recent.get_mut(&a.key)
+                            && r.id == a.id
+                        {
+                            *r = a.clone();
+                        }
+                        self.metrics
+                            .alerts_cleared_unacked
+                            .set(self.latched.len() as i64);
                         a
                     }
                 };
-                let event = self.next_event(EventType::Acked, alert, wall);
-                Ok(Some(Post {
-                    event,
-                    gauge: None,
-                    gauge_old: None,
-                    arrived: None,
-                }))
+                post(self.next_event(EventType::Acked, alert, wall), None, None)
+            }
+            ChangeOp::Shelve {
+                id,
+                by,
+                reason,
+                until,
+            } => {
+                let longest = wall.saturating_add(self.alarms.shelve_max);
+                if until > longest || until <= wall {
+                    return Err(AckError::Invalid(format!(
+                        "an alert is shelved for more than nothing and at most {} min",
+                        self.alarms.shelve_max / 60_000
+                    )));
+                }
+                let shelf = Shelf {
+                    by,
+                    reason,
+                    at: to_datetime(wall),
+                    until: to_datetime(until),
+                };
+                let Some(a) = self.open_alert(&id) else {
+                    return Err(AckError::NotFound(id));
+                };
+                a.alarm.shelved = Some(shelf);
+                let alert = a.clone();
+                self.shelves.push(Reverse((until, id)));
+                post(self.next_event(EventType::Shelved, alert, wall), None, None)
+            }
+            ChangeOp::Unshelve { id, by } => {
+                let Some(a) = self.open_alert(&id) else {
+                    return Err(AckError::NotFound(id));
+                };
+                let Some(shelf) = a.alarm.shelved.take() else {
+                    return Err(AckError::Conflict(format!("alert {id} is not shelved")));
+                };
+                if let Value::Object(ev) = &mut a.evidence {
+                    ev.insert(
+                        "unshelved".into(),
+                        serde_json::json!({"by": by, "shelved_by": shelf.by, "reason": shelf.reason}),
+                    );
+                }
+                let alert = a.clone();
+                post(
+                    self.next_event(EventType::Unshelved, alert, wall),
+                    None,
+                    None,
+                )
             }
         }
     }
@@ -494,6 +615,14 @@ impl Writer {
             }
             _ => {}
         }
+        // Cleared alerts waiting for an ack stay listed; an ack or a re-activation ends that.
+        if e.alert.alarm.alarm_state == AlarmState::ClearedUnacked {
+            self.live
+                .cleared
+                .insert(e.alert.id.clone(), Arc::new(e.alert.clone()));
+        } else if e.alert.state == AlertState::Resolved || e.kind == EventType::Raised {
+            self.live.cleared.remove(&e.alert.id);
+        }
         if let Some((k, s)) = p.gauge_old {
             self.metrics.active(k, s).dec();
         }
@@ -511,189 +640,22 @@ impl Writer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use minewatch_core::alert::ChangeOp;
-    use minewatch_fixtures::store::{TempStore, file_store};
-    use minewatch_store::Fault;
-    use std::sync::Mutex;
-
-    /// Records every ack handed to the MQTT client.
-    struct Recorder(Arc<Mutex<Vec<AckToken>>>);
-
-    impl Acker for Recorder {
-        fn ack(&mut self, t: AckToken) {
-            if let Ok(mut v) = self.0.lock() {
-                v.push(t);
-            }
-        }
-    }
-
-    fn raise(subject: &str) -> Change {
-        Change {
-            op: ChangeOp::Raise,
-            mine: Arc::from("M1"),
-            kind: Kind::OverLimit,
-            subject: Arc::from(subject),
-            area: None,
-            severity: Severity::Major,
-            message: format!("{subject} over its limit"),
-            value: Some(1.2),
-            limit: Some(1.0),
-            at: 1_700_000_000_000,
-            evidence: Value::Null,
-        }
-    }
-
-    /// Polls `f` every few ms until it holds, for at most 10 s.
-    async fn until(what: &str, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !f() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn while_the_store_refuses_commits_nothing_is_acked_or_published_and_then_everything_is_once()
-     {
-        let w = Watch::new();
-        let (file, tx, task) = writer(&w).await;
-        let store = &file.store;
-        let (acks, metrics, live) = (&w.acks, &w.metrics, &w.live);
-        let mut published = w.events.subscribe();
-        store.inject(Fault::BeforeCommit);
-        let token = AckToken {
-            generation: 1,
-            n: 0,
-            pkid: 7,
-        };
-        let msg = WriterMsg {
-            changes: vec![raise("P1")],
-            token: Some(token),
-            applied: Some(Applied {
-                mine: Some(Arc::from("M1")),
-                digest: 42,
-            }),
-            ..WriterMsg::default()
-        };
-        tx.send(msg).await.expect("writer runs");
-        until("the second failed commit", || {
-            metrics.store_errors.get() >= 2
-        })
-        .await;
-        assert_eq!(metrics.store_failing.get(), 1);
-        assert!(acks.lock().expect("acks").is_empty(), "acked before stored");
-        assert!(published.try_recv().is_err(), "published before stored");
-        assert!(live.alerts.is_empty(), "shown before stored");
-        assert!(store.active_alerts().await.expect("read").is_empty());
-
-        // Space returns.
-        store.inject(Fault::None);
-        until("the ack", || !acks.lock().expect("acks").is_empty()).await;
-        assert_eq!(*acks.lock().expect("acks"), vec![token], "acked once");
-        assert_eq!(metrics.store_failing.get(), 0);
-        let stored = store.active_alerts().await.expect("read");
-        assert_eq!(stored.len(), 1, "{stored:?}");
-        assert_eq!(store.events_after(0, 0).await.expect("events").len(), 1);
-        assert_eq!(
-            store.applied_messages(10).await.expect("applied"),
-            vec![("M1".to_string(), 42)]
-        );
-        let e = published.try_recv().expect("published after the commit");
-        assert_eq!(e.seq, 1);
-        assert!(published.try_recv().is_err(), "published once");
-
-        drop(tx);
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("writer stops")
-            .expect("writer task");
-    }
-
-    /// What a test watches a writer through.
-    struct Watch {
-        acks: Arc<Mutex<Vec<AckToken>>>,
-        metrics: Arc<Metrics>,
-        live: Arc<LiveView>,
-        events: broadcast::Sender<WireEvent>,
-    }
-
-    impl Watch {
-        fn new() -> Self {
-            Watch {
-                acks: Arc::new(Mutex::new(Vec::new())),
-                metrics: Arc::new(Metrics::new()),
-                live: Arc::new(LiveView::default()),
-                events: broadcast::channel(16).0,
-            }
-        }
-    }
-
-    /// A writer on a fresh file store, seen through `w`: the store, its queue, its task.
-    async fn writer(
-        w: &Watch,
-    ) -> (
-        TempStore,
-        mpsc::Sender<WriterMsg>,
-        tokio::task::JoinHandle<()>,
-    ) {
-        let file = file_store().await;
-        let writer = Writer::new(WriterParts {
-            store: file.store.clone(),
-            live: w.live.clone(),
-            metrics: w.metrics.clone(),
-            events: w.events.clone(),
-            acker: Box::new(Recorder(w.acks.clone())),
-            active: Vec::new(),
-            seq: 0,
-            batch: 16,
-            dead_letter_keep: 100,
-            dedup_window: 100,
-        });
-        let (tx, rx) = mpsc::channel(16);
-        (file, tx, tokio::spawn(writer.run(rx)))
-    }
-
-    #[tokio::test]
-    async fn a_commit_that_landed_although_it_was_reported_failed_is_not_stored_again() {
-        let w = Watch::new();
-        let (file, tx, task) = writer(&w).await;
-        let store = &file.store;
-        let (acks, metrics) = (&w.acks, &w.metrics);
-        // Stored, then reported failed: storing it again would repeat its seq and fail for ever.
-        store.inject(Fault::AfterCommit);
-        for (n, subject) in ["P1", "P2"].into_iter().enumerate() {
-            let msg = WriterMsg {
-                changes: vec![raise(subject)],
-                token: Some(AckToken {
-                    generation: 1,
-                    n: n as u64,
-                    pkid: n as u16 + 1,
-                }),
-                applied: Some(Applied {
-                    mine: Some(Arc::from("M1")),
-                    digest: n as u128,
-                }),
-                ..WriterMsg::default()
-            };
-            tx.send(msg).await.expect("writer runs");
-            until("the ack", || acks.lock().expect("acks").len() == n + 1).await;
-        }
-        store.inject(Fault::None);
-        assert_eq!(metrics.store_failing.get(), 0);
-        let events = store.events_after(0, 0).await.expect("events");
-        assert_eq!(
-            events.iter().map(|e| e.seq).collect::<Vec<_>>(),
-            vec![1, 2],
-            "each batch stored once"
-        );
-        assert_eq!(store.applied_messages(10).await.expect("applied").len(), 2);
-        drop(tx);
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("writer stops")
-            .expect("writer task");
+/// An alert as stored, for an operator's ack of one the writer no longer holds.
+async fn stored(store: &Store, id: &str) -> Result<Alert, AckError> {
+    match store.alert(id).await {
+        Ok(Some((a, _))) => Ok(a),
+        Ok(None) => Err(AckError::NotFound(id.to_string())),
+        Err(e) => Err(AckError::Unavailable(e.to_string())),
     }
 }
+
+#[path = "writer_alarms.rs"]
+mod alarms;
+
+#[cfg(test)]
+#[path = "writer_alarms_tests.rs"]
+mod alarms_tests;
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -151,6 +151,7 @@ mod tests {
             resolved_at: None,
             ack: None,
             evidence: json!({"readings": [1.5, 1.62]}),
+            alarm: Default::default(),
         }
     }
 

@@ -137,6 +137,7 @@ mod tests {
             resolved_at: None,
             ack: None,
             evidence: serde_json::json!({}),
+            alarm: Default::default(),
         }
     }
 

@@ -294,9 +294,11 @@ impl Worker {
         if let Some(r) = &mut self.renotify {
             r.observe(seq, &e.alert, Utc::now());
         }
-        // Silenced alerts are recorded and shown but not sent; their `resolved` still is, so a
-        // receiver can close what it was told before the silence.
-        if silenced && e.kind != EventType::Resolved {
+        // Silenced and shelved alerts are recorded and shown but not sent; their `resolved`
+        // still is, so a receiver can close what it was told before. A shelving itself is not
+        // news for on-call; the alert's return from the shelf is.
+        let shelved = e.alert.alarm.shelved.is_some() || e.kind == EventType::Shelved;
+        if (silenced || shelved) && e.kind != EventType::Resolved {
             if let Transport::Alertmanager(am) = &mut self.transport {
                 am.firing.remove(&e.alert.id);
             }

@@ -37,6 +37,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "integrity",
         sql: include_str!("../migrations/sqlite/0003_integrity.sql"),
     },
+    Migration {
+        version: 4,
+        name: "alarms",
+        sql: include_str!("../migrations/sqlite/0004_alarms.sql"),
+    },
 ];
 
 /// Every PostgreSQL migration, in order: the same steps as [`SQLITE_MIGRATIONS`].
@@ -55,6 +60,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "integrity",
         sql: include_str!("../migrations/postgres/0003_integrity.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "alarms",
+        sql: include_str!("../migrations/postgres/0004_alarms.sql"),
     },
 ];
 

@@ -2,6 +2,7 @@
 //! [`Event`]: write batches, dead letters, queries and regulators' status orders.
 
 use chrono::{DateTime, Utc};
+use minewatch_core::alarm::AlarmState;
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{AlertState, Event, Kind, Severity};
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,8 @@ pub struct AlertQuery {
     pub kind: Option<Kind>,
     /// Only exactly this severity.
     pub severity: Option<Severity>,
+    /// Only alerts in one of these alarm states; empty = any.
+    pub alarm: Vec<AlarmState>,
     /// At most this many; 0 means [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
     pub limit: u32,
 }

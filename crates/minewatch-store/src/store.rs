@@ -7,6 +7,7 @@ use crate::pool::{Pool, Where, bind_params, on_pool, write_tx};
 use crate::{
     AlertQuery, DeadLetter, DeadLetterQuery, StatusOrder, StoreError, WriteBatch, migrate,
 };
+use minewatch_core::alarm::AlarmState;
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{Alert, AlertState, Event, EventType};
 use std::borrow::Cow;
@@ -84,13 +85,14 @@ const ALERT_ORDER: &str = "ORDER BY started_at DESC, id DESC";
 /// Writes the alert row from an event, unless the row already holds a later event's alert.
 const UPSERT_ALERT: &str = "\
 INSERT INTO alerts (id, key, mine, kind, severity, state, subject, area, started_at, updated_at,
-                    resolved_at, json, last_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    resolved_at, json, last_seq, alarm)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO UPDATE SET
     key = excluded.key, mine = excluded.mine, kind = excluded.kind,
     severity = excluded.severity, state = excluded.state, subject = excluded.subject,
     area = excluded.area, started_at = excluded.started_at, updated_at = excluded.updated_at,
-    resolved_at = excluded.resolved_at, json = excluded.json, last_seq = excluded.last_seq
+    resolved_at = excluded.resolved_at, json = excluded.json, last_seq = excluded.last_seq,
+    alarm = excluded.alarm
 WHERE excluded.last_seq > alerts.last_seq";
 
 /// Appends an event to the log.
@@ -191,6 +193,7 @@ impl Store {
                     .bind(a.resolved_at.as_ref().map(time_text))
                     .bind(json)
                     .bind(seq)
+                    .bind(a.alarm.alarm_state.as_str())
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(INSERT_EVENT)
@@ -302,6 +305,19 @@ impl Store {
         decode_alerts(&rows)
     }
 
+    /// Every alert cleared and waiting for an acknowledgement (ISA-18.2 cleared-unacknowledged),
+    /// newest first: what the alert writer keeps listed after a restart.
+    pub async fn cleared_unacked(&self) -> Result<Vec<Alert>, StoreError> {
+        let sql = format!("SELECT json FROM alerts WHERE alarm = $1 {ALERT_ORDER}");
+        let rows: Vec<String> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar(&sql)
+                .bind(AlarmState::ClearedUnacked.as_str())
+                .fetch_all(p)
+                .await?
+        });
+        decode_alerts(&rows)
+    }
+
     /// Alerts matching every filter of `q`, newest first (`started_at` descending, then id
     /// descending).
     pub async fn alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
@@ -323,6 +339,10 @@ impl Store {
         }
         if let Some(severity) = q.severity {
             w.eq("severity", severity.as_str());
+        }
+        if !q.alarm.is_empty() {
+            let states: Vec<String> = q.alarm.iter().map(|s| s.as_str().to_string()).collect();
+            w.any_of("alarm", &states);
         }
         let limit = w.param(effective_limit(q.limit));
         let sql = format!(

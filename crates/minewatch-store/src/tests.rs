@@ -176,6 +176,7 @@ fn alert(id: &str, mine: &str, kind: Kind, severity: Severity, started: i64) -> 
         resolved_at: None,
         ack: None,
         evidence: serde_json::json!({"readings": [1.5, 1.625], "point": "P0101"}),
+        alarm: Default::default(),
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Config {
     /// `[notify]`: on-call notification sinks (webhooks, Alertmanager).
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// `[alarms]`: alarm management (latching, re-activation, chattering, floods, shelving).
+    #[serde(default)]
+    pub alarms: minewatch_core::alarm_policy::AlarmsSection,
 }
 
 /// Bounds of the `[engine]` and `[mqtt]` numbers: beyond them a queue or a thread count cannot be
@@ -104,6 +107,7 @@ impl Config {
     /// Checks values that parse but cannot work. Each message starts with the key at fault
     /// (`http.listen …`, `notify.webhooks[0].url …`), which [`Config::load`] turns into its line.
     fn check(&self) -> Result<(), String> {
+        self.alarms.to_config()?;
         if !minewatch_core::id::is_valid(&self.mqtt.client_id) {
             return Err(format!(
                 "mqtt.client_id {:?} must be 1-64 characters of A-Z a-z 0-9 _ - .",

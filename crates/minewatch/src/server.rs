@@ -46,9 +46,8 @@ struct PipelineControl(Arc<Pipeline>);
 fn control_error(e: AckError) -> ControlError {
     match e {
         AckError::NotFound(m) => ControlError::NotFound(m),
-        AckError::Conflict(m) => {
-            ControlError::Conflict(format!("alert {m} is already acknowledged"))
-        }
+        AckError::Conflict(m) => ControlError::Conflict(m),
+        AckError::Invalid(m) => ControlError::Invalid(m),
         AckError::Unavailable(m) => ControlError::Unavailable(m),
     }
 }
@@ -61,6 +60,15 @@ impl Control for PipelineControl {
         note: String,
     ) -> BoxFuture<'_, Result<Alert, ControlError>> {
         Box::pin(async move { self.0.ack(&id, &by, &note).await.map_err(control_error) })
+    }
+
+    fn shelve(
+        &self,
+        id: String,
+        by: String,
+        shelve: Option<(String, i64)>,
+    ) -> BoxFuture<'_, Result<Alert, ControlError>> {
+        Box::pin(async move { self.0.shelve(&id, &by, shelve).await.map_err(control_error) })
     }
 
     fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>> {
@@ -160,6 +168,8 @@ impl Server {
             live: live.clone(),
             metrics: metrics.clone(),
             events: events.clone(),
+            // Checked when the config was loaded.
+            alarms: cfg.alarms.to_config().unwrap_or_default(),
         })
         .await?;
         let notifier = Notifier::start(&cfg.notify, store.clone(), &events, &metrics).await?;

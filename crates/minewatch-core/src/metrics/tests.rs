@@ -93,6 +93,7 @@ kind = "feed"
             resolved_at: None,
             ack: None,
             evidence: serde_json::Value::Null,
+            alarm: Default::default(),
         })
     }
 

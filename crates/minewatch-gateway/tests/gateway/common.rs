@@ -109,16 +109,26 @@ pub fn alert(id: &str, mine: &str, kind: Kind, severity: Severity, started: i64)
         resolved_at: None,
         ack: None,
         evidence: serde_json::json!({}),
+        alarm: Default::default(),
     }
 }
 
-/// The same alert, resolved.
+/// The same alert, resolved and closed (acknowledged, or of a severity that does not latch).
 pub fn resolved(a: &Alert) -> Alert {
-    Alert {
+    let mut r = Alert {
         state: AlertState::Resolved,
         resolved_at: Some(a.updated_at),
         ..a.clone()
-    }
+    };
+    r.alarm.alarm_state = minewatch_core::alarm::AlarmState::Closed;
+    r
+}
+
+/// The same alert, resolved and still waiting for an acknowledgement.
+pub fn cleared(a: &Alert) -> Alert {
+    let mut r = resolved(a);
+    r.alarm.alarm_state = minewatch_core::alarm::AlarmState::ClearedUnacked;
+    r
 }
 
 /// The same alert at another severity.

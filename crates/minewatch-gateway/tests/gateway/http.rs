@@ -45,8 +45,10 @@ async fn alerts_are_listed_newest_first_and_filtered_by_state_mine_kind_and_mini
     assert_eq!(
         alert_ids(&gw, "").await,
         ["a3", "a2", "a1"],
-        "active by default"
+        "open by default (a4 is closed)"
     );
+    assert_eq!(alert_ids(&gw, "state=active").await, ["a3", "a2", "a1"]);
+    assert_eq!(alert_ids(&gw, "state=cleared").await, Vec::<String>::new());
     assert_eq!(alert_ids(&gw, "state=all").await, ["a4", "a3", "a2", "a1"]);
     assert_eq!(alert_ids(&gw, "state=resolved").await, ["a4"]);
     assert_eq!(alert_ids(&gw, "mine=m1").await, ["a2", "a1"]);
@@ -70,10 +72,32 @@ async fn alerts_are_listed_newest_first_and_filtered_by_state_mine_kind_and_mini
 }
 
 #[tokio::test]
+async fn a_cleared_alert_waiting_for_an_ack_is_listed_by_default_until_acknowledged() {
+    let gw = Gateway::start().await;
+    four_alerts(&gw).await;
+    let a5 = alert("a5", "m1", Kind::OverLimit, Severity::Critical, 5);
+    gw.emit(EventType::Raised, a5.clone()).await;
+    gw.emit(EventType::Resolved, cleared(&a5)).await;
+    assert_eq!(alert_ids(&gw, "").await, ["a5", "a3", "a2", "a1"]);
+    assert_eq!(alert_ids(&gw, "state=cleared").await, ["a5"]);
+    assert_eq!(alert_ids(&gw, "state=active").await, ["a3", "a2", "a1"]);
+    let r = gw.get("/api/alerts?state=cleared").await;
+    assert_eq!(r.json()["alerts"][0]["alarm_state"], "cleared_unacked");
+    let mut acked = resolved(&a5);
+    acked.ack = Some(minewatch_core::alert::Ack {
+        by: "op".into(),
+        at: acked.updated_at,
+        note: String::new(),
+    });
+    gw.emit(EventType::Acked, acked).await;
+    assert_eq!(alert_ids(&gw, "").await, ["a3", "a2", "a1"]);
+}
+
+#[tokio::test]
 async fn bad_alert_parameters_are_rejected_with_400_naming_the_parameter() {
     let gw = Gateway::start().await;
     for (query, named) in [
-        ("state=open", "state"),
+        ("state=opened", "state"),
         ("severity=huge", "severity"),
         ("kind=flood", "kind"),
         ("limit=0", "limit"),

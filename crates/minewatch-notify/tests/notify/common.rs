@@ -66,6 +66,7 @@ pub fn alert(id: &str, mine: &str, kind: Kind, severity: Severity) -> Alert {
         resolved_at: None,
         ack: None,
         evidence: serde_json::json!({"readings": [1.5, 1.62]}),
+        alarm: Default::default(),
     }
 }
 

@@ -45,7 +45,7 @@ impl MineState {
                 ChangeOp::Resolve => {
                     self.active.remove(&(c.kind, c.subject.clone()));
                 }
-                ChangeOp::Ack { .. } => {}
+                ChangeOp::Ack { .. } | ChangeOp::Shelve { .. } | ChangeOp::Unshelve { .. } => {}
             }
         }
     }

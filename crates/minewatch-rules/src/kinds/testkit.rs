@@ -166,6 +166,8 @@ pub fn ops(changes: &[Change], kind: Kind) -> Vec<(&'static str, String)> {
                 ChangeOp::Update => "update",
                 ChangeOp::Resolve => "resolve",
                 ChangeOp::Ack { .. } => "ack",
+                ChangeOp::Shelve { .. } => "shelve",
+                ChangeOp::Unshelve { .. } => "unshelve",
             };
             (op, c.subject.to_string())
         })
@@ -287,5 +289,6 @@ pub fn stored(kind: Kind, subject: &str, area: Option<&str>) -> minewatch_core::
         resolved_at: None,
         ack: None,
         evidence: serde_json::Value::Null,
+        alarm: Default::default(),
     }
 }

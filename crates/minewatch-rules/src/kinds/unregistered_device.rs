@@ -319,6 +319,7 @@ mod tests {
             resolved_at: None,
             ack: None,
             evidence: c[0].evidence.clone(),
+            alarm: Default::default(),
         };
         let mut out = Vec::new();
         m.on_ack(&alert, "op", "known spare", at(5), &mut out);
