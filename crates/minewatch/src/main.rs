@@ -39,12 +39,18 @@ enum Command {
         /// Use this broker (host:port) instead of the embedded one.
         #[arg(long)]
         broker: Option<String>,
-        /// No anomalies at all (neither the first one nor the periodic ones).
+        /// No automatic anomalies (neither the opening one nor the periodic ones); `--inject` still
+        /// injects.
         #[arg(long)]
         no_anomalies: bool,
         /// Minutes between automatic anomalies (1 to 10080, a week).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10_080))]
         anomaly_every: u64,
+        /// Inject an anomaly on the first mine instead of the opening one: KIND or KIND:SUBJECT
+        /// (KIND an alert kind of `GET /api/kinds`, SUBJECT e.g. the point P0101); repeatable.
+        /// The first starts 20 s after start, the next ones 30 s apart.
+        #[arg(long, value_name = "KIND[:SUBJECT]", value_parser = minewatch_sim::Anomaly::parse)]
+        inject: Vec<minewatch_sim::Anomaly>,
     },
     /// Publish realistic telemetry for the registry's mines to a broker.
     #[cfg(feature = "tools")]
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
                 broker,
                 no_anomalies,
                 anomaly_every,
+                inject,
             } => {
                 demo::run(DemoOptions {
                     data_dir,
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
                     broker,
                     anomalies: !no_anomalies,
                     anomaly_every_min: anomaly_every,
+                    inject,
                 })
                 .await
             }
@@ -228,8 +236,8 @@ struct SimArgs {
     anomalies: bool,
     /// Inject an anomaly: KIND or KIND:SUBJECT (KIND an alert kind of `GET /api/kinds`, SUBJECT
     /// e.g. the point P0101); repeatable.
-    #[arg(long, value_name = "KIND[:SUBJECT]")]
-    inject: Vec<String>,
+    #[arg(long, value_name = "KIND[:SUBJECT]", value_parser = minewatch_sim::Anomaly::parse)]
+    inject: Vec<minewatch_sim::Anomaly>,
     /// The mine injections apply to (default: the first mine).
     #[arg(long)]
     mine: Option<String>,
@@ -266,10 +274,7 @@ async fn sim(args: SimArgs) -> Result<(), String> {
     let reg = Registry::load_strict(&registry).map_err(|e| e.to_string())?;
     let mut mines: Vec<_> = reg.mines.values().cloned().collect();
     mines.sort_by(|a, b| a.id.cmp(&b.id));
-    let inject = inject
-        .iter()
-        .map(|s| minewatch_sim::Anomaly::parse(s).map(|a| (mine.clone(), a)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let inject = inject.into_iter().map(|a| (mine.clone(), a)).collect();
     let opts = minewatch_sim::PublishOptions {
         host: host.to_string(),
         port,
@@ -292,4 +297,58 @@ async fn sim(args: SimArgs) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
+}
+
+#[cfg(all(test, feature = "tools"))]
+mod tests {
+    use super::*;
+    use minewatch_sim::{Anomaly, Kind};
+
+    fn demo_injections(args: &[&str]) -> Result<Vec<Anomaly>, String> {
+        let argv = ["minewatch", "demo"].iter().chain(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Demo { inject, .. } => Ok(inject),
+            other => Err(format!("parsed as {other:?}")),
+        }
+    }
+
+    #[test]
+    fn demo_parses_repeated_injections_with_and_without_a_subject() {
+        let inject = demo_injections(&["--inject", "over_limit:P0101", "--inject", "distress"]);
+        assert_eq!(
+            inject,
+            Ok(vec![
+                Anomaly::on(Kind::OverLimit, "P0101"),
+                Anomaly::new(Kind::Distress)
+            ])
+        );
+    }
+
+    #[test]
+    fn demo_refuses_an_unknown_kind_naming_the_known_ones() {
+        let err = demo_injections(&["--inject", "methane_high:P0101"]).expect_err("refused");
+        assert!(
+            err.contains("unknown anomaly \"methane_high\"")
+                && err.contains("over_limit")
+                && err.contains("power_off_failure"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sim_reads_injections_as_the_demo_does() {
+        let cli = Cli::try_parse_from(["minewatch", "sim", "--inject", "over_limit:P0101"])
+            .expect("parses");
+        let Command::Sim(args) = cli.command else {
+            panic!("not sim: {:?}", cli.command)
+        };
+        assert_eq!(args.inject, [Anomaly::on(Kind::OverLimit, "P0101")]);
+        let err = Cli::try_parse_from(["minewatch", "sim", "--inject", "nope"])
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("unknown anomaly \"nope\""), "{err}");
+    }
 }

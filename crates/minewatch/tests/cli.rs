@@ -1,4 +1,5 @@
-//! The command line: `minewatch check` validates config and registry and names the problem.
+//! The command line: `minewatch check` validates config and registry and names the problem;
+//! `minewatch demo --inject` refuses an anomaly that does not fit before it starts anything.
 
 use std::process::Command;
 
@@ -95,4 +96,41 @@ fn check_and_run_refuse_absurd_durations_with_exit_code_1_naming_file_and_line()
             );
         }
     }
+}
+
+/// `minewatch demo --inject SPEC` with its data in a new directory, run to its exit.
+fn demo_injecting(spec: &str) -> (std::process::Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = minewatch()
+        .args(["demo", "--inject", spec, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    (out, dir)
+}
+
+#[test]
+fn demo_refuses_an_unknown_anomaly_kind_listing_the_kinds() {
+    let (out, _dir) = demo_injecting("methane_high");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown anomaly \"methane_high\"") && stderr.contains("over_limit"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn demo_refuses_a_subject_its_mine_does_not_have_before_starting() {
+    let (out, dir) = demo_injecting("over_limit:P9999");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--inject over_limit:P9999") && stderr.contains("140100001"),
+        "{stderr}"
+    );
+    // Refused before the store was created or anything listened.
+    assert!(!dir.path().join("minewatch.db").exists());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("demo is running"), "{stdout}");
 }
