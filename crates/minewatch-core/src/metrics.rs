@@ -3,12 +3,18 @@
 //!
 //! The per-mine gauges (`minewatch_mine_*`) are not updated on the hot path at all: a
 //! [`MinesCollector`] reads the [`LiveView`] when Prometheus scrapes.
+//!
+//! Alarm KPIs (EEMUA 191): activation rates come from `minewatch_alert_events_total{type="raised"}`,
+//! acknowledgement times from `minewatch_alert_ack_seconds` (observed by whoever records an ack,
+//! through [`Metrics::observe_ack`]), stale alerts from `minewatch_mine_alerts_stale`; the rest
+//! (floods, bad actors, chattering) needs the event history and is `GET /api/kpis`.
 
 use crate::alert::{EventType, Kind, Severity};
 use crate::live::LiveView;
 use crate::payload::{Reason, System};
 use crate::registry::{MineStatus, PointKind};
 use crate::time::Millis;
+use chrono::{DateTime, TimeDelta, Utc};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue};
@@ -50,6 +56,9 @@ pub struct Metrics {
     pub alert_events: Family<Labels, Counter>,
     /// From a message's arrival to its alert event being published.
     pub alert_latency_seconds: Histogram,
+    /// From an alert's activation to its acknowledgement, by severity (index of
+    /// `Severity::ALL`): the operators' response times of EEMUA 191.
+    pub alert_ack_seconds: [Histogram; 4],
     /// Connected WebSocket clients.
     pub ws_clients: Gauge,
     /// Fresh snapshots sent to WebSocket clients that fell behind.
@@ -146,6 +155,14 @@ impl Metrics {
                     .get_or_create(&labels(&[("kind", k.as_str()), ("type", t.as_str())]));
             }
         }
+        let ack_f = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+            Histogram::new(ACK_BUCKETS)
+        });
+        let alert_ack_seconds = Severity::ALL.map(|s| {
+            ack_f
+                .get_or_create(&labels(&[("severity", s.as_str())]))
+                .clone()
+        });
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
             messages,
@@ -158,6 +175,7 @@ impl Metrics {
             alerts_active,
             alert_events,
             alert_latency_seconds: Histogram::new(exponential_buckets(1e-4, 2.5, 14)),
+            alert_ack_seconds,
             ws_clients: Gauge::default(),
             ws_resyncs: Counter::default(),
             http_connections: Gauge::default(),
@@ -226,6 +244,11 @@ impl Metrics {
             "alert_latency_seconds",
             "From a message's arrival to its alert event being stored and published",
             m.alert_latency_seconds.clone(),
+        );
+        r.register(
+            "alert_ack_seconds",
+            "From an alert's activation to its acknowledgement, by severity",
+            ack_f,
         );
         r.register(
             "ws_clients",
@@ -385,6 +408,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Records an acknowledgement `seconds` after the activation it answers (negative counts as
+    /// 0, as a clock step can make it).
+    pub fn observe_ack(&self, severity: Severity, seconds: f64) {
+        let i = Severity::ALL
+            .iter()
+            .position(|s| *s == severity)
+            .unwrap_or(0);
+        self.alert_ack_seconds[i].observe(seconds.max(0.0));
+    }
+
     /// Alert events of type `t` counted so far, over every kind.
     pub fn alert_events_of(&self, t: EventType) -> u64 {
         Kind::ALL
@@ -428,6 +461,27 @@ impl Metrics {
     }
 }
 
+/// Buckets of `minewatch_alert_ack_seconds`: from 5 s to a day, around the times control rooms
+/// aim for (a critical within a minute or two) and the ones they must not reach.
+const ACK_BUCKETS: [f64; 12] = [
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+    4.0 * 3600.0,
+    12.0 * 3600.0,
+    86_400.0,
+];
+
+/// How long an alert may stay active before it counts as stale (EEMUA 191): shared by
+/// `minewatch_mine_alerts_stale` and the store's KPI report, so the two agree.
+pub const STALE_AFTER: TimeDelta = TimeDelta::hours(24);
+
 /// How far behind its mine's event clock a point's last reading may be and still count as
 /// reporting: by default the rules' `silent_after`, so a point that is not "reporting" here is
 /// one the silent-point rule is about to raise an alert about (or has).
@@ -438,7 +492,7 @@ const STATUS_CALIBRATION: u32 = 4;
 
 /// Per-mine gauges for the mines overview, computed from the live view at scrape time (nothing is
 /// counted on the hot path). Per registered mine (never for ids the registry lacks, so senders
-/// cannot grow the exposition), about ten series:
+/// cannot grow the exposition), about a dozen series:
 ///
 /// - `minewatch_mine_people_underground{mine}` and `minewatch_mine_max_underground{mine}`
 ///   (the approved number);
@@ -449,7 +503,10 @@ const STATUS_CALIBRATION: u32 = 4;
 ///   points not in calibration (absent when there is none, never a made-up 0);
 /// - `minewatch_mine_alerts_active{mine,severity}`: one series per severity, zeros included;
 /// - `minewatch_mine_suspended{mine}`: 1 while the effective status (a stored regulator's order
-///   outranks the registry file) is `suspended`.
+///   outranks the registry file) is `suspended`;
+/// - `minewatch_mine_alerts_stale{mine}`: active alerts that started more than [`STALE_AFTER`]
+///   before the wall clock (not the mine's event clock: a mine whose data stopped keeps its old
+///   alerts, and they must still show as stale).
 #[derive(Debug)]
 pub struct MinesCollector {
     /// The picture shards and the alert writer keep current; read-only here.
@@ -469,6 +526,8 @@ struct MineRow {
     suspended: bool,
     /// Active alerts by `Severity::ALL` index.
     alerts: [u32; 4],
+    /// Active alerts older than [`STALE_AFTER`].
+    stale: u32,
 }
 
 impl MinesCollector {
@@ -480,8 +539,8 @@ impl MinesCollector {
         }
     }
 
-    /// A snapshot of every mine, sorted by id.
-    fn rows(&self) -> BTreeMap<Arc<str>, MineRow> {
+    /// A snapshot of every mine, sorted by id, with alerts stale as of `now`.
+    fn rows(&self, now: DateTime<Utc>) -> BTreeMap<Arc<str>, MineRow> {
         let mut rows: BTreeMap<Arc<str>, MineRow> = BTreeMap::new();
         for m in self.live.mines.iter() {
             let l = m.value();
@@ -521,6 +580,9 @@ impl MinesCollector {
                 .unwrap_or(0);
             if let Some(row) = rows.get_mut(a.mine.as_str()) {
                 row.alerts[sev] += 1;
+                if now - a.started_at > STALE_AFTER {
+                    row.stale += 1;
+                }
             }
         }
         rows
@@ -547,7 +609,7 @@ where
 
 impl Collector for MinesCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let rows = self.rows();
+        let rows = self.rows(Utc::now());
         let live = || rows.iter();
         fn mine(id: &Arc<str>) -> Vec<(&'static str, &str)> {
             vec![("mine", &**id)]
@@ -587,6 +649,12 @@ impl Collector for MinesCollector {
             "mine_suspended",
             "1 while the mine's effective status is suspended",
             live().map(|(id, r)| (mine(id), i64::from(r.suspended))),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "mine_alerts_stale",
+            "Active alerts per mine that started more than 24 h ago",
+            live().map(|(id, r)| (mine(id), i64::from(r.stale))),
         )?;
         gauge_family(
             &mut encoder,

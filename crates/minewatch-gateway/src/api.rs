@@ -35,6 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/mines/{id}", get(get_mine))
         .route("/api/mines/{id}/status", put(set_status))
         .route("/api/dead-letters", get(list_dead_letters))
+        .route("/api/kpis", get(crate::kpis::kpis))
         .route("/api/admin/reload", post(reload))
 }
 

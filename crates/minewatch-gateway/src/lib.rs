@@ -15,6 +15,8 @@
 //! - `extract`: query parameters, path ids and JSON bodies, rejected with a 400 naming what was
 //!   wrong.
 //! - `api`: the `/api/…` routes.
+//! - `kpis`: `/api/kpis`, alarm-system performance (rates, floods, bad actors, chattering, stale
+//!   alerts, acknowledgement times) computed by the store over a window.
 //! - [`kinds`]: `/api/kinds`, the alert kinds as the binary describes them.
 //! - `notify_api`: `/api/silences` and `/api/deliveries` (on-call notifications), and the
 //!   `silenced` flag the alert routes add.
@@ -37,6 +39,7 @@ pub mod control;
 pub mod error;
 mod extract;
 pub mod kinds;
+mod kpis;
 mod notify_api;
 mod ops;
 mod page;

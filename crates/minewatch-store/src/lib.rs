@@ -13,6 +13,9 @@
 //!   event, dead-letter, status and snapshot queries.
 //! - `model`: what goes in and out besides core's `Alert` and `Event`: [`WriteBatch`],
 //!   [`DeadLetter`], [`AlertQuery`], [`DeadLetterQuery`], [`StatusOrder`].
+//! - `kpi`: alarm-system performance per EEMUA 191 / ISA-18.2 ([`Store::kpis`] with
+//!   [`KpiQuery`] gives [`Kpis`]): activation rates, peaks, flood time, bad actors, chattering
+//!   and stale alerts, acknowledgement times, read from the event log and computed without I/O.
 //! - `migrate`: the migration runner over the SQL files in `migrations/sqlite/` and
 //!   `migrations/postgres/` (the same steps, each backend's DDL), embedded in the binary.
 //! - `notify`: on-call notifications' records: [`Silence`]s, [`Delivery`] outcomes, and each
@@ -29,6 +32,7 @@
 mod codec;
 mod config;
 mod error;
+mod kpi;
 mod migrate;
 mod model;
 mod notify;
@@ -37,6 +41,10 @@ mod store;
 
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use kpi::{
+    AckTimes, Activity, BAD_ACTORS, CHATTER_MIN, Chatter, DEFAULT_FLOOD, KeyCount, KpiQuery, Kpis,
+    LISTED, Listed, MAX_KPI_EVENTS, MineKpis, Peak, SPAN, STALE_AFTER, StaleAlert,
+};
 pub use model::{
     AlertQuery, Applied, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, Example, MAX_LIMIT,
     StatusOrder, WriteBatch,

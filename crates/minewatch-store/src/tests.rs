@@ -1168,3 +1168,5 @@ fn store_futures_are_send(store: &Store) {
     send(store.clear_mine_status("M1"));
     send(store.states("clock/"));
 }
+
+mod kpi;

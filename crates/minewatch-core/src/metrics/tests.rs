@@ -28,6 +28,28 @@ fn the_exposition_carries_the_named_families() {
     );
 }
 
+#[test]
+fn acknowledgement_times_are_observed_by_severity() {
+    let m = Metrics::new();
+    m.observe_ack(Severity::Critical, 30.0);
+    m.observe_ack(Severity::Critical, 90.0);
+    m.observe_ack(Severity::Info, -2.0);
+    let text = m.encode();
+    for line in [
+        "minewatch_alert_ack_seconds_count{severity=\"critical\"} 2",
+        "minewatch_alert_ack_seconds_sum{severity=\"critical\"} 120.0",
+        "minewatch_alert_ack_seconds_bucket{le=\"30.0\",severity=\"critical\"} 1",
+        "minewatch_alert_ack_seconds_bucket{le=\"120.0\",severity=\"critical\"} 2",
+        "minewatch_alert_ack_seconds_sum{severity=\"info\"} 0.0",
+        "minewatch_alert_ack_seconds_count{severity=\"major\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
 mod mines_collector_tests {
     use super::*;
     use crate::alert::{Alert, AlertState};
@@ -171,6 +193,8 @@ kind = "feed"
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"warning\"} 1",
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"major\"} 0",
             "minewatch_mine_alerts_active{mine=\"M1\",severity=\"info\"} 0",
+            // Raised at T0, days before the wall clock of any run of this test.
+            "minewatch_mine_alerts_stale{mine=\"M1\"} 3",
         ];
         let lines = sample_lines(&text);
         for e in expected {
@@ -184,9 +208,18 @@ kind = "feed"
         // M3 (known only through an alert), whatever ids senders make up.
         assert!(!text.contains("mine=\"M2\""), "{text}");
         assert!(!text.contains("mine=\"M3\""), "{text}");
-        // 10 series for a reporting mine.
+        // 11 series for a reporting mine.
         let m1 = lines.iter().filter(|l| l.contains("mine=\"M1\"")).count();
-        assert_eq!(m1, 10, "{text}");
+        assert_eq!(m1, 11, "{text}");
+    }
+
+    #[test]
+    fn an_alert_is_stale_once_active_for_more_than_a_day_of_wall_clock() {
+        let collector = MinesCollector::new(view(), Duration::from_secs(120));
+        let t0 = chrono::DateTime::from_timestamp_millis(T0).unwrap_or_default();
+        let stale = |after: TimeDelta| collector.rows(t0 + after)["M1"].stale;
+        assert_eq!(stale(STALE_AFTER), 0);
+        assert_eq!(stale(STALE_AFTER + TimeDelta::milliseconds(1)), 3);
     }
 
     #[test]

@@ -6,5 +6,6 @@ mod common;
 mod conns;
 mod http;
 mod kinds;
+mod kpis;
 mod silences;
 mod ws;
