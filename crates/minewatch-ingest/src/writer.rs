@@ -630,6 +630,11 @@ impl Writer {
             self.metrics.active(k, s).inc_by(d);
         }
         self.metrics.alert_event(e.alert.kind, e.kind);
+        if e.kind == EventType::Acked {
+            // From this activation's start (a re-activation starts it anew) to the ack.
+            let secs = (e.at - e.alert.started_at).num_milliseconds() as f64 / 1000.0;
+            self.metrics.observe_ack(e.alert.severity, secs);
+        }
         self.live.set_seq(e.seq);
         let _ = self.events.send(WireEvent::new(e));
         if let Some(t) = p.arrived {

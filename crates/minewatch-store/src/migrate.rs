@@ -42,6 +42,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "alarms",
         sql: include_str!("../migrations/sqlite/0004_alarms.sql"),
     },
+    Migration {
+        version: 5,
+        name: "kpi_index",
+        sql: include_str!("../migrations/sqlite/0005_kpi_index.sql"),
+    },
 ];
 
 /// Every PostgreSQL migration, in order: the same steps as [`SQLITE_MIGRATIONS`].
@@ -65,6 +70,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "alarms",
         sql: include_str!("../migrations/postgres/0004_alarms.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "kpi_index",
+        sql: include_str!("../migrations/postgres/0005_kpi_index.sql"),
     },
 ];
 

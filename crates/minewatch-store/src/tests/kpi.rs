@@ -68,6 +68,7 @@ fn alert(id: &str, mine: &str, subject: &str, severity: Severity, secs: i64) -> 
         resolved_at: None,
         ack: None,
         evidence: serde_json::Value::Null,
+        alarm: Default::default(),
     }
 }
 
