@@ -33,6 +33,20 @@ pub struct NotifyConfig {
     /// `[notify.alertmanager]`.
     #[serde(default)]
     pub alertmanager: Option<AlertmanagerConfig>,
+    /// While a mine is in an alarm flood, a webhook gets its events grouped, one notification
+    /// this often (and one when the flood ends). Default 1 min.
+    #[serde(
+        default = "default_flood_group_every",
+        deserialize_with = "de_duration"
+    )]
+    pub flood_group_every: Duration,
+    /// What a flood is: set by the server from `[alarms]` (not a `[notify]` key).
+    #[serde(skip)]
+    pub alarms: minewatch_core::alarm_policy::AlarmConfig,
+}
+
+fn default_flood_group_every() -> Duration {
+    Duration::from_secs(60)
 }
 
 /// One `[[notify.webhooks]]` entry.
@@ -140,6 +154,8 @@ impl Default for NotifyConfig {
             public_url: default_public_url(),
             webhooks: Vec::new(),
             alertmanager: None,
+            flood_group_every: default_flood_group_every(),
+            alarms: Default::default(),
         }
     }
 }

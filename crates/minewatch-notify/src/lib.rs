@@ -12,6 +12,8 @@
 //! - [`config`]: the `[notify]` section ([`NotifyConfig`]).
 //! - `worker`: one sink's loop: filters, silences, retries with jittered exponential backoff,
 //!   give-up after `give_up_after`, renotify and Alertmanager resends on a 1 s tick.
+//! - [`flood`]: a flooding mine's events held and sent as one grouped notification (webhooks;
+//!   Alertmanager groups by itself).
 //! - [`message`]: the webhook body and Alertmanager's alert objects.
 //! - [`sign`]: the HMAC-SHA256 signature of webhook bodies, and its verification.
 //! - [`renotify`]: which unacknowledged critical alerts are due to be notified again (no I/O, no
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod flood;
 pub mod message;
 pub mod renotify;
 pub mod sign;
@@ -152,11 +155,12 @@ impl Notifier {
             latest: 0,
             silences: Vec::new(),
             since_prune: 0,
+            floods: None,
         };
         let mut workers = Vec::new();
         for w in &cfg.webhooks {
             let secret = w.secret().map_err(NotifyError::Config)?;
-            workers.push(new_worker(
+            let mut worker = new_worker(
                 &w.name,
                 Filter {
                     min_severity: w.min_severity,
@@ -169,7 +173,12 @@ impl Notifier {
                     client: client(w.timeout)?,
                 },
                 Some(renotify::Renotifier::new(cfg.renotify_after)),
+            );
+            worker.floods = Some(flood::FloodGroups::new(
+                cfg.alarms.clone(),
+                cfg.flood_group_every,
             ));
+            workers.push(worker);
         }
         if let Some(am) = &cfg.alertmanager {
             workers.push(new_worker(

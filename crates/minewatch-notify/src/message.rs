@@ -11,6 +11,8 @@ pub enum Reason {
     Event(EventType),
     /// The `n`th renotification of an unacknowledged critical alert.
     Renotify(u32),
+    /// A flooding mine's events held and sent as one ([`crate::flood`]).
+    Flood,
 }
 
 /// One notification: an event of the log, or a renotification.
@@ -26,6 +28,8 @@ pub struct Notification {
     pub alert: Alert,
     /// Whether a silence covered the alert (only `resolved` events of silenced alerts are sent).
     pub silenced: bool,
+    /// For [`Reason::Flood`]: the group's summary (`alert` is then its last alert).
+    pub flood: Option<Value>,
 }
 
 impl Notification {
@@ -34,6 +38,7 @@ impl Notification {
         match self.reason {
             Reason::Event(t) => t.as_str(),
             Reason::Renotify(_) => "renotify",
+            Reason::Flood => "flood",
         }
     }
 
@@ -43,6 +48,7 @@ impl Notification {
         match self.reason {
             Reason::Event(_) => self.seq.to_string(),
             Reason::Renotify(n) => format!("{}.renotify.{n}", self.seq),
+            Reason::Flood => format!("{}.flood", self.seq),
         }
     }
 
@@ -58,6 +64,9 @@ impl Notification {
         });
         if let (Reason::Renotify(n), Some(o)) = (self.reason, body.as_object_mut()) {
             o.insert("renotify".into(), json!(n));
+        }
+        if let (Some(f), Some(o)) = (&self.flood, body.as_object_mut()) {
+            o.insert("flood".into(), f.clone());
         }
         serde_json::to_vec(&body).unwrap_or_default()
     }
@@ -163,6 +172,7 @@ mod tests {
             at: alert().started_at,
             alert: alert(),
             silenced: false,
+            flood: None,
         };
         let v: Value = serde_json::from_slice(&n.webhook_body()).expect("json");
         assert_eq!(v["type"], "renotify");

@@ -3,6 +3,7 @@
 //! Woken by the broadcast of stored events; a 1 s tick drives renotify and Alertmanager resends
 //! and covers any missed wake-up.
 
+use crate::flood::FloodGroups;
 use crate::message::{Notification, Reason, am_alert, am_labels};
 use crate::renotify::Renotifier;
 use crate::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
@@ -165,6 +166,8 @@ pub(crate) struct Worker {
     pub silences: Vec<Silence>,
     /// Deliveries since the last prune.
     pub since_prune: u32,
+    /// Webhooks only: a flooding mine's events held and sent grouped.
+    pub floods: Option<FloodGroups>,
 }
 
 /// The worker was told to stop in the middle of something.
@@ -305,12 +308,19 @@ impl Worker {
             self.cursor = seq;
             return Ok(false);
         }
+        if let Some(f) = &mut self.floods
+            && f.take(&e)
+        {
+            self.cursor = seq;
+            return Ok(false);
+        }
         let n = Notification {
             reason: Reason::Event(e.kind),
             seq,
             at: e.at,
             alert: e.alert,
             silenced,
+            flood: None,
         };
         let record = self.deliver(&n, stop).await?;
         self.cursor = seq;
@@ -421,6 +431,37 @@ impl Worker {
         }
     }
 
+    /// Sends the flood groups that are due, each as one notification.
+    async fn flush_floods(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), Stopped> {
+        let due = match &mut self.floods {
+            Some(f) => f.due(Utc::now()),
+            None => return Ok(()),
+        };
+        for g in due {
+            tracing::info!(sink = %self.name, mine = %g.mine, events = g.count(), "notify: flood group sent");
+            let n = Notification {
+                reason: Reason::Flood,
+                seq: g.last_seq,
+                at: g.last_at,
+                flood: Some(g.summary()),
+                alert: g.last,
+                silenced: false,
+            };
+            let record = self.deliver(&n, stop).await?;
+            self.save(Some(&record), stop).await?;
+        }
+        Ok(())
+    }
+
+    /// The cursor to store: before the first event a flood group still holds, so that a restart
+    /// reads it again.
+    fn durable_cursor(&self) -> u64 {
+        match self.floods.as_ref().and_then(FloodGroups::held_from) {
+            Some(first) => self.cursor.min(first.saturating_sub(1)),
+            None => self.cursor,
+        }
+    }
+
     /// Stores the cursor (with the delivery record, when given), retrying a failing store.
     async fn save(
         &mut self,
@@ -431,7 +472,7 @@ impl Worker {
         loop {
             match self
                 .store
-                .advance_sink(&self.name, self.cursor, record)
+                .advance_sink(&self.name, self.durable_cursor(), record)
                 .await
             {
                 Ok(()) => break,
@@ -457,6 +498,7 @@ impl Worker {
 
     /// Renotifications and Alertmanager resends that are due.
     async fn tick(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), Stopped> {
+        self.flush_floods(stop).await?;
         let now = Utc::now();
         let due = self
             .renotify
@@ -481,6 +523,7 @@ impl Worker {
                 at: now,
                 alert: d.alert,
                 silenced: false,
+                flood: None,
             };
             // One attempt: the next renotification is the retry.
             let record = match self.attempt(&n).await {

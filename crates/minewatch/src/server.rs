@@ -157,6 +157,8 @@ impl Server {
             std::time::Duration::from_millis(u64::try_from(window).unwrap_or(u64::MAX)),
         )));
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        // Checked when the config was loaded.
+        let alarms = cfg.alarms.to_config().unwrap_or_default();
         let pipeline = Pipeline::start(PipelineParts {
             engine: cfg.engine.clone(),
             rules: cfg.rules,
@@ -168,11 +170,12 @@ impl Server {
             live: live.clone(),
             metrics: metrics.clone(),
             events: events.clone(),
-            // Checked when the config was loaded.
-            alarms: cfg.alarms.to_config().unwrap_or_default(),
+            alarms: alarms.clone(),
         })
         .await?;
-        let notifier = Notifier::start(&cfg.notify, store.clone(), &events, &metrics).await?;
+        let mut notify = cfg.notify.clone();
+        notify.alarms = alarms.clone();
+        let notifier = Notifier::start(&notify, store.clone(), &events, &metrics).await?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Listen {

@@ -5,6 +5,7 @@ use minewatch_core::{EventType, Kind, Severity};
 use minewatch_fixtures::metrics as metric;
 use minewatch_notify::Notifier;
 use minewatch_store::{DeliveryQuery, DeliveryState, Silence};
+use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -253,5 +254,61 @@ async fn an_unacknowledged_critical_alert_is_renotified() {
         .expect("renotify");
     assert_eq!(renotify["id"], "1.renotify.1");
     assert_eq!(renotify["alert"]["id"], "a1");
+    n.shutdown(STOP).await;
+}
+
+#[tokio::test]
+async fn during_a_flood_a_mines_events_arrive_grouped_not_one_by_one() {
+    let log = Log::new().await;
+    let rx = Receiver::start(Mode::Always(200)).await;
+    let metrics = Metrics::new();
+    let mut cfg = config(&rx.url());
+    cfg.flood_group_every = Duration::from_millis(300);
+    let n = Notifier::start(&cfg, log.store.clone(), &log.events, &metrics)
+        .await
+        .expect("start");
+    // A substation trips: 40 faults of one mine at once, one alert of another mine beside them.
+    for i in 0..40 {
+        let a = alert(&format!("f{i}"), "M1", Kind::SensorFault, Severity::Warning);
+        log.emit(EventType::Raised, &a).await;
+    }
+    let other = alert("o1", "M2", Kind::OverLimit, Severity::Critical);
+    let other_seq = log.emit(EventType::Raised, &other).await;
+    eventually("the flood group delivered", || async {
+        rx.accepted().iter().any(|v| v["type"] == "flood")
+    })
+    .await;
+    eventually("the other mine's alert delivered", || async {
+        rx.seqs().contains(&other_seq)
+    })
+    .await;
+    let got = rx.accepted();
+    let single: Vec<&Value> = got
+        .iter()
+        .filter(|v| v["type"] == "raised" && v["alert"]["mine"] == "M1")
+        .collect();
+    assert_eq!(
+        single.len(),
+        10,
+        "ten arrive alone (EEMUA's reference), then the flood"
+    );
+    let floods: Vec<&Value> = got.iter().filter(|v| v["type"] == "flood").collect();
+    assert_eq!(floods.len(), 1, "{floods:?}");
+    let f = &floods[0]["flood"];
+    assert_eq!(f["mine"], "M1");
+    assert_eq!(f["events"], 30);
+    assert_eq!(f["by_kind"]["sensor_fault/warning"], 30);
+    assert_eq!(f["first_seq"], 11);
+    assert_eq!(f["last_seq"], 40);
+    assert_eq!(floods[0]["id"], "40.flood");
+    assert!(
+        got.iter()
+            .any(|v| v["type"] == "raised" && v["alert"]["mine"] == "M2"),
+        "another mine's alert is not held by M1's flood"
+    );
+    eventually("the cursor past everything", || async {
+        log.store.sink_cursor("oncall").await.expect("cursor") == Some(other_seq)
+    })
+    .await;
     n.shutdown(STOP).await;
 }
