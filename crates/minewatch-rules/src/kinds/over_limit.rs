@@ -1,7 +1,8 @@
 //! `over_limit` — an analog point at or above its alarm limit (or below its low limit, O2).
 //!
 //! Raised at `alarm` (major; critical at power-off level), resolved below `restore` (hysteresis),
-//! updated when the severity changes or the value reaches a new extreme by a tenth of the limit.
+//! updated when the severity changes or the value moves a tenth of the limit from the value last
+//! published (either way: the alert's value follows the point while it stays active).
 //! Limits come from the registry: the methane location-class defaults of domain.md, per-point
 //! overrides. A point in calibration is not judged (its value is test gas). No parameters.
 
@@ -21,7 +22,7 @@ pub struct Slot {
     pub over: Option<Severity>,
     /// Whether the active alert is on the low side (O2, air speed).
     pub over_low: bool,
-    /// The value last published for the active alert (for updates on a new extreme, a tenth of
+    /// The value last published for the active alert (for updates when it moves a tenth of
     /// the limit beyond it: `f32` is ample).
     pub over_published: f32,
 }
@@ -129,7 +130,7 @@ fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
             let lo = l.alarm_low.unwrap_or(f64::NEG_INFINITY);
             if v >= l.restore_low.unwrap_or(lo) {
                 emit(m, i, ChangeOp::Resolve, sev, true, v, lo, at, out);
-            } else if v <= f64::from(st.over_published) - lo.abs() / 10.0 {
+            } else if (v - f64::from(st.over_published)).abs() >= lo.abs() / 10.0 {
                 emit(m, i, ChangeOp::Update, sev, true, v, lo, at, out);
             }
         }
@@ -139,7 +140,7 @@ fn on_reading(m: &mut MineState, i: Idx, at: Millis, out: &mut Vec<Change>) {
                 emit(m, i, ChangeOp::Resolve, sev, false, v, a, at, out);
             } else {
                 let (new, limit) = high(&l, v, a);
-                if new != sev || v >= f64::from(st.over_published) + a.abs() / 10.0 {
+                if new != sev || (v - f64::from(st.over_published)).abs() >= a.abs() / 10.0 {
                     emit(m, i, ChangeOp::Update, new, false, v, limit, at, out);
                 }
             }
@@ -278,7 +279,7 @@ mod tests {
         );
         assert!(
             ops(
-                &feed(&mut m, &safety(at(30), &[("P1", 1.0, 0)])),
+                &feed(&mut m, &safety(at(30), &[("P1", 1.02, 0)])),
                 Kind::OverLimit
             )
             .is_empty()
@@ -288,6 +289,23 @@ mod tests {
         // A later recurrence is a new alert.
         let c = feed(&mut m, &safety(at(50), &[("P1", 1.3, 0)]));
         assert_eq!(ops(&c, Kind::OverLimit), vec![("raise", "P1".into())]);
+    }
+
+    #[test]
+    fn an_active_alerts_value_follows_the_point_both_ways_by_a_tenth_of_the_limit() {
+        let mut m = mine();
+        feed(&mut m, &normal(at(0)));
+        feed(&mut m, &safety(at(10), &[("P1", 1.4, 0)]));
+        // Down by 0.09 (under a tenth of the 1% alarm): quiet; by 0.15 from the published 1.4: an
+        // update carrying the new value, so the alert does not keep showing 1.4.
+        let c = feed(&mut m, &safety(at(20), &[("P1", 1.31, 0)]));
+        assert!(ops(&c, Kind::OverLimit).is_empty());
+        let c = feed(&mut m, &safety(at(30), &[("P1", 1.25, 0)]));
+        assert_eq!(ops(&c, Kind::OverLimit), vec![("update", "P1".into())]);
+        assert_eq!(c[0].value, Some(1.25));
+        // And up again from the new value.
+        let c = feed(&mut m, &safety(at(40), &[("P1", 1.36, 0)]));
+        assert_eq!(ops(&c, Kind::OverLimit), vec![("update", "P1".into())]);
     }
 
     #[test]
