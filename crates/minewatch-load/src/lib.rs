@@ -23,6 +23,7 @@ mod mqtt;
 pub mod restart;
 mod setup;
 mod stats;
+pub mod storm;
 
 use minewatch_core::metrics::Metrics;
 use std::future::Future;
@@ -75,6 +76,10 @@ pub enum LoadCommand {
     /// /readyz with the registry and --alerts active alerts, and its resident memory without the
     /// registry, with it, and after every point and tag has reported.
     Restart(RestartArgs),
+    /// An alarm storm, as when a substation trips: every point of every mine reports a sensor
+    /// fault at once; the time until every alert is stored and on every one of --clients
+    /// dashboard clients.
+    Storm(storm::StormArgs),
 }
 
 /// Options every mode shares.
@@ -201,6 +206,11 @@ pub async fn run(cmd: LoadCommand, launcher: &dyn Launcher) -> Result<(), String
                 backlog: a.backlog,
             };
             let r = live::run(&a.latency, Some(plan), launcher).await?;
+            println!("{}", r.summary());
+            println!("{}", r.json());
+        }
+        LoadCommand::Storm(a) => {
+            let r = storm::run(&a, launcher).await?;
             println!("{}", r.summary());
             println!("{}", r.json());
         }
