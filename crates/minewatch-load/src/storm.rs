@@ -15,10 +15,12 @@ use futures_util::StreamExt;
 use minewatch_core::EventType;
 use minewatch_core::payload::System;
 use minewatch_core::time::{format_rfc3339, now_millis};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// The status bit of a sensor fault (contract §1).
 const FAULT: u32 = 128;
@@ -117,28 +119,50 @@ fn faults(setup: &Setup, n: usize, ts: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A client reading every event: the time it had `expected` raised events, or `None` if the
-/// connection ended first.
+/// A client reading every event: the time it had seen `expected` alerts active (raised events,
+/// and the alerts of a snapshot, which the gateway sends a client that fell behind instead of
+/// the events it missed), or `None` if the connection ended first.
 async fn client(
     addr: SocketAddr,
     expected: u64,
     t0: Arc<std::sync::OnceLock<Instant>>,
 ) -> Option<f64> {
     let url = format!("ws://{addr}/ws");
-    let (mut ws, _) =
-        tokio::time::timeout(WS_CONNECT, tokio_tungstenite::connect_async(url.as_str()))
-            .await
-            .ok()?
-            .ok()?;
-    let mut got = 0u64;
+    // A snapshot of 30,000 alerts is tens of MB in one frame: a browser takes it, so this client
+    // must too (tungstenite's default frame limit is 16 MiB).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(1 << 30))
+        .max_frame_size(Some(1 << 30));
+    let (mut ws, _) = tokio::time::timeout(
+        WS_CONNECT,
+        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), false),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let mut seen: HashSet<String> = HashSet::new();
     while let Ok(Some(Ok(msg))) = tokio::time::timeout(LIMIT, ws.next()).await {
         let WsMessage::Text(text) = msg else { continue };
-        // Only `raised` events count; the snapshot comes first and is empty.
-        if text.as_str().starts_with("{\"type\":\"raised\"") {
-            got += 1;
-            if got >= expected {
-                return t0.get().map(|t| t.elapsed().as_secs_f64());
+        let text = text.as_str();
+        if text.starts_with("{\"type\":\"raised\"") {
+            // The alert's id is the first "id" after "alert": no full parse per event.
+            if let Some(id) = text
+                .find("\"alert\":{\"id\":\"")
+                .map(|i| &text[i + 15..])
+                .and_then(|t| t.split('"').next())
+            {
+                seen.insert(id.to_string());
             }
+        } else if text.starts_with("{\"type\":\"snapshot\"") {
+            let v: serde_json::Value = serde_json::from_str(text).ok()?;
+            for a in v["alerts"].as_array().into_iter().flatten() {
+                if let Some(id) = a["id"].as_str() {
+                    seen.insert(id.to_string());
+                }
+            }
+        }
+        if seen.len() as u64 >= expected {
+            return t0.get().map(|t| t.elapsed().as_secs_f64());
         }
     }
     None

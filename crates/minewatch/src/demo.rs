@@ -168,12 +168,9 @@ pub fn describe_injection(inj: &Injection) -> Vec<String> {
         )
     };
     lines.push(expect);
-    // The planner shows the condition, but this kind is judged only after days of learning.
-    if inj.kind == Kind::PowerAnomaly.as_str() {
-        lines.push(
-            "              (minewatch judges a meter only after 3 days of its data: a new demo store has none)"
-                .into(),
-        );
+    // What the kind's planner says one must know (a precondition, days of learning first).
+    if let Some(note) = Kind::parse(inj.kind).and_then(|k| Anomaly::new(k).note()) {
+        lines.push(format!("              ({note})"));
     }
     if !inj.also.is_empty() {
         let also: Vec<String> = inj
@@ -210,17 +207,15 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     // Planned before anything starts, so an anomaly that does not fit is refused at once.
     let wanted = wanted_injections(&opts);
     let planned = plan_injections(&mines, &sim_cfg, &wanted).map_err(|e| {
-        if wanted
-            .iter()
-            .any(|a| a.kind == Kind::ProductionWhileSuspended)
-        {
+        let notes: Vec<&str> = wanted.iter().filter_map(Anomaly::note).collect();
+        if notes.is_empty() {
+            e
+        } else {
             format!(
-                "{e}; for this kind, set status = \"suspended\" in the mine's file under {} \
-                 (the demo's simulator and server both read it)",
+                "{e}; {} (the registry files are under {})",
+                notes.join("; "),
                 registry_dir.display()
             )
-        } else {
-            e
         }
     })?;
     let mut port_note = None;

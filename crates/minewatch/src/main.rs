@@ -299,7 +299,8 @@ async fn sim(args: SimArgs) -> Result<(), String> {
     .await
 }
 
-#[cfg(all(test, feature = "tools"))]
+#[cfg(test)]
+#[cfg(feature = "tools")]
 mod tests {
     use super::*;
     use minewatch_sim::{Anomaly, Kind};

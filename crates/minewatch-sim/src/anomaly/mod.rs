@@ -92,6 +92,10 @@ macro_rules! planners {
             match kind { $(Kind::$camel => <$snake::ThisKind as Planner>::DURATION_MS),* }
         }
 
+        fn note(kind: Kind) -> Option<&'static str> {
+            match kind { $(Kind::$camel => <$snake::ThisKind as Planner>::NOTE),* }
+        }
+
         fn plan_of(kind: Kind, ctx: &Ctx<'_>, subject: Option<&str>, at: i64) -> Result<Planned, String> {
             match kind {
                 $(Kind::$camel => <$snake::ThisKind as Planner>::plan(ctx, subject, at)),*
@@ -250,6 +254,12 @@ impl Anomaly {
     /// [`crate::sim::Injection::until`]. An instant (one message) is 0.
     pub fn duration_ms(&self) -> i64 {
         duration_ms(self.kind)
+    }
+
+    /// What someone injecting this anomaly by hand should know, if anything (its planner's
+    /// `NOTE`).
+    pub fn note(&self) -> Option<&'static str> {
+        note(self.kind)
     }
 
     /// Position in [`Anomaly::NAMES`].

@@ -35,6 +35,9 @@ pub(crate) trait Planner {
     /// How long the anomalous data lasts from its start, in milliseconds (nominal where it
     /// depends on the subject).
     const DURATION_MS: i64;
+    /// What someone injecting it by hand should know (a precondition, a delay before the rule
+    /// can judge it), if anything.
+    const NOTE: Option<&'static str> = None;
 
     /// Checks or picks the subject on the mine of `ctx` (`subject` is the named one, if any) and
     /// turns the anomaly into effects starting at `at`.

@@ -22,6 +22,7 @@ impl Planner for ThisKind {
     const SUBJECT: SubjectType = SubjectType::Meter;
     const AUTOMATIC: bool = false;
     const DURATION_MS: i64 = DEPART_MS;
+    const NOTE: Option<&'static str> = Some("minewatch judges a meter only after 3 days of its data: a new demo store has none");
 
     fn plan(ctx: &Ctx<'_>, named: Option<&str>, at: i64) -> Result<Planned, String> {
         let def = ctx.def;

@@ -23,6 +23,7 @@ impl Planner for ThisKind {
     const SUBJECT: SubjectType = SubjectType::Mine;
     const AUTOMATIC: bool = false;
     const DURATION_MS: i64 = PRODUCTION_MS;
+    const NOTE: Option<&'static str> = Some("the mine must be suspended: set status = \"suspended\" in its registry file (the demo's simulator and server both read it)");
 
     fn plan(ctx: &Ctx<'_>, named: Option<&str>, at: i64) -> Result<Planned, String> {
         let def = ctx.def;
