@@ -293,7 +293,7 @@ async fn an_alert_raised_over_mqtt_is_acknowledged_and_silenced_on_the_dashboard
     assert!(
         seen["text"]
             .as_str()
-            .is_some_and(|t| t.contains("over_limit") && t.contains("P1"))
+            .is_some_and(|t| t.contains("over limit") && t.contains("P1"))
     );
     assert_eq!(seen["major"], "1", "{seen}");
 
@@ -438,5 +438,248 @@ async fn an_alert_raised_over_mqtt_is_acknowledged_and_silenced_on_the_dashboard
             .as_str()
             .is_some_and(|t| t.contains("<img id='injected'")),
         "{view}"
+    );
+}
+
+/// True once the page has loaded and its WebSocket is up.
+const LIVE: &str = "document.readyState === 'complete' && document.getElementById('link').classList.contains('up')";
+
+/// A harness on the registry file `mine` (as `m1.toml`) and a browser live on its dashboard;
+/// `None` (the test is skipped) without Chromium.
+async fn dashboard_on(mine: &str) -> Option<(Harness, Browser, Cdp)> {
+    let program = chromium()?;
+    let h = Harness::start(&[("m1.toml", mine)], |_| {}).await;
+    let mut browser = Browser::start(&program);
+    let mut page = browser.page().await;
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("http://{}/", h.http())}),
+    )
+    .await
+    .expect("navigate");
+    page.wait("the page to load and go live", LIVE).await;
+    Some((h, browser, page))
+}
+
+/// The face sensor P1 of the harness mine at `value` at `secs`, the rest quiet.
+async fn p1_at(h: &Harness, secs: i64, value: f64) {
+    h.safety(
+        "M1",
+        secs,
+        &[
+            ("P0", 0.05, 0),
+            ("P1", value, 0),
+            ("P2", 0.45, 0),
+            ("F1", 0.0, 0),
+            ("F2", 0.0, 0),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_that_clears_unacknowledged_stays_on_the_page_marked_cleared_until_acked() {
+    let Some((h, _browser, mut page)) = dashboard_on(MINE).await else {
+        return;
+    };
+
+    // Methane at power-off level: a critical over_limit; then back to normal, unacknowledged.
+    p1_at(&h, 0, 1.6).await;
+    let alert = h
+        .wait_alert("a critical over_limit", "mine=M1&kind=over_limit", |a| {
+            a["subject"] == "P1" && a["severity"] == "critical"
+        })
+        .await;
+    let id = alert["id"].as_str().expect("alert id").to_string();
+    let row = js(&format!("tr[data-id=\"{id}\"]"));
+    p1_at(&h, 10, 0.5).await;
+    h.wait_alert("the alert cleared, waiting for an ack", "mine=M1", |a| {
+        a["id"] == id.as_str() && a["alarm_state"] == "cleared_unacked"
+    })
+    .await;
+    let cleared = format!(
+        "(() => {{ const r = document.querySelector({row}); return r && r.classList.contains('cleared')
+            && r.dataset.alarm === 'cleared_unacked' && r.querySelector('button.ack') !== null
+            && r.textContent.includes('cleared, not acknowledged'); }})()"
+    );
+    page.wait("the row marked cleared, not acknowledged", &cleared)
+        .await;
+
+    // A fresh load shows it too (the snapshot's `cleared`).
+    page.call("Page.reload", json!({})).await.expect("reload");
+    page.wait("the page live again", LIVE).await;
+    page.wait("the cleared row after a reload", &cleared).await;
+
+    // Acknowledged: it is closed and leaves the list.
+    let (status, acked) = h
+        .post(
+            &format!("/api/alerts/{id}/ack"),
+            &json!({"by": "Dispatcher Li", "note": "face checked"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(acked["alarm_state"], "closed", "{acked}");
+    page.wait(
+        "the row gone once acknowledged",
+        &format!("document.querySelector({row}) === null"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chattering_point_shows_one_alert_with_its_count() {
+    let Some((h, _browser, mut page)) = dashboard_on(MINE).await else {
+        return;
+    };
+
+    // Over, under, over, under, over: three activations of one alert, well within the window.
+    for (i, v) in [1.2, 0.5, 1.2, 0.5, 1.2].into_iter().enumerate() {
+        p1_at(&h, i as i64 * 10, v).await;
+    }
+    let alert = h
+        .wait_alert(
+            "over_limit raised three times",
+            "mine=M1&kind=over_limit",
+            |a| a["subject"] == "P1" && a["count"] == 3 && a["state"] == "active",
+        )
+        .await;
+    assert_eq!(alert["chattering"], true, "{alert}");
+    let seen = page
+        .wait(
+            "one row with its count",
+            "(() => { const rows = [...document.querySelectorAll('#groups tr[data-subject=\"P1\"][data-kind=\"over_limit\"]')];
+                const r = rows[0];
+                return rows.length === 1 && r.dataset.count === '3' && { n: rows.length, id: r.dataset.id,
+                  count: r.querySelector('.badge.count') && r.querySelector('.badge.count').textContent,
+                  chattering: r.querySelector('.badge.chattering') !== null, text: r.textContent }; })()",
+        )
+        .await;
+    assert_eq!(seen["id"], alert["id"], "{seen}");
+    assert_eq!(seen["count"], "×3", "{seen}");
+    assert_eq!(seen["chattering"], true, "{seen}");
+    assert!(
+        seen["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("over limit")),
+        "the kind in words: {seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_one_mine_shows_a_banner_and_its_alerts_grouped() {
+    let Some((h, _browser, mut page)) = dashboard_on(MINE).await else {
+        return;
+    };
+
+    // Twelve devices the registry does not define: twelve new alerts in a minute, a flood.
+    let devices: Vec<String> = (1..=12).map(|i| format!("U{i:02}")).collect();
+    let readings: Vec<(&str, f64, u32)> = devices.iter().map(|d| (d.as_str(), 0.1, 0)).collect();
+    h.safety("M1", 0, &readings).await;
+    minewatch_tests::wait_until("M1 in a flood", || async {
+        let (_, v) = h.get("/api/floods").await;
+        v["floods"].get("M1").cloned()
+    })
+    .await;
+    let seen = page
+        .wait(
+            "the flood banner and the grouped rows",
+            "(() => { const b = document.querySelector('#floods .flood[data-mine=\"M1\"]');
+                const g = document.querySelectorAll('#groups tr.collapsed-group[data-mine=\"M1\"]');
+                return b && !document.getElementById('floods').hidden && g.length > 0
+                  && { banner: b.textContent, groups: g.length, group: g[0].textContent,
+                       rows: document.querySelectorAll('#groups tr[data-id][data-mine=\"M1\"]').length }; })()",
+        )
+        .await;
+    assert!(
+        seen["banner"]
+            .as_str()
+            .is_some_and(|t| t.contains("Alarm flood") && t.contains("Test Colliery (M1)")),
+        "{seen}"
+    );
+    assert_eq!(seen["rows"], 0, "no row per alert while grouped: {seen}");
+    assert!(
+        seen["group"]
+            .as_str()
+            .is_some_and(|t| t.contains("12 alerts")),
+        "{seen}"
+    );
+
+    // Expanded, the group shows its alerts.
+    page.eval(
+        "document.querySelector('#groups tr.collapsed-group[data-mine=\"M1\"]').click(); true",
+    )
+    .await
+    .expect("expand");
+    page.wait(
+        "the group's rows",
+        "document.querySelectorAll('#groups tr[data-id][data-mine=\"M1\"]').length === 12",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_show_the_zone_of_the_mine() {
+    let mine = MINE.replacen(
+        "max_underground = 50",
+        "max_underground = 50\nutc_offset = \"+05:30\"",
+        1,
+    );
+    assert_ne!(
+        mine, MINE,
+        "the harness mine changed its max_underground line"
+    );
+    let Some((h, _browser, mut page)) = dashboard_on(&mine).await else {
+        return;
+    };
+
+    p1_at(&h, 0, 1.2).await;
+    let alert = h
+        .wait_alert("over_limit raised", "mine=M1&kind=over_limit", |a| {
+            a["subject"] == "P1"
+        })
+        .await;
+    let id = alert["id"].as_str().expect("alert id").to_string();
+    let started =
+        chrono::DateTime::parse_from_rfc3339(alert["started_at"].as_str().expect("started_at"))
+            .expect("RFC 3339");
+    let zone = chrono::FixedOffset::east_opt(5 * 3600 + 30 * 60).expect("offset");
+    let expected = started
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S +05:30")
+        .to_string();
+    let row = js(&format!("tr[data-id=\"{id}\"]"));
+    let cell = page
+        .wait(
+            "the start time in the mine's zone",
+            &format!(
+                "(() => {{ const t = document.querySelector({row} + ' td.time');
+                    return t && t.textContent.includes({}) && t.textContent; }})()",
+                js(&expected)
+            ),
+        )
+        .await;
+    assert!(
+        cell.as_str().is_some_and(|t| t.contains("for ")),
+        "a duration beside it: {cell}"
+    );
+    // The detail says the same, in the same format.
+    page.eval(&format!("document.querySelector({row}).click(); true"))
+        .await
+        .expect("open the detail");
+    let detail = page
+        .wait(
+            "the detail's times",
+            &format!(
+                "(() => {{ const d = document.getElementById('detail-body');
+                    return d && d.textContent.includes({}) && d.textContent; }})()",
+                js(&expected)
+            ),
+        )
+        .await;
+    let text = detail.as_str().unwrap_or_default();
+    assert!(text.contains("Test Colliery (M1)"), "{text}");
+    assert!(
+        !text.contains(" GMT") && !text.contains(" AM") && !text.contains(" PM"),
+        "no locale times: {text}"
     );
 }

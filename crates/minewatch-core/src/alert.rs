@@ -80,6 +80,46 @@ macro_rules! define_kind {
 
 for_each_kind!(define_kind);
 
+impl Kind {
+    /// The kind in an operator's words ("power not cut" for `power_off_failure`): what the
+    /// dashboard shows and `GET /api/kinds` gives as `label`. The one table of these words; a
+    /// test keeps every label non-empty and distinct.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::OverLimit => "over limit",
+            Kind::PowerOffFailure => "power not cut",
+            Kind::SensorFault => "sensor fault",
+            Kind::PointSilent => "point silent",
+            Kind::SystemSilent => "system silent",
+            Kind::Flatline => "flat reading",
+            Kind::NeighbourMismatch => "disagrees with upwind",
+            Kind::CalibrationAbuse => "calibration misuse",
+            Kind::AreaOverQuota => "area over quota",
+            Kind::MineOverCapacity => "mine over capacity",
+            Kind::RestrictedEntry => "in restricted area",
+            Kind::Overtime => "overtime underground",
+            Kind::NoLeader => "no leader underground",
+            Kind::Distress => "distress call",
+            Kind::CameraFault => "camera fault",
+            Kind::CameraTamper => "camera tampered",
+            Kind::NoVideoWork => "work without video",
+            Kind::AiEvent => "video event",
+            Kind::PowerInSealedArea => "power in sealed area",
+            Kind::PowerAnomaly => "unusual power use",
+            Kind::ExplosivesUndeclared => "explosives to undeclared area",
+            Kind::ProductionWhileSuspended => "producing while suspended",
+            Kind::ConcealedWork => "concealed work",
+            Kind::UnregisteredDevice => "unregistered device",
+            Kind::ClockFault => "clock wrong",
+            Kind::DataRejected => "data rejected",
+            Kind::SensorUnresponsive => "sensor not responding",
+            Kind::UntaggedWork => "work without tags",
+            Kind::ReplayedData => "replayed data",
+            Kind::CopiedFeed => "copied feed",
+        }
+    }
+}
+
 /// What an alert of a kind is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -367,6 +407,18 @@ pub(crate) mod tests {
             assert_eq!(json, format!("\"{}\"", k.as_str()));
         }
         assert!(Severity::Critical > Severity::Major && Severity::Major > Severity::Warning);
+    }
+
+    #[test]
+    fn every_kind_has_its_own_label_in_words() {
+        let mut seen = std::collections::HashSet::new();
+        for &k in Kind::ALL {
+            let l = k.label();
+            assert!(!l.trim().is_empty(), "{k} has no label");
+            assert!(!l.contains('_'), "{k}'s label {l:?} is not in words");
+            assert!(seen.insert(l), "{k} shares its label {l:?}");
+        }
+        assert_eq!(Kind::PowerOffFailure.label(), "power not cut");
     }
 }
 

@@ -7,6 +7,7 @@
 //!   rejected alone with a [`payload::Reason`].
 //! - [`alarm`]: alarm management (ISA-18.2 states, re-activation, chattering, shelving, floods).
 //! - [`alert`]: the alert object, its events and the [`alert::Change`]s the rules engine emits.
+//! - [`point_status`]: a point's status bitmask in words (`status_words`).
 //! - [`live`]: the live picture (latest values, active alerts) that shards and the alert writer
 //!   update and the HTTP API and WebSocket gateway read.
 //! - [`metrics`]: every Prometheus metric, in one registry, so logs and dashboards agree.
@@ -24,6 +25,7 @@ pub mod id;
 pub mod live;
 pub mod metrics;
 pub mod payload;
+pub mod point_status;
 pub mod procfs;
 pub mod registry;
 pub mod time;

@@ -251,6 +251,7 @@ impl MineLive {
         json!({
             "id": &*self.def.id,
             "name": self.def.name,
+            "utc_offset": self.def.utc_offset,
             "registered": self.def.registered,
             "status": self.status.as_str(),
             "clock": self.clock.map(format_rfc3339),
@@ -280,7 +281,9 @@ impl MineLive {
                     "id": &*p.id, "area": area_id(p.area), "kind": p.kind, "location": p.location,
                     "limits": p.limits,
                     "value": if ts == 0 { Value::Null } else { json!(value) },
-                    "status": status, "ts": Self::ts(ts),
+                    "unit": p.kind.unit().trim(),
+                    "status": status, "status_words": crate::point_status::status_words(status),
+                    "ts": Self::ts(ts),
                 });
                 // Rings are sorted by point index, so one pass pairs them with their points.
                 if let Some(ring) = rings.next_if(|r| r.point as usize == i)
@@ -325,7 +328,8 @@ impl MineLive {
             })
             .collect();
         json!({
-            "id": &*d.id, "name": d.name, "registered": d.registered, "status": self.status.as_str(),
+            "id": &*d.id, "name": d.name, "utc_offset": d.utc_offset, "registered": d.registered,
+            "status": self.status.as_str(),
             "registry_status": d.status.as_str(),
             "max_underground": d.max_underground, "suspended_crew": d.suspended_crew, "shift_hours": d.shift_hours,
             "clock": self.clock.map(format_rfc3339),
@@ -607,6 +611,10 @@ location = "coal_face"
             points[1].get("history").is_none(),
             "a feed point has no history"
         );
+        assert_eq!(points[0]["unit"], "%");
+        assert_eq!(points[0]["status_words"], json!(["normal"]));
+        assert_eq!(d["utc_offset"], "+08:00");
+        assert_eq!(live.summary(0)["utc_offset"], "+08:00");
         let p2 = points[2]["history"]["values"]
             .as_array()
             .expect("P2 values");

@@ -22,7 +22,7 @@ mod schema;
 pub use load::{LoadReport, Registry};
 pub use model::{
     Area, AreaKind, Camera, Idx, Limits, Load, Location, Meter, MineDef, MineStatus, Point,
-    PointKind, Watches,
+    PointKind, UtcOffset, Watches,
 };
 
 #[cfg(test)]

@@ -25,11 +25,25 @@ pub struct KindCatalogue {
 impl KindCatalogue {
     /// The catalogue of `kinds`, in the order given (the rules engine gives contract order).
     pub fn new(kinds: &[KindInfo]) -> Self {
+        /// A kind with its label in words, from the one table of them (`Kind::label`).
+        #[derive(Serialize)]
+        struct Labelled<'a> {
+            #[serde(flatten)]
+            info: &'a KindInfo,
+            label: &'static str,
+        }
         #[derive(Serialize)]
         struct Body<'a> {
-            kinds: &'a [KindInfo],
+            kinds: Vec<Labelled<'a>>,
         }
-        let body = serde_json::to_vec(&Body { kinds })
+        let kinds_out = kinds
+            .iter()
+            .map(|info| Labelled {
+                info,
+                label: info.name.label(),
+            })
+            .collect();
+        let body = serde_json::to_vec(&Body { kinds: kinds_out })
             .expect("a kind catalogue is plain data and always serializes");
         KindCatalogue {
             body: Bytes::from(body),
@@ -58,7 +72,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/api/kinds", get(list_kinds))
 }
 
-/// `GET /api/kinds`: `{"kinds":[{"name","subject","severity","description","resolves_on_ack",
+/// `GET /api/kinds`: `{"kinds":[{"name","label","subject","severity","description","resolves_on_ack",
 /// "params":[{"key","default","unit","description"}]}…]}`, in contract order. Any caller the other
 /// read-only routes admit may read it; it names no mine.
 async fn list_kinds(State(s): State<AppState>, _access: Access) -> impl IntoResponse {

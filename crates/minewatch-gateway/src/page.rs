@@ -1,7 +1,9 @@
 //! `GET /` and `GET /assets/{name}`: the operator dashboard, served by the binary itself.
 //!
-//! Three files under `static/` are embedded at build time (`include_str!`): `index.html` (the
-//! shell), `app.css` and `app.js` (vanilla JS, no framework). Nothing is fetched from elsewhere:
+//! Six files under `static/` are embedded at build time (`include_str!`): `index.html` (the
+//! shell), `app.css` and four scripts (vanilla JS, no framework, loaded in order): `words.js`
+//! (times in the mine's offset, units, names, kind labels), `alarms.js` (the alert list),
+//! `kpis.js` (the KPI view) and `app.js` (the rest). Nothing is fetched from elsewhere:
 //! no CDN, no web fonts, no images; a control room without internet gets the whole page. Every
 //! answer says `Cache-Control: no-cache` with a strong `ETag` (a SHA-256 prefix of the content),
 //! so a browser revalidates each load and gets a `304 Not Modified` until a new binary brings a
@@ -9,15 +11,20 @@
 //! operator's token itself (an `Authorization` header on `/api/…`, `?token=` on `/ws`).
 //!
 //! What the page does, from the API it reads (contract §5):
-//! - **Alerts**: the live list over `/ws` (snapshot, then one message per event; on a dropped
-//!   connection it reconnects with a jittered backoff and resumes with `after=` the last seq it
-//!   saw, showing the connection state and a banner while offline), grouped by severity with
-//!   critical first and counts per severity. Filters on mine, kind, severity and state live in
+//! - **Alerts**: the open list over `/ws` (snapshot with `alerts` and `cleared`, then one message
+//!   per event; on a dropped connection it reconnects with a jittered backoff and resumes with
+//!   `after=` the last seq it saw, showing the connection state and a banner while offline),
+//!   grouped by severity with critical first and counts per severity. Per ISA-18.2 an alert that
+//!   clears unacknowledged stays, marked cleared, until acked; one row per alert with its
+//!   activation count and a chattering badge; the alerts of one subject grouped with the point's
+//!   live value; shelved ones apart; a mine in a flood (`GET /api/floods`) under a banner with
+//!   its alerts collapsed by kind and severity. Filters on mine, kind, severity and state live in
 //!   the URL hash (`#view=alerts&mine=…&kind=…&severity=…&state=resolved`); resolved alerts come
 //!   from `GET /api/alerts?state=…`.
 //! - **Detail** (`#alert=ID`): `GET /api/alerts/{id}`, its evidence as tables and its history;
 //!   acknowledging with a note (`POST /api/alerts/{id}/ack`, which needs the operator role; a
-//!   refusal is shown), the operator's name kept in `localStorage`.
+//!   refusal is shown), the operator's name kept in `localStorage`; shelving with a reason
+//!   (`POST /api/alerts/{id}/shelve`) and unshelving.
 //! - **Mines** (`#view=mine&mine=ID`): `GET /api/mines/{id}` every 5 s: people per area, methane
 //!   per point with its last hour as an SVG sparkline (the `history` of ch4 points), cameras,
 //!   meters and active alerts.
@@ -26,6 +33,9 @@
 //!   alert posts `/api/silences`. When the server answers 404 the page shows no silence controls.
 //! - **Sound**: a WebAudio beep for each new critical alert that is neither acknowledged nor
 //!   silenced, with a mute switch kept in `localStorage`; audio starts at the first click or key.
+//! - **KPIs** (`#view=kpis`): `GET /api/kpis` per mine, refreshed every minute.
+//! - **Words and time**: kind labels, units, point status words, names beside ids, and every
+//!   time as `2026-12-07 16:05:12 +08:00` in the mine's `utc_offset`.
 //!
 //! All server text reaches the DOM as text (`textContent`, `setAttribute`), never as markup.
 
@@ -49,7 +59,18 @@ struct Asset {
     body: &'static str,
 }
 
-/// The page, as built into the binary.
+/// One of the page's scripts, `static/NAME` served as `/assets/NAME`.
+macro_rules! script {
+    ($name:literal) => {
+        Asset {
+            path: concat!("/assets/", $name),
+            content_type: "text/javascript; charset=utf-8",
+            body: include_str!(concat!("../static/", $name)),
+        }
+    };
+}
+
+/// The page, as built into the binary (the scripts in the order `index.html` loads them).
 const ASSETS: &[Asset] = &[
     Asset {
         path: "/",
@@ -61,11 +82,10 @@ const ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         body: include_str!("../static/app.css"),
     },
-    Asset {
-        path: "/assets/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../static/app.js"),
-    },
+    script!("words.js"),
+    script!("alarms.js"),
+    script!("kpis.js"),
+    script!("app.js"),
 ];
 
 /// The routes of the page: `/` and `/assets/{name}`.

@@ -1,7 +1,10 @@
 // minewatch operator dashboard (vanilla JS, no dependencies, served by the binary itself).
+// Four scripts, loaded in order: words.js (times in the mine's offset, units, names, kind
+// labels), alarms.js (the alert list: ISA-18.2 states, counts, shelving, subject groups, floods),
+// kpis.js (the KPI view) and this one (server access, the stream, the detail, the mine view).
 //
 // Data sources (contract §5):
-// - /ws?mine=&after=SEQ: a snapshot {type:"snapshot",seq,alerts} (or, with after=, the missed
+// - /ws?mine=&after=SEQ: a snapshot {type:"snapshot",seq,alerts,cleared} (or, with after=, the missed
 //   events), then one {type,seq,alert} per event. The live list of active alerts comes from here;
 //   on a dropped connection the page reconnects with a jittered backoff and resumes after the
 //   last seq it saw.
@@ -54,33 +57,6 @@ function svg(tag, attrs) {
   return e;
 }
 
-function fmtTime(s) {
-  if (!s) return "";
-  const d = new Date(s);
-  return isNaN(d) ? String(s) : d.toLocaleString();
-}
-
-function ago(s) {
-  const t = Date.parse(s);
-  if (isNaN(t)) return "";
-  const sec = Math.round((Date.now() - t) / 1000);
-  if (sec < 0) return "just now";
-  if (sec < 60) return `${sec} s ago`;
-  if (sec < 3600) return `${Math.floor(sec / 60)} min ago`;
-  if (sec < 86400) return `${Math.floor(sec / 3600)} h ${Math.floor(sec % 3600 / 60)} min ago`;
-  return `${Math.floor(sec / 86400)} d ago`;
-}
-
-function fmtNum(v) {
-  if (v == null) return "";
-  return typeof v === "number" ? String(Math.round(v * 1000) / 1000) : String(v);
-}
-
-function fmtValue(a) {
-  if (a.value == null) return "";
-  return a.limit == null ? fmtNum(a.value) : `${fmtNum(a.value)} / ${fmtNum(a.limit)}`;
-}
-
 function sevBadge(s) { return el("span", { class: `sev ${SEVERITIES.includes(s) ? s : "info"}` }, s); }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,6 +101,12 @@ function isKindName(k) {
 }
 
 // A kind's one-line description, for tooltips; "" when unknown.
+// A kind in words: the server's label (GET /api/kinds), else its name with spaces.
+function kindLabel(k) {
+  const info = kinds && kinds.get(k);
+  return info && info.label ? info.label : String(k ?? "").replace(/_/g, " ");
+}
+
 function kindTitle(k) {
   const info = kinds && kinds.get(k);
   return info && info.description ? info.description : "";
@@ -137,7 +119,7 @@ async function loadKinds() {
     const list = Array.isArray(data && data.kinds) ? data.kinds : [];
     kinds = new Map(list.filter((k) => k && typeof k.name === "string").map((k) => [k.name, k]));
     $("f-kind").replaceChildren(el("option", { value: "" }, "all"),
-      ...[...kinds.values()].map((k) => el("option", { value: k.name, title: k.description || null }, k.name)));
+      ...[...kinds.values()].map((k) => el("option", { value: k.name, title: k.description || null }, k.label || k.name)));
     $("f-kind").disabled = false;
     note.hidden = true;
     if (hashState.kind && !kinds.has(hashState.kind)) writeHash({ kind: "" });
@@ -159,7 +141,7 @@ const hashState = { view: "alerts", mine: "", kind: "", severity: "", state: "ac
 function readHash() {
   const q = new URLSearchParams(location.hash.slice(1));
   const prevMine = hashState.mine;
-  hashState.view = ["alerts", "mine", "silences"].includes(q.get("view")) ? q.get("view") : "alerts";
+  hashState.view = ["alerts", "mine", "silences", "kpis"].includes(q.get("view")) ? q.get("view") : "alerts";
   hashState.mine = q.get("mine") || "";
   hashState.kind = isKindName(q.get("kind")) ? q.get("kind") : "";
   hashState.severity = RANK[q.get("severity")] !== undefined ? q.get("severity") : "";
@@ -194,18 +176,20 @@ function applyHash() {
   $("alerts-view").hidden = hashState.view !== "alerts";
   $("mine-view").hidden = hashState.view !== "mine";
   $("silences-view").hidden = hashState.view !== "silences";
+  $("kpis-view").hidden = hashState.view !== "kpis";
   if (mineChanged) restartStream();
   if (hashState.state !== "active") refreshResolved();
   renderAlerts();
   if (hashState.view === "mine") refreshMine();
   if (hashState.view === "silences") renderSilences();
+  if (hashState.view === "kpis") refreshKpis();
   if (hashState.alert) openDetail(hashState.alert); else closeDetail();
 }
 
 // ---------------------------------------------------------------------------------------------
 // The live stream of alerts.
 
-const active = new Map();    // id -> alert, from the stream
+const active = new Map();    // id -> open alert (active, or cleared and unacknowledged), from the stream
 const recent = new Map();    // id -> {alert, until}: resolved while we watched
 let restList = null;         // resolved/all view: alerts from GET /api/alerts, newest first
 let lastSeq = null;          // the seq we are up to; null before the first snapshot
@@ -267,13 +251,17 @@ function handle(msg) {
   if (msg.type === "snapshot") {
     active.clear();
     for (const a of msg.alerts || []) active.set(a.id, a);
+    for (const a of msg.cleared || []) active.set(a.id, a);  // cleared, waiting for an ack
   } else if (msg.alert) {
     const a = msg.alert, before = active.get(a.id);
-    if (a.state === "resolved") {
-      active.delete(a.id);
-      recent.set(a.id, { alert: a, until: Date.now() + KEEP_RESOLVED_MS });
+    if (isOpen(a)) {
+      active.set(a.id, a);  // a re-raise updates the same row (same id, count + 1)
     } else {
-      active.set(a.id, a);
+      active.delete(a.id);
+      // Closed by clearing (a severity that does not latch): greyed for a while. Closed by an
+      // ack: the operator is done with it.
+      if (msg.type === "resolved") recent.set(a.id, { alert: a, until: Date.now() + KEEP_RESOLVED_MS });
+      else recent.delete(a.id);
     }
     if (a.state === "active" && a.severity === "critical" && !a.ack && !isSilenced(a)
         && (msg.type === "raised" || (before && before.severity !== "critical"))) {
@@ -406,109 +394,20 @@ function cue() {
 // The alert list: grouped by severity, critical first; in each group unacknowledged first, then
 // newest first.
 
-let renderPending = false;
+// Renders at most every RENDER_GAP_MS: a storm of events is drawn in a few frames, not one each.
+const RENDER_GAP_MS = 250;
+let renderPending = false, lastRender = 0;
 function scheduleRender() {
-  if (!renderPending) { renderPending = true; requestAnimationFrame(() => { renderPending = false; renderAlerts(); }); }
-}
-
-function matches(a) {
-  return (!hashState.mine || a.mine === hashState.mine)
-    && (!hashState.kind || a.kind === hashState.kind)
-    && (!hashState.severity || RANK[a.severity] >= RANK[hashState.severity])
-    && (hashState.state === "all" || a.state === hashState.state);
-}
-
-function byUrgency(x, y) {
-  return (RANK[y.severity] - RANK[x.severity])
-    || ((x.state === "resolved") - (y.state === "resolved"))
-    || ((!!x.ack) - (!!y.ack))
-    || String(y.started_at).localeCompare(String(x.started_at));
-}
-
-function shownAlerts() {
-  if (hashState.state === "active") {
-    const now = Date.now();
-    for (const [id, r] of recent) if (r.until < now || active.has(id)) recent.delete(id);
-    const list = [...active.values()].filter(matches);
-    const greyed = [...recent.values()].map((r) => r.alert)
-      .filter((a) => matches({ ...a, state: "active" }));
-    return { list: list.sort(byUrgency), greyed };
-  }
-  return { list: (restList || []).filter(matches).sort(byUrgency), greyed: [] };
-}
-
-function renderCounts() {
-  // Active alerts per severity under the mine and kind filters (not the severity filter).
-  const n = { critical: 0, major: 0, warning: 0, info: 0 };
-  for (const a of active.values()) {
-    if ((!hashState.mine || a.mine === hashState.mine) && (!hashState.kind || a.kind === hashState.kind)
-        && n[a.severity] !== undefined) n[a.severity] += 1;
-  }
-  const box = $("counts");
-  box.replaceChildren(...SEVERITIES.map((s) => el("span", {
-    class: `count ${s}${n[s] ? " some" : ""}`, "data-severity": s,
-    title: `Show ${s === "critical" ? "critical" : s + " and above"}`,
-    onclick: () => writeHash({ view: "alerts", severity: s === "info" ? "" : s, state: "active" }),
-  }, el("b", {}, String(n[s])), s)));
-  document.title = n.critical ? `(${n.critical} critical) minewatch` : "minewatch";
-}
-
-function alertRow(a, greyed) {
-  const silenced = isSilenced(a);
-  const cls = [`sev-${a.severity}`];
-  if (greyed || a.state === "resolved") cls.push("resolved");
-  if (!a.ack && a.state === "active") cls.push("unacked");
-  if (silenced) cls.push("silenced");
-  const actions = el("td", { class: "actions" });
-  if (a.state === "active" && !a.ack) {
-    actions.appendChild(el("button", { class: "ack", type: "button", title: "Acknowledge with a note",
-      onclick: (e) => { e.stopPropagation(); writeHash({ alert: a.id }); } }, "Ack…"));
-  }
-  if (silencesOn && a.state === "active") {
-    actions.appendChild(el("button", { class: "silence", type: "button",
-      onclick: (e) => { e.stopPropagation(); writeHash({ alert: a.id }); pendingSilence = true; } }, "Silence…"));
-  }
-  const badges = [];
-  if (silenced) badges.push(el("span", { class: "badge silenced" }, "silenced"));
-  if (a.ack) badges.push(el("span", { class: "badge acked", title: `${a.ack.by}: ${a.ack.note || ""}` }, `ack ${a.ack.by}`));
-  return el("tr", { class: cls.join(" "), "data-id": a.id, "data-subject": a.subject, "data-kind": a.kind,
-    onclick: () => writeHash({ alert: a.id }) },
-    el("td", {}, sevBadge(a.severity)),
-    el("td", {}, a.mine),
-    el("td", { title: kindTitle(a.kind) || null }, a.kind),
-    el("td", {}, a.subject),
-    el("td", { class: "message" }, a.message, badges),
-    el("td", { class: "num" }, fmtValue(a)),
-    el("td", { class: "time", title: fmtTime(a.started_at) }, ago(a.started_at)),
-    el("td", {}, a.state === "resolved" || greyed ? `resolved ${ago(a.resolved_at)}` : "active"),
-    actions);
-}
-
-function renderAlerts() {
-  renderCounts();
-  if (hashState.view !== "alerts") return;
-  const { list, greyed } = shownAlerts();
-  const groups = [];
-  for (const s of SEVERITIES) {
-    const rows = list.filter((a) => a.severity === s);
-    const old = greyed.filter((a) => a.severity === s);
-    if (!rows.length && !old.length) continue;
-    const head = el("tr", {}, ["Severity", "Mine", "Kind", "Subject", "Message", "Value / limit", "Started", "State", ""]
-      .map((h) => el("th", {}, h)));
-    groups.push(el("section", { class: `group ${s}`, "data-severity": s },
-      el("h2", {}, `${s} · ${rows.length}`),
-      el("table", { class: "alerts" }, el("thead", {}, head),
-        el("tbody", {}, rows.map((a) => alertRow(a, false)), old.map((a) => alertRow(a, true))))));
-  }
-  $("groups").replaceChildren(...groups);
-  $("empty").hidden = groups.length > 0;
-  $("empty").textContent = lastSeq === null && hashState.state === "active" ? "Waiting for the server…" : "No alerts match.";
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => requestAnimationFrame(() => { renderPending = false; lastRender = Date.now(); renderAlerts(); }),
+    Math.max(0, lastRender + RENDER_GAP_MS - Date.now()));
 }
 
 // ---------------------------------------------------------------------------------------------
 // The alert detail: fields, evidence, history, the ack and silence forms.
 
-let detailId = null, detailSeq = 0, pendingSilence = false;
+let detailId = null, detailSeq = 0, pendingForm = "";  // pendingForm: the field to focus once the drawer opens
 
 function closeDetail() {
   detailId = null;
@@ -517,8 +416,10 @@ function closeDetail() {
 
 // Evidence as readable tables: objects as key/value rows, lists of objects as small tables with
 // one column per key, lists of plain values as a comma-separated line.
+let valueMine = "";  // the mine whose offset evidence times are shown in
 function renderValue(v, depth) {
   if (v == null) return el("span", { class: "muted" }, "—");
+  if (isTimeText(v)) return document.createTextNode(fmtTime(v, valueMine));
   if (typeof v !== "object") return document.createTextNode(typeof v === "number" ? fmtNum(v) : String(v));
   if (depth > 5) return document.createTextNode(JSON.stringify(v));
   if (Array.isArray(v)) {
@@ -552,7 +453,10 @@ function ackForm(a) {
     try {
       const done = await api("POST", `/api/alerts/${encodeURIComponent(a.id)}/ack`, { by: name, note: note.value });
       msg.className = "ok"; msg.textContent = "Acknowledged.";
-      if (done && done.id && active.has(done.id)) active.set(done.id, done);
+      if (done && done.id && active.has(done.id)) {
+        if (isOpen(done)) active.set(done.id, done); else active.delete(done.id);
+      }
+      scheduleRender();
       openDetail(a.id, true);
     } catch (err) {
       msg.className = "error";
@@ -590,8 +494,8 @@ function silenceForm(a) {
       submit.disabled = false;
     }
   } },
-  el("div", { class: "row" }, `Mine ${a.mine}`,
-    el("label", { class: "row" }, withKind, `kind ${a.kind}`),
+  el("div", { class: "row" }, `Mine ${mineLabel(a.mine)}`,
+    el("label", { class: "row" }, withKind, `kind: ${kindLabel(a.kind)}`),
     el("label", { class: "row" }, withSubject, `subject ${a.subject}`)),
   el("label", {}, "For", duration), el("label", {}, "Reason", reason), el("label", {}, "Your name", by),
   el("div", { class: "row" }, submit, msg));
@@ -618,42 +522,57 @@ async function openDetail(id, keepForms) {
   // A form being typed into survives a refresh caused by the alert's own events.
   const keep = keepForms ? $("ack-form") : null;
   const keepSilence = keepForms ? $("silence-form") : null;
-  $("detail-title").replaceChildren(sevBadge(a.severity), " ", `${a.kind} · ${a.subject}`);
+  const keepShelve = keepForms && $("shelve-form") && $("shelve-form").tagName === "FORM" && !a.shelved ? $("shelve-form") : null;
+  const open = isOpen(a), m = a.mine, p = livePoint(a), u = unitOf(a);
+  valueMine = m;
+  $("detail-title").replaceChildren(sevBadge(a.severity), " ", `${kindLabel(a.kind)} · ${a.subject}`);
   const fields = {
-    mine: a.mine, area: a.area, state: a.state, value: a.value, limit: a.limit,
-    started: fmtTime(a.started_at), updated: fmtTime(a.updated_at), resolved: fmtTime(a.resolved_at) || null,
+    mine: mineLabel(m), area: areaLabel(m, a.area) || null, kind: `${kindLabel(a.kind)} (${a.kind})`,
+    state: ALARM_WORDS[alarmState(a)] || a.state,
+    value: withUnit(a.value, u) || null, limit: withUnit(a.limit, u) || null,
+    "value at raise": withUnit(a.raised_value, u) || null,
+    "now": p && p.value != null ? `${withUnit(p.value, p.unit)} (${statusText(p)})` : null,
+    raised: `${(a.count || 1)} times${a.chattering ? ", chattering" : ""}`,
+    started: `${fmtTime(a.started_at, m)} · ${forDuration(a.started_at, a.state === "active" ? null : a.resolved_at)}`,
+    updated: fmtTime(a.updated_at, m), cleared: fmtTime(a.resolved_at, m) || null,
     key: a.key, id: a.id,
   };
   const parts = [
     el("p", { class: "message" }, a.message),
     isSilenced(a) ? el("p", {}, el("span", { class: "badge silenced" }, "silenced")) : null,
     renderValue(fields, 1),
-    el("p", {}, el("a", { href: `#view=mine&mine=${encodeURIComponent(a.mine)}` }, `Open mine ${a.mine}`)),
+    el("p", {}, el("a", { href: `#view=mine&mine=${encodeURIComponent(m)}` }, `Open mine ${mineLabel(m)}`)),
   ];
   parts.push(el("h3", {}, "Acknowledgement"));
   if (a.ack) {
-    parts.push(el("div", { id: "ack-done" }, renderValue({ by: a.ack.by, at: fmtTime(a.ack.at), note: a.ack.note || "" }, 1)));
-  } else if (a.state === "active") {
+    parts.push(el("div", { id: "ack-done" }, renderValue({ by: a.ack.by, at: fmtTime(a.ack.at, m), note: a.ack.note || "" }, 1)));
+  } else if (open) {
     parts.push(keep || ackForm(a));
   } else {
     parts.push(el("p", { class: "muted" }, "Not acknowledged."));
   }
+  if (open) parts.push(el("h3", {}, "Shelve"), keepShelve || shelveForm(a));
   if (silencesOn && a.state === "active") {
     parts.push(el("h3", {}, "Silence"));
     parts.push(keepSilence || silenceForm(a));
   }
   parts.push(el("h3", {}, "Evidence"), renderValue(a.evidence, 0));
+  if (Array.isArray(a.activations) && a.activations.length) {
+    parts.push(el("h3", {}, `Earlier activations · ${a.activations.length}`), table(["started", "cleared", "value", "acknowledged by"],
+      a.activations.map((x) => el("tr", {}, el("td", { class: "time" }, fmtTime(x.started_at, m)),
+        el("td", { class: "time" }, fmtTime(x.resolved_at, m)), el("td", { class: "num" }, withUnit(x.value, u)), el("td", {}, x.acked_by || "")))));
+  }
   parts.push(el("h3", {}, `History · ${events.length} events`));
   parts.push(el("table", { class: "small history" },
     el("thead", {}, el("tr", {}, ["seq", "event", "at", "severity", "value", "message / ack"].map((h) => el("th", {}, h)))),
     el("tbody", {}, events.map((ev) => el("tr", { "data-type": ev.type },
-      el("td", { class: "num" }, ev.seq), el("td", {}, ev.type), el("td", { class: "time" }, fmtTime(ev.at)),
+      el("td", { class: "num" }, ev.seq), el("td", {}, ev.type), el("td", { class: "time" }, fmtTime(ev.at, m)),
       el("td", {}, ev.alert ? ev.alert.severity : ""), el("td", { class: "num" }, ev.alert ? fmtValue(ev.alert) : ""),
       el("td", {}, ev.type === "acked" && ev.alert && ev.alert.ack
         ? `${ev.alert.ack.by}${ev.alert.ack.note ? ": " + ev.alert.ack.note : ""}`
         : (ev.alert ? ev.alert.message : "")))))));
   $("detail-body").replaceChildren(...parts.filter(Boolean));
-  if (pendingSilence && $("sil-reason")) { $("sil-reason").focus(); pendingSilence = false; }
+  if (pendingForm && $(pendingForm)) { $(pendingForm).focus(); pendingForm = ""; }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,50 +626,51 @@ function renderMineList(mines) {
 }
 
 function renderMine(m) {
-  const areaName = new Map((m.areas || []).map((a) => [a.id, a.name]));
-  const areaLabel = (id) => (id && areaName.get(id) ? `${id} ${areaName.get(id)}` : id || "");
+  keepMineDetail(m);
+  const area = (id) => areaLabel(m.id, id);
+  const limits = (p, v) => (v == null ? "–" : withUnit(v, p.unit));
   const head = el("div", { class: "mine-head" },
     el("h2", {}, m.name ? `${m.name} (${m.id})` : m.id),
     el("span", { class: m.status === "producing" ? "" : "high" }, `status ${m.status}`),
     el("span", { class: "stat" }, el("b", { class: m.underground > m.max_underground ? "over" : "" }, String(m.underground)),
       ` underground of ${m.max_underground} · ${m.leaders_underground} leaders`),
-    el("span", { class: "muted" }, `mine clock ${fmtTime(m.clock) || "–"}`),
+    el("span", { class: "muted" }, `mine clock ${fmtTime(m.clock, m.id) || "–"}`),
     el("a", { href: `#view=alerts&mine=${encodeURIComponent(m.id)}` }, "alerts of this mine"));
   const alerts = (m.active_alerts || []).slice().sort(byUrgency);
   const alertsPanel = panel(`Active alerts · ${alerts.length}`, alerts.length
     ? table(["", "kind", "subject", "message"], alerts.map((a) => el("tr", { class: `sev-${a.severity}`, onclick: () => writeHash({ alert: a.id }), style: "cursor:pointer" },
-      el("td", {}, sevBadge(a.severity)), el("td", {}, a.kind), el("td", {}, a.subject),
+      el("td", {}, sevBadge(a.severity)), el("td", { title: kindTitle(a.kind) || null }, kindLabel(a.kind)), el("td", {}, a.subject),
       el("td", {}, a.message, isSilenced(a) ? el("span", { class: "badge silenced" }, "silenced") : null))))
     : el("p", { class: "muted" }, "None."));
   const people = panel("People per area", table(["area", "kind", "people", "quota"], (m.areas || []).map((a) =>
-    el("tr", {}, el("td", {}, areaLabel(a.id)), el("td", {}, a.kind),
+    el("tr", {}, el("td", {}, area(a.id)), el("td", {}, a.kind),
       el("td", { class: `num ${a.quota != null && a.people > a.quota ? "over" : ""}` }, a.people),
       el("td", { class: "num" }, a.quota ?? "")))));
   const points = m.points || [];
   const ch4 = points.filter((p) => p.kind === "ch4");
-  const methane = panel("Methane (CH4 %) · last hour", table(["point", "area", "now", "alarm / power-off", "last hour", "status"],
+  const methane = panel("Methane (CH4) · last hour", table(["point", "area", "now", "alarm / power-off", "last hour", "status"],
     ch4.map((p) => {
       const lim = p.limits || {};
       const alarm = typeof lim.alarm === "number" ? lim.alarm : null;
       const cls = p.value == null ? "" : (typeof lim.power_off === "number" && p.value >= lim.power_off ? "over" : (alarm != null && p.value >= alarm ? "high" : ""));
-      return el("tr", { "data-point": p.id }, el("td", {}, p.id), el("td", {}, areaLabel(p.area)),
-        el("td", { class: `num ${cls}`, title: fmtTime(p.ts) }, p.value == null ? "–" : fmtNum(p.value)),
-        el("td", { class: "num" }, [alarm, lim.power_off].map((v) => (v == null ? "–" : fmtNum(v))).join(" / ")),
-        el("td", {}, sparkline(p.history, alarm)), el("td", {}, p.status ? `status ${p.status}` : "ok"));
+      return el("tr", { "data-point": p.id }, el("td", {}, p.id), el("td", {}, area(p.area)),
+        el("td", { class: `num ${cls}`, title: fmtTime(p.ts, m.id) }, p.value == null ? "–" : withUnit(p.value, p.unit)),
+        el("td", { class: "num" }, [alarm, lim.power_off].map((v) => limits(p, v)).join(" / ")),
+        el("td", {}, sparkline(p.history, alarm)), el("td", { class: p.status ? "high" : "" }, statusText(p)));
     })));
   const others = points.filter((p) => p.kind !== "ch4");
   const otherPanel = panel("Other points", table(["point", "kind", "area", "value", "status", "at"], others.map((p) =>
-    el("tr", { "data-point": p.id }, el("td", {}, p.id), el("td", {}, p.kind), el("td", {}, areaLabel(p.area)),
-      el("td", { class: "num" }, p.value == null ? "–" : fmtNum(p.value)), el("td", {}, p.status ? `status ${p.status}` : ""),
-      el("td", { class: "time" }, ago(p.ts))))));
+    el("tr", { "data-point": p.id }, el("td", {}, p.id), el("td", {}, p.kind), el("td", {}, area(p.area)),
+      el("td", { class: "num" }, p.value == null ? "–" : withUnit(p.value, p.unit)), el("td", { class: p.status ? "high" : "" }, statusText(p)),
+      el("td", { class: "time" }, fmtTime(p.ts, m.id))))));
   const cameras = panel("Cameras", table(["camera", "area", "watches", "state", "events"], (m.cameras || []).map((c) =>
-    el("tr", {}, el("td", {}, c.id), el("td", {}, areaLabel(c.area)), el("td", {}, c.watches),
+    el("tr", {}, el("td", {}, c.id), el("td", {}, area(c.area)), el("td", {}, c.watches),
       el("td", { class: c.state == null ? "muted" : (c.state === "ok" ? "state-ok" : "state-bad") }, c.state ?? "no data"),
       el("td", {}, (c.events || []).join(", "))))));
   const meters = panel("Meters", table(["meter", "area", "load", "kW", "idle at"], (m.meters || []).map((x) =>
-    el("tr", {}, el("td", {}, x.id), el("td", {}, areaLabel(x.area)), el("td", {}, x.load),
-      el("td", { class: `num ${x.kw != null && x.kw > x.idle_kw ? "" : "muted"}` }, x.kw == null ? "–" : fmtNum(x.kw)),
-      el("td", { class: "num" }, fmtNum(x.idle_kw))))));
+    el("tr", {}, el("td", {}, x.id), el("td", {}, area(x.area)), el("td", {}, x.load),
+      el("td", { class: `num ${x.kw != null && x.kw > x.idle_kw ? "" : "muted"}` }, x.kw == null ? "–" : withUnit(x.kw, "kW")),
+      el("td", { class: "num" }, withUnit(x.idle_kw, "kW"))))));
   const unreg = (m.unregistered || []).length
     ? panel("Unregistered devices", table(["id", "device"], m.unregistered.map((u) => el("tr", {}, el("td", {}, u.id), el("td", {}, u.device)))))
     : null;
@@ -777,7 +697,9 @@ async function refreshMine() {
 async function loadMineNames() {
   try {
     const data = await api("GET", "/api/mines");
+    for (const m of data.mines || []) mineInfo.set(m.id, { name: m.name, utc_offset: m.utc_offset });
     $("mine-list").replaceChildren(...(data.mines || []).map((m) => el("option", { value: m.id }, m.name || m.id)));
+    scheduleRender();
     notice("");
   } catch (e) {
     if (e.status === 401) notice(`The server needs a token: ${e.message}`);
@@ -791,8 +713,8 @@ function renderSilences() {
   const body = $("silences-body");
   if (!silencesOn) { body.replaceChildren(el("p", { class: "muted" }, "This server has no silences.")); return; }
   const rows = silences.map((s) => el("tr", { "data-id": s.id },
-    el("td", {}, s.mine), el("td", {}, s.kind ?? "any kind"), el("td", {}, s.subject ?? "any subject"),
-    el("td", { class: "time" }, fmtTime(s.starts_at)), el("td", { class: "time" }, fmtTime(s.ends_at)),
+    el("td", {}, mineLabel(s.mine)), el("td", {}, s.kind ? kindLabel(s.kind) : "any kind"), el("td", {}, s.subject ?? "any subject"),
+    el("td", { class: "time" }, fmtTime(s.starts_at, s.mine)), el("td", { class: "time" }, fmtTime(s.ends_at, s.mine)),
     el("td", {}, s.reason), el("td", {}, s.by),
     el("td", {}, el("button", { type: "button", onclick: async (e) => {
       e.target.disabled = true;
@@ -840,7 +762,11 @@ function init() {
   loadKinds();
   refreshSilences();
   setInterval(refreshSilences, SILENCES_EVERY_MS);
-  setInterval(scheduleRender, 15000);  // relative times and greyed rows age
+  setInterval(scheduleRender, 15000);  // durations and greyed rows age
+  refreshFloods();
+  setInterval(refreshFloods, FLOODS_EVERY_MS);
+  setInterval(loadMineNames, 60000);  // names and offsets of mines that appear later
+  refreshLive();
 }
 
 init();

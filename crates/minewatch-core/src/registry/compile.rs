@@ -4,7 +4,7 @@
 
 use super::fast;
 use super::model::{
-    Area, AreaKind, Camera, Idx, Limits, Location, Meter, MineDef, Point, PointKind,
+    Area, AreaKind, Camera, Idx, Limits, Location, Meter, MineDef, Point, PointKind, UtcOffset,
 };
 use super::schema::{MineFile, PointFile, Text};
 use crate::config::ConfigError;
@@ -67,6 +67,19 @@ pub(super) fn compile(path: &Path, src: &str, f: MineFile<'_>) -> Result<MineDef
             format!("shift_hours {} must be within (0, 24]", f.shift_hours),
         ));
     }
+
+    let utc_offset = match &f.utc_offset {
+        None => UtcOffset::default(),
+        Some(s) => UtcOffset::parse(s.get_ref()).ok_or_else(|| {
+            err(
+                s.span(),
+                format!(
+                    "utc_offset {:?} is not an offset like \"+08:00\" (±HH:MM, -12:00 to +14:00)",
+                    s.get_ref()
+                ),
+            )
+        })?,
+    };
 
     let mut area_index = HashMap::new();
     let mut areas = Vec::with_capacity(f.area.len());
@@ -255,6 +268,7 @@ pub(super) fn compile(path: &Path, src: &str, f: MineFile<'_>) -> Result<MineDef
         max_underground: f.max_underground,
         suspended_crew: f.suspended_crew,
         shift_hours: f.shift_hours,
+        utc_offset,
         areas,
         points,
         cameras,

@@ -30,6 +30,7 @@ pub(super) fn parse(src: &str) -> Option<MineFile<'_>> {
         max_underground: 0,
         suspended_crew: 0,
         shift_hours: default_shift_hours(),
+        utc_offset: None,
         area: Vec::new(),
         point: Vec::new(),
         camera: Vec::new(),
@@ -84,6 +85,7 @@ fn finish<'a>(file: &mut MineFile<'a>, section: Option<Section>, f: &mut Fields<
             file.shift_hours = f
                 .opt_number("shift_hours")?
                 .unwrap_or_else(default_shift_hours);
+            file.utc_offset = f.opt_string("utc_offset")?;
         }
         Some(Section::Area) => file.area.push(AreaFile {
             id: f.string("id")?,
@@ -437,6 +439,7 @@ mod tests {
             "[area]\n",              // a table, not an array of tables
             "[[shaft]]\n",           // unknown array
             "shift_hours = \"8\"\n", // wrong type
+            "utc_offset = 8\n",      // wrong type
             "suspended_crew = -1\n", // out of range
             "[[point]]\nid = \"P\"\narea = \"A\"\nkind = \"ch4\"\nfeeds = [\n\"F\"]\n", // multi-line
             "[[area]]\nid = \"A\"\nname = \"a\"\nkind = \"sealed\"\nquota = { n = 1 }\n",

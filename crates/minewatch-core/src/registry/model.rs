@@ -244,6 +244,63 @@ pub struct Meter {
     pub idle_kw: f64,
 }
 
+/// A mine's offset from UTC (`utc_offset = "+08:00"` in its file): the zone the dashboard shows
+/// the mine's times in. Whole minutes from -12:00 to +14:00; Chinese mines' `+08:00` by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UtcOffset {
+    /// Minutes east of UTC.
+    minutes: i32,
+}
+
+impl Default for UtcOffset {
+    /// China Standard Time, `+08:00`.
+    fn default() -> Self {
+        UtcOffset { minutes: 8 * 60 }
+    }
+}
+
+impl UtcOffset {
+    /// Parses `±HH:MM` (`+08:00`, `-03:30`, `+00:00`); `None` for anything else or out of range.
+    pub fn parse(s: &str) -> Option<UtcOffset> {
+        let b = s.as_bytes();
+        let sign = match b.first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let digit = |i: usize| {
+            b.get(i)
+                .filter(|c| c.is_ascii_digit())
+                .map(|c| i32::from(c - b'0'))
+        };
+        if b.len() != 6 || b[3] != b':' {
+            return None;
+        }
+        let (hours, mins) = (digit(1)? * 10 + digit(2)?, digit(4)? * 10 + digit(5)?);
+        let minutes = sign * (hours * 60 + mins);
+        (mins < 60 && (-12 * 60..=14 * 60).contains(&minutes)).then_some(UtcOffset { minutes })
+    }
+
+    /// Minutes east of UTC.
+    pub fn minutes(self) -> i32 {
+        self.minutes
+    }
+}
+
+impl std::fmt::Display for UtcOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.minutes < 0 { '-' } else { '+' };
+        let m = self.minutes.abs();
+        write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
+impl Serialize for UtcOffset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// One mine, compiled: everything addressed by index, with the reverse indices rules need.
 #[derive(Debug, Clone, Serialize)]
 pub struct MineDef {
@@ -254,6 +311,8 @@ pub struct MineDef {
     pub max_underground: u32,
     pub suspended_crew: u32,
     pub shift_hours: f64,
+    /// The zone its times are shown in.
+    pub utc_offset: UtcOffset,
     pub areas: Vec<Area>,
     pub points: Vec<Point>,
     pub cameras: Vec<Camera>,
@@ -289,6 +348,7 @@ impl MineDef {
             max_underground: 0,
             suspended_crew: 0,
             shift_hours: 8.0,
+            utc_offset: UtcOffset::default(),
             areas: Vec::new(),
             points: Vec::new(),
             cameras: Vec::new(),

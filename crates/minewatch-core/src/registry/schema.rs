@@ -27,6 +27,9 @@ pub(super) struct MineFile<'a> {
     pub(super) suspended_crew: u32,
     #[serde(default = "default_shift_hours")]
     pub(super) shift_hours: f64,
+    /// `±HH:MM`; checked when compiled, so the error names its line.
+    #[serde(default)]
+    pub(super) utc_offset: Option<Text<'a>>,
     #[serde(default)]
     pub(super) area: Vec<AreaFile<'a>>,
     #[serde(default)]

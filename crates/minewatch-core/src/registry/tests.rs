@@ -187,10 +187,51 @@ fn the_fast_path_reads_what_toml_reads_the_same_way() {
         .replace("feeds = [\"F1\"]", "feeds = [ 'F1' , ]")
         .replace(
             "max_underground = 100",
-            "max_underground = 100\nshift_hours = 12",
+            "max_underground = 100\nshift_hours = 12\nutc_offset = '+05:30'",
         )
         .replace('\n', "\r\n");
     same_through_both_paths(&variant);
+}
+
+#[test]
+fn a_mine_keeps_its_utc_offset_and_a_bad_one_names_its_line() {
+    let def = parse(GOOD).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        def.utc_offset.to_string(),
+        "+08:00",
+        "Chinese mines by default"
+    );
+    let west = GOOD.replace(
+        "max_underground = 100",
+        "max_underground = 100\nutc_offset = \"-03:30\"",
+    );
+    same_through_both_paths(&west);
+    let def = parse(&west).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(def.utc_offset.minutes(), -210);
+    assert_eq!(def.utc_offset.to_string(), "-03:30");
+    for bad in [
+        "\"8\"",
+        "\"+8:00\"",
+        "\"+08:60\"",
+        "\"+15:00\"",
+        "\"UTC\"",
+        "8",
+    ] {
+        let src = GOOD.replace(
+            "max_underground = 100",
+            &format!("max_underground = 100\nutc_offset = {bad}"),
+        );
+        let e = parse(&src).expect_err(bad);
+        assert_eq!(
+            e.line,
+            Some(line_containing(&src, "utc_offset")),
+            "{bad}: {e}"
+        );
+        assert!(e.to_string().contains("m.toml"), "{e}");
+        if bad.starts_with('"') {
+            assert!(e.message.contains("utc_offset"), "{bad}: {e}");
+        }
+    }
 }
 
 #[test]

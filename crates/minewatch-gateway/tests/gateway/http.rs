@@ -499,6 +499,9 @@ async fn the_dashboard_is_self_contained_and_revalidated_with_an_etag() {
         ("/", "text/html"),
         ("/assets/app.css", "text/css"),
         ("/assets/app.js", "text/javascript"),
+        ("/assets/words.js", "text/javascript"),
+        ("/assets/alarms.js", "text/javascript"),
+        ("/assets/kpis.js", "text/javascript"),
     ] {
         let r = gw.get(path).await;
         assert_eq!(r.status, 200, "{path}");
@@ -533,11 +536,13 @@ async fn the_dashboard_is_self_contained_and_revalidated_with_an_etag() {
             .await;
         assert_eq!(other.status, 200, "{path}");
     }
-    let js = gw.get("/assets/app.js").await;
-    assert!(
-        !js.body.contains("innerHTML"),
-        "server text goes in as text"
-    );
+    for script in ["app.js", "words.js", "alarms.js", "kpis.js"] {
+        let js = gw.get(&format!("/assets/{script}")).await;
+        assert!(
+            !js.body.contains("innerHTML"),
+            "{script}: server text goes in as text"
+        );
+    }
     let r = gw.get("/assets/nothing.js").await;
     assert_eq!(r.status, 404);
     assert!(r.error().contains("nothing.js"));

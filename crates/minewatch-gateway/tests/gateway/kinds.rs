@@ -22,12 +22,16 @@ async fn every_kind_is_listed_in_contract_order_with_its_subject_severity_and_pa
     let expected: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(names, expected, "contract order");
     for k in kinds {
-        for field in ["subject", "severity", "description"] {
+        for field in ["label", "subject", "severity", "description"] {
             assert!(k[field].is_string(), "{field} of {k}");
         }
         assert!(k["resolves_on_ack"].is_boolean(), "{k}");
         assert!(k["params"].is_array(), "{k}");
     }
+    let labels: std::collections::HashSet<&str> =
+        kinds.iter().filter_map(|k| k["label"].as_str()).collect();
+    assert_eq!(labels.len(), kinds.len(), "every kind has its own label");
+    assert_eq!(kinds[1]["label"], "power not cut", "{}", kinds[1]);
     assert_eq!(kinds[0]["subject"], "point");
     assert_eq!(kinds[1]["subject"], "area");
     assert_eq!(kinds[0]["severity"], "major");
@@ -78,13 +82,17 @@ async fn the_dashboard_takes_its_kinds_from_the_api_and_names_none_itself() {
     assert_eq!(js.status, 200);
     assert!(js.body.contains("/api/kinds"), "the page asks the server");
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    for kind in Kind::ALL {
-        let name = kind.as_str();
-        let named = js.body.match_indices(name).any(|(at, _)| {
-            let before = js.body[..at].chars().next_back();
-            let after = js.body[at + name.len()..].chars().next();
-            !before.is_some_and(is_word) && !after.is_some_and(is_word)
-        });
-        assert!(!named, "app.js names the kind {name}");
+    for script in ["app.js", "words.js", "alarms.js", "kpis.js"] {
+        let js = gw.get(&format!("/assets/{script}")).await;
+        assert_eq!(js.status, 200, "{script}");
+        for kind in Kind::ALL {
+            let name = kind.as_str();
+            let named = js.body.match_indices(name).any(|(at, _)| {
+                let before = js.body[..at].chars().next_back();
+                let after = js.body[at + name.len()..].chars().next();
+                !before.is_some_and(is_word) && !after.is_some_and(is_word)
+            });
+            assert!(!named, "{script} names the kind {name}");
+        }
     }
 }
