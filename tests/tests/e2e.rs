@@ -580,7 +580,16 @@ async fn the_server_lists_the_rules_catalogue_at_api_kinds() {
     let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
     let (status, kinds) = h.get("/api/kinds").await;
     assert_eq!(status, 200, "{kinds}");
-    let expected = json!({ "kinds": minewatch_rules::kinds::catalogue() });
+    // The rules' catalogue, each entry with its operator label beside it.
+    let catalogue: Vec<serde_json::Value> = minewatch_rules::kinds::catalogue()
+        .into_iter()
+        .map(|k| {
+            let mut v = json!(k);
+            v["label"] = json!(k.name.label());
+            v
+        })
+        .collect();
+    let expected = json!({ "kinds": catalogue });
     assert_eq!(kinds, expected);
     let names: Vec<&str> = kinds["kinds"]
         .as_array()
