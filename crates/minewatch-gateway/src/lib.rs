@@ -52,6 +52,7 @@ pub use control::{BoxFuture, Control, ControlError, ReloadReport};
 pub use error::ApiError;
 pub use kinds::KindCatalogue;
 pub use ops::METRICS_CONTENT_TYPE;
+pub use ws::SnapshotCache;
 
 use axum::Router;
 use axum::extract::Request;
@@ -88,6 +89,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// What `/api/kinds` answers: the rules engine's catalogue, which the binary passes in.
     pub kinds: KindCatalogue,
+    /// The last WebSocket snapshot encoded, shared by the clients that need the same one.
+    pub snapshots: Arc<SnapshotCache>,
 }
 
 /// How WebSocket sessions learn of a shutdown, and how [`serve`] waits for them: an upgraded

@@ -111,6 +111,39 @@ impl Filter {
     }
 }
 
+/// The key of an encoded snapshot: the seq it stands for and the filter it passed.
+type SnapshotKey = (u64, Option<String>, Option<Severity>, Option<Vec<String>>);
+
+/// The last snapshot encoded, shared by every client that asks for the same one at the same seq.
+/// In an alarm storm every client falls behind at once and asks for a snapshot of the same tens
+/// of thousands of alerts: encoded once, not once per client.
+#[derive(Default)]
+pub struct SnapshotCache(std::sync::Mutex<Option<(SnapshotKey, SharedSnapshot)>>);
+
+/// An encoded snapshot and the active alerts in it.
+type SharedSnapshot = (Arc<str>, Arc<Vec<Arc<Alert>>>);
+
+impl SnapshotCache {
+    fn get(&self, key: &SnapshotKey) -> Option<SharedSnapshot> {
+        let slot = self.0.lock().ok()?;
+        slot.as_ref()
+            .filter(|(k, _)| k == key)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, key: SnapshotKey, snapshot: SharedSnapshot) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((key, snapshot));
+        }
+    }
+}
+
+impl std::fmt::Debug for SnapshotCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotCache")
+    }
+}
+
 /// Counts a connected client in `ws_clients` for as long as it lives, whichever way its session
 /// ends (an error, a panic, a shutdown).
 struct ClientGauge(Arc<minewatch_core::metrics::Metrics>);
@@ -335,23 +368,39 @@ impl Session {
     /// Sends a snapshot of the matching active alerts and goes on from its seq.
     async fn snapshot(&mut self, socket: &mut WebSocket) -> Result<(), End> {
         // Read before the alerts: an event after `seq` may already show in them and is then sent
-        // again, but none can be missing.
+        // again, but none can be missing. A snapshot another client had encoded at the same seq
+        // with the same filter is the same (or newer) picture: it is sent as it is.
         let seq = self.state.live.seq();
-        let alerts = self.matching_alerts();
-        self.cursor.snapshot(seq, &alerts);
         let filter = &self.cursor.filter;
-        let cleared = self
-            .state
-            .live
-            .cleared_alerts(|a| filter.passes(&a.mine, a.severity));
-        let text = serde_json::to_string(&Snapshot {
-            kind: "snapshot",
+        let key = (
             seq,
-            alerts: &alerts,
-            cleared: &cleared,
-        })
-        .map_err(End::Encode)?;
-        self.send(socket, Message::text(text)).await
+            filter.mine.clone(),
+            filter.min_severity,
+            filter.access.mines().map(<[String]>::to_vec),
+        );
+        let (text, alerts) = match self.state.snapshots.get(&key) {
+            Some(shared) => shared,
+            None => {
+                let alerts = self.matching_alerts();
+                let cleared = self
+                    .state
+                    .live
+                    .cleared_alerts(|a| filter.passes(&a.mine, a.severity));
+                let text: Arc<str> = serde_json::to_string(&Snapshot {
+                    kind: "snapshot",
+                    seq,
+                    alerts: &alerts,
+                    cleared: &cleared,
+                })
+                .map_err(End::Encode)?
+                .into();
+                let shared = (text, Arc::new(alerts));
+                self.state.snapshots.put(key, shared.clone());
+                shared
+            }
+        };
+        self.cursor.snapshot(seq, &alerts);
+        self.send(socket, Message::text(&*text)).await
     }
 
     /// The active alerts that pass the client's filter.

@@ -196,6 +196,7 @@ impl Server {
             ready: ready.clone(),
             config: Arc::new(cfg.http.clone()),
             kinds: minewatch_gateway::KindCatalogue::new(&minewatch_rules::kinds::catalogue()),
+            snapshots: Default::default(),
         };
         let (http_stop, stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(minewatch_gateway::serve(listener, state, async move {

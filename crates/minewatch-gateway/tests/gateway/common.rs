@@ -247,6 +247,7 @@ impl Gateway {
             ready: Arc::new(AtomicBool::new(false)),
             config: Arc::new(config),
             kinds: KindCatalogue::new(&catalogue()),
+            snapshots: Default::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
