@@ -535,6 +535,17 @@ mod tests {
     use minewatch_core::alert::alert_key;
     use minewatch_core::{Event, Kind};
 
+    #[test]
+    fn a_snapshot_is_shared_only_at_the_same_seq_and_filter() {
+        let cache = SnapshotCache::default();
+        let key = |seq, mine: Option<&str>| (seq, mine.map(str::to_string), None, None);
+        let shared: SharedSnapshot = (Arc::from("{}"), Arc::new(Vec::new()));
+        cache.put(key(7, None), shared);
+        assert!(cache.get(&key(7, None)).is_some());
+        assert!(cache.get(&key(8, None)).is_none(), "another seq");
+        assert!(cache.get(&key(7, Some("m1"))).is_none(), "another filter");
+    }
+
     fn wire(seq: u64, kind: EventType, id: &str, mine: &str, severity: Severity) -> WireEvent {
         let at = Utc
             .timestamp_opt(1_795_000_000, 0)
