@@ -22,6 +22,9 @@ pub struct Slot {
     pub since: Millis,
     /// Whether the alert is raised.
     pub active: bool,
+    /// The value last published for the active alert: it is updated when the point moves a
+    /// tenth of its power-off level from it, so the alert's value follows the point.
+    pub published: f32,
 }
 
 pub struct Rule;
@@ -58,6 +61,7 @@ impl KindRule for Rule {
         };
         let st = &mut m.points[i as usize];
         st.kinds.power_off_failure.active = true;
+        st.kinds.power_off_failure.published = a.value.unwrap_or(0.0) as f32;
         st.at_power_off = true;
         true
     }
@@ -81,9 +85,15 @@ fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Cha
         let since = st.kinds.power_off_failure.since;
         if !st.kinds.power_off_failure.active {
             if at - since >= p.feed_grace {
-                raise(m, p, d, at, out);
+                raise(m, p, d, ChangeOp::Raise, at, out);
             } else {
                 m.due(since + p.feed_grace);
+            }
+        } else {
+            let tenth = m.def.points[d as usize].limits.power_off.unwrap_or(0.0).abs() / 10.0;
+            let published = f64::from(st.kinds.power_off_failure.published);
+            if tenth > 0.0 && (st.value - published).abs() >= tenth {
+                raise(m, p, d, ChangeOp::Update, at, out);
             }
         }
     } else {
@@ -142,7 +152,7 @@ fn sweep(m: &mut MineState, p: &Params, d: Idx, clock: Millis, out: &mut Vec<Cha
     let due = st.kinds.power_off_failure.since + p.feed_grace;
     if clock >= due {
         if st.at_power_off && energized(m, d) {
-            raise(m, p, d, due, out);
+            raise(m, p, d, ChangeOp::Raise, due, out);
         } else {
             m.points[d as usize].kinds.power_off_failure.since = 0;
         }
@@ -170,8 +180,11 @@ fn evidence(m: &MineState, d: Idx, at: Millis) -> serde_json::Value {
     })
 }
 
-fn raise(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
-    m.points[d as usize].kinds.power_off_failure.active = true;
+/// Raises the alert, or (`op` = update) publishes the point's value again while it is active.
+fn raise(m: &mut MineState, p: &Params, d: Idx, op: ChangeOp, at: Millis, out: &mut Vec<Change>) {
+    let st = &mut m.points[d as usize];
+    st.kinds.power_off_failure.active = true;
+    st.kinds.power_off_failure.published = st.value as f32;
     let point = &m.def.points[d as usize];
     let st = m.points[d as usize];
     let live: Vec<&str> = point
@@ -196,7 +209,7 @@ fn raise(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change
     );
     let ev = evidence(m, d, at);
     out.push(m.change(
-        ChangeOp::Raise,
+        op,
         s,
         Severity::Critical,
         message,
@@ -211,6 +224,23 @@ fn raise(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change
 mod tests {
     use super::super::testkit::*;
     use minewatch_core::alert::{Kind, Severity};
+
+    #[test]
+    fn an_active_alerts_value_follows_the_point_by_a_tenth_of_power_off() {
+        let mut m = mine();
+        feed(&mut m, &normal(at(0)));
+        feed(&mut m, &safety(at(10), &[("P1", 1.6, 0), ("F1", 1.0, 0)]));
+        let c = feed(&mut m, &safety(at(20), &[("P1", 1.65, 0), ("F1", 1.0, 0)]));
+        assert_eq!(ops(&c, Kind::PowerOffFailure), vec![("raise", "P1".into())]);
+        // P1's power-off level is 1.5: a move under 0.15 is quiet, one of 0.15 or more updates.
+        let c = feed(&mut m, &safety(at(30), &[("P1", 1.79, 0), ("F1", 1.0, 0)]));
+        assert!(ops(&c, Kind::PowerOffFailure).is_empty());
+        let c = feed(&mut m, &safety(at(40), &[("P1", 1.81, 0), ("F1", 1.0, 0)]));
+        let pof: Vec<_> = c.iter().filter(|c| c.kind == Kind::PowerOffFailure).collect();
+        assert_eq!(ops(&c, Kind::PowerOffFailure), vec![("update", "P1".into())]);
+        assert_eq!(pof[0].value, Some(1.81));
+        assert_eq!(pof[0].severity, Severity::Critical);
+    }
 
     #[test]
     fn power_off_failure_is_raised_when_feed_stays_energized_past_grace() {
@@ -285,13 +315,14 @@ mod tests {
         feed(&mut m, &normal(at(0)));
         feed(&mut m, &safety(at(10), &[("P1", 1.6, 0)]));
         feed(&mut m, &safety(at(20), &[("F1", 1.0, 0)]));
-        // Between restore and power-off the point is still at power-off level (hysteresis).
-        assert!(
+        // Between restore and power-off the point is still at power-off level (hysteresis): not
+        // resolved, only its value followed.
+        assert_eq!(
             ops(
                 &feed(&mut m, &safety(at(30), &[("P1", 1.2, 0)])),
                 Kind::PowerOffFailure
-            )
-            .is_empty()
+            ),
+            vec![("update", "P1".into())]
         );
         let c = feed(&mut m, &safety(at(40), &[("P1", 0.8, 0)]));
         assert_eq!(
@@ -309,11 +340,12 @@ mod tests {
         let c = feed(&mut m, &safety(at(0), &[("P1", 1.7, 0)]));
         assert!(ops(&c, Kind::PowerOffFailure).is_empty(), "{c:?}");
         assert!(
-            ops(
+            !ops(
                 &feed(&mut m, &safety(at(5), &[("F1", 1.0, 0)])),
                 Kind::PowerOffFailure
             )
-            .is_empty(),
+            .iter()
+            .any(|(op, _)| *op == "resolve"),
             "still failing"
         );
         let c = feed(&mut m, &safety(at(10), &[("F1", 0.0, 0), ("F2", 0.0, 0)]));
