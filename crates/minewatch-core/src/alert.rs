@@ -364,6 +364,24 @@ pub struct Change {
 }
 
 impl Change {
+    /// An operator's command `op` (shelve, unshelve) about `alert`, at wall time `at`: the alert's
+    /// key fields, nothing a rule would fill in.
+    pub fn command(op: ChangeOp, alert: &Alert, at: Millis) -> Change {
+        Change {
+            op,
+            mine: Arc::from(alert.mine.as_str()),
+            kind: alert.kind,
+            subject: Arc::from(alert.subject.as_str()),
+            area: None,
+            severity: alert.severity,
+            message: String::new(),
+            value: None,
+            limit: None,
+            at,
+            evidence: serde_json::Value::Null,
+        }
+    }
+
     /// The dedup key this change applies to.
     pub fn key(&self) -> String {
         alert_key(&self.mine, self.kind, &self.subject)

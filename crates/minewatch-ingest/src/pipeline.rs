@@ -390,15 +390,7 @@ impl Pipeline {
             note: note.to_string(),
             reply,
         };
-        self.with_timeout(async {
-            self.shard(&alert.mine)
-                .send(msg)
-                .await
-                .map_err(|_| AckError::Unavailable("shutting down".into()))?;
-            rx.await
-                .map_err(|_| AckError::Unavailable("shutting down".into()))?
-        })
-        .await
+        self.ask(self.shard(&alert.mine), msg, rx).await
     }
 
     /// An operator shelves alert `id` (active, or cleared and waiting for an ack) until `until`
@@ -433,30 +425,24 @@ impl Pipeline {
         };
         let (reply, rx) = oneshot::channel();
         let msg = WriterMsg {
-            changes: vec![Change {
-                op,
-                mine: Arc::from(alert.mine.as_str()),
-                kind: alert.kind,
-                subject: Arc::from(alert.subject.as_str()),
-                area: None,
-                severity: alert.severity,
-                message: String::new(),
-                value: None,
-                limit: None,
-                at: now_millis(),
-                evidence: serde_json::Value::Null,
-            }],
+            changes: vec![Change::command(op, &alert, now_millis())],
             reply: Some(reply),
             ..WriterMsg::default()
         };
+        self.ask(&self.router.writer, msg, rx).await
+    }
+
+    /// Sends an operator's command to `to` and waits for its answer, within `command_timeout`.
+    async fn ask<M>(
+        &self,
+        to: &mpsc::Sender<M>,
+        msg: M,
+        answer: oneshot::Receiver<Result<Alert, AckError>>,
+    ) -> Result<Alert, AckError> {
+        let gone = || AckError::Unavailable("shutting down".into());
         self.with_timeout(async {
-            self.router
-                .writer
-                .send(msg)
-                .await
-                .map_err(|_| AckError::Unavailable("shutting down".into()))?;
-            rx.await
-                .map_err(|_| AckError::Unavailable("shutting down".into()))?
+            to.send(msg).await.map_err(|_| gone())?;
+            answer.await.map_err(|_| gone())?
         })
         .await
     }

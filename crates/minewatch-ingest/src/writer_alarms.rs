@@ -157,22 +157,11 @@ impl Writer {
             {
                 continue;
             }
-            due.push(Change {
-                op: ChangeOp::Unshelve {
-                    id,
-                    by: "shelf time ran out".into(),
-                },
-                mine: Arc::from(a.mine.as_str()),
-                kind: a.kind,
-                subject: Arc::from(a.subject.as_str()),
-                area: None,
-                severity: a.severity,
-                message: String::new(),
-                value: None,
-                limit: None,
-                at: wall,
-                evidence: Value::Null,
-            });
+            let op = ChangeOp::Unshelve {
+                id,
+                by: "shelf time ran out".into(),
+            };
+            due.push(Change::command(op, a, wall));
         }
         if !due.is_empty() {
             let mut msgs = [WriterMsg {
