@@ -502,6 +502,71 @@ async fn a_suspension_order_is_stored_outranks_the_registry_and_survives_a_resta
     .await;
 }
 
+/// Sends `method path body` while a thread holds M1's live entry (so M1's shard cannot apply
+/// anything), lets go after the answer or a second, and returns the answer with the M1 that a
+/// GET right after the answer shows.
+async fn answer_then_mine(
+    h: &Harness,
+    method: &'static str,
+    path: &'static str,
+    body: Value,
+) -> ((u16, Value), Value) {
+    let live = h.server().live.clone();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, is_held) = tokio::sync::oneshot::channel();
+    let holder = std::thread::spawn(move || {
+        let guard = live.mines.get("M1");
+        let _ = held.send(guard.is_some());
+        let _ = released.recv();
+        drop(guard);
+    });
+    assert_eq!(is_held.await, Ok(true));
+    let http = h.http();
+    let mut call = tokio::spawn(async move {
+        let answer = minewatch_tests::http(http, method, path, Some(&body)).await;
+        let mine = minewatch_tests::http(http, "GET", "/api/mines/M1", None).await;
+        (answer, mine.1)
+    });
+    // Without the fix, the answer comes while the shard is held, and the GET shows the old M1.
+    let early = tokio::time::timeout(Duration::from_secs(1), &mut call).await;
+    let _ = release.send(());
+    let _ = holder.join();
+    match early {
+        Ok(done) => done.expect("call task"),
+        Err(_) => call.await.expect("call task"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_order_or_a_reload_answered_is_already_in_the_live_view() {
+    let h = Harness::start(&[("m1.toml", MINE)], |_| {}).await;
+    let order = json!({"status": "suspended", "by": "regulator-7"});
+    let ((status, body), mine) = answer_then_mine(&h, "PUT", "/api/mines/M1/status", order).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        mine["status"], "suspended",
+        "answered before the shard applied the order"
+    );
+
+    let good = MINE.replace(
+        "location = \"coal_face\"\nfeeds",
+        "location = \"coal_face\"\nalarm = 2.0\npower_off = 2.5\nfeeds",
+    );
+    std::fs::write(h.registry_dir().join("m1.toml"), good).expect("write");
+    let ((status, report), mine) =
+        answer_then_mine(&h, "POST", "/api/admin/reload", json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["changed"], json!(["M1"]), "{report}");
+    let p1 = mine["points"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == "P1").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        p1["limits"]["alarm"], 2.0,
+        "answered before the shard applied the reload: {p1}"
+    );
+}
+
 async fn http_put(h: &Harness, path: &str, body: &Value) -> (u16, Value) {
     minewatch_tests::http(h.http(), "PUT", path, Some(body)).await
 }

@@ -469,15 +469,17 @@ impl Pipeline {
             .set_mine_status(&order)
             .await
             .map_err(|e| AckError::Unavailable(e.to_string()))?;
+        // Answered once the live view shows the order: a GET after the 200 sees it.
+        let (applied, done) = oneshot::channel();
         let msg = ShardMsg::Status {
             mine: Arc::from(mine),
             status: Some(status),
+            applied,
         };
+        let gone = || AckError::Unavailable("shutting down".into());
         self.with_timeout(async {
-            self.shard(mine)
-                .send(msg)
-                .await
-                .map_err(|_| AckError::Unavailable("shutting down".into()))
+            self.shard(mine).send(msg).await.map_err(|_| gone())?;
+            done.await.map_err(|_| gone())
         })
         .await
     }
@@ -512,18 +514,31 @@ impl Pipeline {
         for e in &report.errors {
             tracing::error!(error = %e, "registry file refused on reload; its previous definition stays");
         }
+        // Answered once every changed mine's shard shows its new definition.
+        let mut applied = Vec::with_capacity(report.changed.len());
+        let mut late = Vec::new();
         for id in &report.changed {
-            let def = reg.mines.get(id).cloned();
+            let (done, answer) = oneshot::channel();
             let msg = ShardMsg::Define {
                 id: id.clone(),
-                def,
+                def: reg.mines.get(id).cloned(),
+                applied: done,
             };
-            if tokio::time::timeout(self.command_timeout, self.shard(id).send(msg))
-                .await
-                .is_err()
-            {
-                tracing::error!(mine = %id, "shard did not take the new definition in time");
+            match tokio::time::timeout(self.command_timeout, self.shard(id).send(msg)).await {
+                Ok(Ok(())) => applied.push((id, answer)),
+                _ => late.push(id),
             }
+        }
+        for (id, answer) in applied {
+            if !matches!(
+                tokio::time::timeout(self.command_timeout, answer).await,
+                Ok(Ok(()))
+            ) {
+                late.push(id);
+            }
+        }
+        for id in &late {
+            tracing::error!(mine = %id, "the shard did not apply the new definition in time");
         }
         self.metrics.registry_errors.set(report.errors.len() as i64);
         self.metrics.registry_mines.set(reg.mines.len() as i64);
@@ -531,7 +546,12 @@ impl Pipeline {
         let outcome = ReloadOutcome {
             mines: reg.mines.len(),
             changed: report.changed.iter().map(|s| s.to_string()).collect(),
-            errors: report.errors.iter().map(|e| e.to_string()).collect(),
+            errors: (report.errors.iter().map(|e| e.to_string()))
+                .chain(
+                    late.iter()
+                        .map(|id| format!("{id}: not applied within {:?}", self.command_timeout)),
+                )
+                .collect(),
         };
         if let Ok(mut r) = self.registry.lock() {
             *r = reg;

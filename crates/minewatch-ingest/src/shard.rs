@@ -104,11 +104,15 @@ pub enum ShardMsg {
     Define {
         id: Arc<str>,
         def: Option<Arc<MineDef>>,
+        /// Told once the definition is in the live view.
+        applied: oneshot::Sender<()>,
     },
     /// A regulator's status order (None: back to the registry file's status).
     Status {
         mine: Arc<str>,
         status: Option<MineStatus>,
+        /// Told once the order is in the live view, so the API's answer follows it.
+        applied: oneshot::Sender<()>,
     },
     /// Active alerts, engine snapshots (by mine) and applied-message digests from the store at
     /// start.
@@ -295,7 +299,7 @@ pub async fn run(
                     .on_ack(&alert, &by, &note, at, &mut changes);
                 out.reply = Some(reply);
             }
-            ShardMsg::Define { id, def } => {
+            ShardMsg::Define { id, def, applied } => {
                 let (engine, live) = (&mut shard.engine, &shard.live);
                 engine.set_definition(&id, def, &mut changes);
                 if let Some(m) = engine.mines.get(&id) {
@@ -306,13 +310,19 @@ pub async fn run(
                     export(engine, &id, s, live);
                 }
                 shard.recount_unknown();
+                let _ = applied.send(());
             }
-            ShardMsg::Status { mine, status } => {
+            ShardMsg::Status {
+                mine,
+                status,
+                applied,
+            } => {
                 shard.engine.set_status(&mine, status, &mut changes);
                 let effective = shard.engine.mine(&mine).status;
                 if let Some(mut l) = shard.live.mines.get_mut(&mine) {
                     l.status = effective;
                 }
+                let _ = applied.send(());
             }
             ShardMsg::Restore {
                 alerts,
