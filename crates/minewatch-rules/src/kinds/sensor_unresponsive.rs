@@ -18,6 +18,9 @@
 //! calibration or with a fault status restart the window; a neighbour that is silent (older than
 //! `silent_after`), calibrating or faulty pairs with nothing, and a window with fewer than
 //! [`MIN_PAIRS`] pairs is not judged.
+//!
+//! While active, each further failing window updates the alert (its figures, the run of windows
+//! and the point's value then), so its value follows the point window by window.
 
 use super::{KindRule, MineState, PointState, STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
@@ -260,9 +263,17 @@ fn conclude(
         }
         Verdict::Fails(..) => {
             st.failing = st.failing.saturating_add(1);
+            // The alert counts this window too.
+            let done = &Slot {
+                failing: st.failing,
+                ..*done
+            };
             // The run is counted in a u8: at most 255 windows are ever needed.
             let needed = ((p.unresponsive_for.max(1) + window - 1) / window).min(255);
-            if !st.active && i64::from(st.failing) >= needed {
+            if st.active {
+                // Still not following: the alert takes this window's figures and the value now.
+                emit(m, p, ChangeOp::Update, i, nb, done, verdict, at, out);
+            } else if i64::from(st.failing) >= needed {
                 st.active = true;
                 emit(m, p, ChangeOp::Raise, i, nb, done, verdict, at, out);
             }
@@ -390,12 +401,22 @@ mod tests {
         assert_eq!(raised.evidence["does_not_move"], true);
         assert_eq!(raised.evidence["persistently_lower"], true);
         assert!(raised.message.contains("no longer follows"), "{}", raised.message);
+        assert_eq!(raised.evidence["windows"], 3, "the three failing windows");
         // Nothing else: not flat, and the gap never reaches neighbour_mismatch's 0.8.
         assert!(ops(&c, Kind::Flatline).is_empty() && ops(&c, Kind::NeighbourMismatch).is_empty());
-        // It tracks again: resolved at the end of the next whole window.
-        let c = run(&mut m, 1810, 2400, |s| swinging(s, 0.37, 0.2), |s| swinging(s, 0.4, 0.2));
+        // Another window pinned, now at 0.1: the alert follows (an update with the new value and
+        // four windows), nothing before the window ends.
+        let c = run(&mut m, 1810, 2400, |s| 0.1 + jitter(s, 0.02), |s| swinging(s, 0.4, 0.2));
         assert!(ops(&c, Kind::SensorUnresponsive).is_empty());
-        let c = run(&mut m, 2400, 2410, |s| swinging(s, 0.37, 0.2), |s| swinging(s, 0.4, 0.2));
+        let c = run(&mut m, 2400, 2410, |s| 0.1 + jitter(s, 0.02), |s| swinging(s, 0.4, 0.2));
+        assert_eq!(ops(&c, Kind::SensorUnresponsive), vec![("update", "P1".into())]);
+        let updated = c.iter().find(|c| c.kind == Kind::SensorUnresponsive).expect("updated");
+        assert_eq!(updated.value, Some(0.1));
+        assert_eq!(updated.evidence["windows"], 4);
+        // It tracks again: resolved at the end of the next whole window.
+        let c = run(&mut m, 2410, 3000, |s| swinging(s, 0.37, 0.2), |s| swinging(s, 0.4, 0.2));
+        assert!(ops(&c, Kind::SensorUnresponsive).is_empty());
+        let c = run(&mut m, 3000, 3010, |s| swinging(s, 0.37, 0.2), |s| swinging(s, 0.4, 0.2));
         assert_eq!(ops(&c, Kind::SensorUnresponsive), vec![("resolve", "P1".into())]);
     }
 
@@ -436,7 +457,10 @@ mod tests {
         let case = |face: f64, ret: f64| {
             let mut m = mine();
             let c = run(&mut m, 0, 3610, |s| face + jitter(s, 0.01), |s| ret + jitter(s, 0.01));
-            ops(&c, Kind::SensorUnresponsive)
+            // Raised once, then updated window by window while it stays lower.
+            let mut ops = ops(&c, Kind::SensorUnresponsive);
+            ops.retain(|(op, _)| *op != "update");
+            ops
         };
         // 0.21 below and under half: raised; 0.19 below: not enough.
         assert_eq!(case(0.15, 0.36), vec![("raise", "P1".into())]);
