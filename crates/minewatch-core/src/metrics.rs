@@ -420,14 +420,14 @@ impl Metrics {
 
     /// Alert events of type `t` counted so far, over every kind.
     pub fn alert_events_of(&self, t: EventType) -> u64 {
-        Kind::ALL
-            .iter()
-            .map(|k| {
-                self.alert_events
-                    .get_or_create(&labels(&[("kind", k.as_str()), ("type", t.as_str())]))
-                    .get()
-            })
-            .sum()
+        Kind::ALL.iter().map(|k| self.kind_events_of(*k, t)).sum()
+    }
+
+    /// Alert events of kind `k` and type `t` counted so far.
+    pub fn kind_events_of(&self, k: Kind, t: EventType) -> u64 {
+        self.alert_events
+            .get_or_create(&labels(&[("kind", k.as_str()), ("type", t.as_str())]))
+            .get()
     }
 
     /// Registers an extra metric (for components added later).

@@ -120,8 +120,9 @@ type SnapshotKey = (u64, Option<String>, Option<Severity>, Option<Vec<String>>);
 #[derive(Default)]
 pub struct SnapshotCache(std::sync::Mutex<Option<(SnapshotKey, SharedSnapshot)>>);
 
-/// An encoded snapshot and the active alerts in it.
-type SharedSnapshot = (Arc<str>, Arc<Vec<Arc<Alert>>>);
+/// An encoded snapshot and the active alerts in it. The text is reference-counted bytes, so a
+/// client's message shares it rather than copying tens of megabytes.
+type SharedSnapshot = (Utf8Bytes, Arc<Vec<Arc<Alert>>>);
 
 impl SnapshotCache {
     fn get(&self, key: &SnapshotKey) -> Option<SharedSnapshot> {
@@ -386,21 +387,22 @@ impl Session {
                     .state
                     .live
                     .cleared_alerts(|a| filter.passes(&a.mine, a.severity));
-                let text: Arc<str> = serde_json::to_string(&Snapshot {
-                    kind: "snapshot",
-                    seq,
-                    alerts: &alerts,
-                    cleared: &cleared,
-                })
-                .map_err(End::Encode)?
-                .into();
+                let text = Utf8Bytes::from(
+                    serde_json::to_string(&Snapshot {
+                        kind: "snapshot",
+                        seq,
+                        alerts: &alerts,
+                        cleared: &cleared,
+                    })
+                    .map_err(End::Encode)?,
+                );
                 let shared = (text, Arc::new(alerts));
                 self.state.snapshots.put(key, shared.clone());
                 shared
             }
         };
         self.cursor.snapshot(seq, &alerts);
-        self.send(socket, Message::text(&*text)).await
+        self.send(socket, Message::Text(text)).await
     }
 
     /// The active alerts that pass the client's filter.
@@ -539,7 +541,7 @@ mod tests {
     fn a_snapshot_is_shared_only_at_the_same_seq_and_filter() {
         let cache = SnapshotCache::default();
         let key = |seq, mine: Option<&str>| (seq, mine.map(str::to_string), None, None);
-        let shared: SharedSnapshot = (Arc::from("{}"), Arc::new(Vec::new()));
+        let shared: SharedSnapshot = (Utf8Bytes::from_static("{}"), Arc::new(Vec::new()));
         cache.put(key(7, None), shared);
         assert!(cache.get(&key(7, None)).is_some());
         assert!(cache.get(&key(8, None)).is_none(), "another seq");

@@ -12,9 +12,9 @@ use crate::drain::wait_subscribed;
 use crate::setup::{Setup, prepare};
 use crate::{Common, Launcher};
 use futures_util::StreamExt;
-use minewatch_core::EventType;
 use minewatch_core::payload::System;
 use minewatch_core::time::{format_rfc3339, now_millis};
+use minewatch_core::{EventType, Kind};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,6 +58,8 @@ pub struct StormReport {
     pub dropped: usize,
     /// Mines in a flood when every alert was stored.
     pub floods: i64,
+    /// Snapshots the gateway sent clients that fell behind, during the storm.
+    pub resyncs: u64,
 }
 
 impl StormReport {
@@ -72,7 +74,7 @@ impl StormReport {
         format!(
             "storm: {} mines x {} points = {} sensor faults at once, {} clients\n\
              raised {} of {}; stored in {}; clients complete: {} of {} (p50 {}, max {}), dropped {}; \
-             mines in flood: {}",
+             resyncs {}; mines in flood: {}",
             self.mines,
             self.points,
             self.expected,
@@ -85,6 +87,7 @@ impl StormReport {
             at(0.5),
             at(1.0),
             self.dropped,
+            self.resyncs,
             self.floods,
         )
     }
@@ -94,6 +97,7 @@ impl StormReport {
             "mode": "storm", "mines": self.mines, "points": self.points, "clients": self.clients,
             "expected": self.expected, "raised": self.raised, "stored_secs": self.stored_secs,
             "client_secs": self.client_secs, "dropped": self.dropped, "floods": self.floods,
+            "resyncs": self.resyncs,
         })
         .to_string()
     }
@@ -119,7 +123,26 @@ fn faults(setup: &Setup, n: usize, ts: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A client reading every event: the time it had seen `expected` alerts active (raised events,
+/// Counts the alert whose object starts at `alert` (`"id":"…","key":"…"`) when it is one of the
+/// storm's sensor faults: the mines' other alerts (a faulted air-speed point reads 0, below its
+/// low limit) are not what the storm measures.
+fn see(alert: &[u8], seen: &mut HashSet<String>) {
+    let Some(rest) = alert.strip_prefix(b"\"id\":\"") else {
+        return;
+    };
+    let Some(end) = memchr::memchr(b'"', rest) else {
+        return;
+    };
+    let (id, after) = rest.split_at(end);
+    let key = after
+        .strip_prefix(b"\",\"key\":\"")
+        .and_then(|k| memchr::memchr(b'"', k).map(|e| &k[..e]));
+    if key.is_some_and(|k| memchr::memmem::find(k, b"/sensor_fault/").is_some()) {
+        seen.insert(String::from_utf8_lossy(id).into_owned());
+    }
+}
+
+/// A client reading every event: the time it had seen `expected` sensor faults active (raised events,
 /// and the alerts of a snapshot, which the gateway sends a client that fell behind instead of
 /// the events it missed), or `None` if the connection ended first.
 async fn client(
@@ -144,23 +167,19 @@ async fn client(
     while let Ok(Some(Ok(msg))) = tokio::time::timeout(LIMIT, ws.next()).await {
         let WsMessage::Text(text) = msg else { continue };
         let text = text.as_str();
-        if text.starts_with("{\"type\":\"raised\"") {
+        let bytes = text.as_bytes();
+        if bytes.starts_with(b"{\"type\":\"raised\"") {
             // The alert's id is the first "id" after "alert": no full parse per event.
-            if let Some(id) = text
-                .find("\"alert\":{\"id\":\"")
-                .map(|i| &text[i + 15..])
-                .and_then(|t| t.split('"').next())
-            {
-                seen.insert(id.to_string());
+            if let Some(i) = memchr::memmem::find(bytes, b"\"alert\":{\"id\":\"") {
+                see(&bytes[i + 9..], &mut seen);
             }
-        } else if text.starts_with("{\"type\":\"snapshot\"") {
+        } else if bytes.starts_with(b"{\"type\":\"snapshot\"") {
             // Every alert object starts with its id; a scan, not a parse of tens of MB (the
             // clients share the machine's cores with the server they measure).
-            let active = text.split("\"cleared\":[").next().unwrap_or(text);
-            for (i, _) in active.match_indices("{\"id\":\"") {
-                if let Some(id) = active[i + 7..].split('"').next() {
-                    seen.insert(id.to_string());
-                }
+            let active =
+                memchr::memmem::find(bytes, b"\"cleared\":[").map_or(bytes, |end| &bytes[..end]);
+            for i in memchr::memmem::find_iter(active, b"{\"id\":\"") {
+                see(&active[i + 1..], &mut seen);
             }
         }
         if seen.len() as u64 >= expected {
@@ -208,7 +227,8 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let raised0 = m.alert_events_of(EventType::Raised);
+        let raised0 = m.kind_events_of(Kind::SensorFault, EventType::Raised);
+        let resyncs0 = m.ws_resyncs.get();
         let start = Instant::now();
         let _ = t0.set(start);
         for n in 0..setup.mines.len() {
@@ -218,7 +238,7 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
         }
         let mut stored_secs = None;
         while start.elapsed() < LIMIT {
-            if m.alert_events_of(EventType::Raised) - raised0 >= expected {
+            if m.kind_events_of(Kind::SensorFault, EventType::Raised) - raised0 >= expected {
                 stored_secs = Some(start.elapsed().as_secs_f64());
                 break;
             }
@@ -238,11 +258,12 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
             points: args.common.points,
             clients: args.clients,
             expected,
-            raised: m.alert_events_of(EventType::Raised) - raised0,
+            raised: m.kind_events_of(Kind::SensorFault, EventType::Raised) - raised0,
             stored_secs,
             client_secs,
             dropped,
             floods,
+            resyncs: m.ws_resyncs.get() - resyncs0,
         })
     }
     .await;
