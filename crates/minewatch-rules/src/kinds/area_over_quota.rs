@@ -1,5 +1,7 @@
 //! `area_over_quota` — more people in an area than its `quota`: warning; major above 120 % (the
 //! 2020 hazard criteria call a crew 20 % over its limit a major hazard). Resolves at or under quota.
+//! While active, updated when the severity changes or the count in the area differs from the
+//! count last published, so the alert's value and message follow the people there.
 
 use super::{KindRule, MineState};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};
@@ -8,6 +10,15 @@ use minewatch_core::time::Millis;
 use serde_json::json;
 
 crate::params! {}
+
+/// What this kind keeps per area.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// Severity of the active alert, if any.
+    pub sev: Option<Severity>,
+    /// The count last published for the active alert.
+    pub published: u32,
+}
 
 pub struct Rule;
 
@@ -18,8 +29,7 @@ impl KindRule for Rule {
     const DESCRIPTION: &'static str =
         "More people in an area than its quota (major above 120 %)";
     type Params = Params;
-    // Per area: the severity of the active alert.
-    crate::slots!(area = Option<Severity>);
+    crate::slots!(area = Slot);
 
     fn after_personnel(m: &mut MineState, _: &Params, at: Millis, out: &mut Vec<Change>) {
         evaluate(m, at, out);
@@ -29,7 +39,11 @@ impl KindRule for Rule {
         let Some(i) = m.def.area(&a.subject) else {
             return false;
         };
-        m.area_state[i as usize].kinds.area_over_quota = Some(a.severity);
+        // A stored alert without a value is updated by the next count.
+        m.area_state[i as usize].kinds.area_over_quota = Slot {
+            sev: Some(a.severity),
+            published: a.value.map_or(u32::MAX, |v| v as u32),
+        };
         true
     }
 }
@@ -48,14 +62,14 @@ fn evaluate(m: &mut MineState, at: Millis, out: &mut Vec<Change>) {
         } else {
             None
         };
-        let old = m.area_state[a as usize].kinds.area_over_quota;
+        let Slot { sev: old, published } = m.area_state[a as usize].kinds.area_over_quota;
         let op = match (old, sev) {
             (None, Some(_)) => ChangeOp::Raise,
-            (Some(o), Some(s)) if o != s => ChangeOp::Update,
+            (Some(o), Some(s)) if o != s || n != published => ChangeOp::Update,
             (Some(_), None) => ChangeOp::Resolve,
             _ => continue,
         };
-        m.area_state[a as usize].kinds.area_over_quota = sev;
+        m.area_state[a as usize].kinds.area_over_quota = Slot { sev, published: n };
         let area = &m.def.areas[a as usize];
         let s = m.area_subject(Kind::AreaOverQuota, a);
         let message = match op {
@@ -112,6 +126,28 @@ mod tests {
         let u: Vec<_> = c.iter().filter(|c| c.kind == Kind::AreaOverQuota).collect();
         assert_eq!((u.len(), u[0].severity), (1, Severity::Major));
         let mut back = crew("A1", 13, true);
+        for t in back.iter_mut().skip(10) {
+            t.underground = false;
+        }
+        let c = people(&mut m, at(30), &back);
+        assert_eq!(ops(&c, Kind::AreaOverQuota), vec![("resolve", "A1".into())]);
+    }
+
+    #[test]
+    fn an_active_alerts_count_follows_the_people_in_the_area() {
+        let mut m = mine();
+        let c = people(&mut m, at(0), &crew("A1", 11, true));
+        assert_eq!(ops(&c, Kind::AreaOverQuota), vec![("raise", "A1".into())]);
+        // The same count: quiet.
+        let c = people(&mut m, at(10), &crew("A1", 11, true));
+        assert!(ops(&c, Kind::AreaOverQuota).is_empty());
+        // One more, still a warning (12 of 10 is not above 120 %): an update with the new count.
+        let c = people(&mut m, at(20), &crew("A1", 12, true));
+        assert_eq!(ops(&c, Kind::AreaOverQuota), vec![("update", "A1".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::AreaOverQuota).expect("update");
+        assert_eq!((u.value, u.severity), (Some(12.0), Severity::Warning));
+        assert!(u.message.starts_with("12 people"), "{}", u.message);
+        let mut back = crew("A1", 12, true);
         for t in back.iter_mut().skip(10) {
             t.underground = false;
         }

@@ -1,7 +1,10 @@
 //! `calibration_abuse` — calibration (status bit 4) used to hide readings: lasting over
 //! `calibration_max`, started more than `calibration_count` times within `calibration_window`
 //! (24 h), or under way while an upwind or downwind neighbour is at alarm. Major. Resolves when the
-//! calibration has ended and the count in the window has dropped to the limit.
+//! calibration has ended and the count in the window has dropped to the limit. Updated when the
+//! reasons change; not to follow its value (the point's reading), which is test gas while the
+//! point calibrates, and following it after would need a published value per point, which
+//! `PointState` has no room for (one byte of padding left).
 
 use super::{KindRule, MineState, Remap, STATUS_CALIBRATION, ts};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};

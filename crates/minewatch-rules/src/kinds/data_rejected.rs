@@ -4,6 +4,8 @@
 //! data lost (a message rejected whole loses all of it, one with rejected elements the share of
 //! its elements they are) is at least `rejected_ratio`, for `rejected_for`. Major; evidence: the
 //! counts per system and per reason. Resolves when no system has held so for `rejected_window`.
+//! While active and over the rate, updated when the worst share lost (its value) moves a tenth of
+//! `rejected_ratio` (at least 0.01) from the share last published, either way.
 //!
 //! Wall clock, as the silent-system rule: a message rejected whole has no event time to count by.
 //! A `ts` ahead of the wall clock is not counted (its data is applied; the clock rule says so).
@@ -49,6 +51,8 @@ struct Minute {
 pub struct Counts {
     minutes: [Minute; MINUTES],
     timed: Timed,
+    /// The worst share last published for the active alert (NaN: unknown, after a restore).
+    published: f32,
 }
 
 pub struct Rule;
@@ -114,6 +118,7 @@ impl KindRule for Rule {
     fn restore(m: &mut MineState, a: &Alert) -> bool {
         let started = a.started_at.timestamp_millis();
         m.kinds.data_rejected.timed.restore(started);
+        m.kinds.data_rejected.published = a.value.map_or(f32::NAN, |v| v as f32);
         true
     }
 }
@@ -176,12 +181,17 @@ fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Change>) 
     let w = window(st, p, wall);
     let over = over(&w, p);
     let was = st.timed;
+    let worst = over.iter().map(|o| o.1).fold(0.0, f64::max);
     let st = &mut m.kinds.data_rejected;
+    let published = f64::from(st.published);
+    let moved = published.is_nan() || (worst - published).abs() >= (p.rejected_ratio / 10.0).max(0.01);
     let op = match st.timed.step(!over.is_empty(), wall, p.rejected_for, p.rejected_window) {
+        Step::Hold if st.timed.active && !over.is_empty() && moved => ChangeOp::Update,
         Step::Hold => return,
         Step::Raise(_) => ChangeOp::Raise,
         Step::Resolve(_) => ChangeOp::Resolve,
     };
+    st.published = worst as f32;
     let reasons: Map<String, Value> = Reason::ALL
         .iter()
         .zip(w.reasons)
@@ -203,7 +213,6 @@ fn evaluate(m: &mut MineState, p: &Params, wall: Millis, out: &mut Vec<Change>) 
         .collect();
     let window_min = p.rejected_window / 60_000;
     let place = m.place(None);
-    let worst = over.iter().map(|o| o.1).fold(0.0, f64::max);
     let message = match op {
         ChangeOp::Resolve => format!("Data from {place} is accepted again"),
         _ => {
@@ -293,13 +302,61 @@ mod tests {
         let mut resolved = None;
         for k in (s + 10..s + 1200).step_by(10) {
             let c = good(&mut m, at(k));
-            if !ops(&c, Kind::DataRejected).is_empty() {
+            if ops(&c, Kind::DataRejected).iter().any(|o| o.0 == "resolve") {
                 resolved = Some(k);
                 break;
             }
         }
         let k = resolved.expect("resolved");
         assert!(k - s >= 300, "not before the window: {}", k - s);
+    }
+
+    #[test]
+    fn an_active_alerts_share_follows_the_data_lost_by_a_tenth_of_the_ratio() {
+        let p = Params::default();
+        // A message each second, its 6 good readings and `rejected` rejected elements.
+        let batch = |m: &mut crate::MineState, s: i64, rejected: u64| {
+            let mut b = normal(at(s));
+            b.rejected.push(minewatch_core::payload::RejectedElements {
+                reason: Reason::BadValue,
+                count: rejected,
+                examples: Vec::new(),
+            });
+            let mut out = Vec::new();
+            m.on_batch(&p, System::Safety, &b, at(s), &mut out);
+            out
+        };
+        let mut m = mine();
+        let mut all = Vec::new();
+        for s in 0..=400 {
+            all.extend(batch(&mut m, s, 10));
+        }
+        assert_eq!(ops(&all, Kind::DataRejected), vec![("raise", "M1".into())]);
+        let c = all.iter().find(|c| c.kind == Kind::DataRejected).expect("raised");
+        assert_eq!(c.value, Some(0.625), "10 of 16 elements lost");
+        // The same share: quiet.
+        assert!(ops(&batch(&mut m, 401, 10), Kind::DataRejected).is_empty());
+        // Messages losing less (2 of 8): the share falls a little each second, quiet until it has
+        // moved 0.05 (a tenth of the 0.5 ratio) from 0.625, then an update carrying it.
+        let mut s = 402;
+        let update = loop {
+            let c = batch(&mut m, s, 2);
+            s += 1;
+            if let Some(u) = c.into_iter().find(|c| c.kind == Kind::DataRejected) {
+                break u;
+            }
+            assert!(s < 700, "no update");
+        };
+        assert_eq!(update.op, minewatch_core::alert::ChangeOp::Update);
+        let v = update.value.unwrap_or(0.0);
+        assert!(v <= 0.575 + 1e-6 && v > 0.5, "{v}");
+        // Good data from then on: resolved after the window (updates may come before).
+        let resolved = (s..s + 1200).any(|k| {
+            ops(&good(&mut m, at(k)), Kind::DataRejected)
+                .iter()
+                .any(|o| o.0 == "resolve")
+        });
+        assert!(resolved);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `explosives_undeclared` — explosives issued to an area that is sealed, restricted, not declared,
 //! or not in the registry at all. Major. Stays until acknowledged; an issue after the ack raises
-//! it again.
+//! it again. Never updated: its value is the kg of the issue that raised it, an event, not a level
+//! that moves; a further issue to the area while active is not re-judged (the alert stands until
+//! an operator acknowledges it).
 
 use super::{KindRule, MineState, Subject};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};

@@ -1,6 +1,8 @@
 //! `flatline` — a methane point in a coal_face, heading or return_airway area that varied less
 //! than `flat_epsilon` over `flat_window`: a wrapped sensor or one moved into still air reads
-//! "fine" but dead. Major. Resolves when it varies again.
+//! "fine" but dead. Major. Resolves when it varies again. Never updated: while it is active the
+//! point's value cannot move more than `flat_epsilon` without resolving it, so there is nothing
+//! for the alert's value to follow.
 //!
 //! The window is tracked as a band (lowest and highest value since the band began); a reading
 //! outside the band starts a new one. That keeps the state to three numbers a point, where a true

@@ -1,10 +1,15 @@
 //! `neighbour_mismatch` — a methane point and its `upwind` neighbour on the same airflow differ by
 //! `mismatch_delta` or more for `mismatch_for`: one of them is not sensing (the T1 that read 0.00
 //! while its T2 read 1.93). The subject is the lower one. Major. Resolves when the gap stays
-//! below half the delta for `mismatch_clear_for`.
+//! below half the delta for `mismatch_clear_for`. While active, updated when the gap or the lower
+//! point's value (the alert's value) moves a tenth of `mismatch_delta` from what was last
+//! published, either way (while it waits to resolve, too), so the alert follows the pair; judged
+//! at the downwind point's readings, once per batch.
 //!
 //! The pair's state lives on the downwind point. Readings in calibration or with a fault status,
-//! or older than `silent_after` relative to each other, say nothing about the pair.
+//! or older than `silent_after` relative to each other, say nothing about the pair. What an
+//! active alert last published is kept for the mine, by downwind point, for active pairs only:
+//! the per-point state stays as small as it is.
 
 use super::{KindRule, MineState, PointState, Remap, STATUS_CALIBRATION, STATUS_FAULT, fmt_value, ts};
 use crate::timed::{Step, Timed};
@@ -12,6 +17,7 @@ use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType
 use minewatch_core::registry::{Idx, MineDef, PointKind};
 use minewatch_core::time::Millis;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 crate::params! {
     /// The gap between a methane point and its upwind neighbour.
@@ -34,6 +40,10 @@ pub struct Slot {
     pub mismatch_subject: Idx,
 }
 
+/// What this kind keeps for the mine: for each active pair, by its downwind point, the lower
+/// point's value and the gap last published (NaN: unknown, after a restore).
+pub type Published = HashMap<Idx, (f32, f32)>;
+
 pub struct Rule;
 
 impl KindRule for Rule {
@@ -43,16 +53,16 @@ impl KindRule for Rule {
     const DESCRIPTION: &'static str =
         "A methane point and its upwind neighbour on the same airflow differ widely for a while: one is not sensing";
     type Params = Params;
-    crate::slots!(point = Slot);
+    crate::slots!(point = Slot, mine = Published);
 
     fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
         if m.def.points[i as usize].upwind.is_some() {
-            evaluate(m, p, i, at, out);
+            evaluate(m, p, i, true, at, out);
         }
         // By index: no clone of the definition on the per-reading path.
         for k in 0..m.def.downwind[i as usize].len() {
             let d = m.def.downwind[i as usize][k];
-            evaluate(m, p, d, at, out);
+            evaluate(m, p, d, false, at, out);
         }
     }
 
@@ -60,7 +70,7 @@ impl KindRule for Rule {
         for i in 0..m.points.len() as Idx {
             let st = m.points[i as usize].kinds.neighbour_mismatch.mismatch;
             if m.def.points[i as usize].upwind.is_some() && (st.since != 0 || st.active) {
-                evaluate(m, p, i, clock, out);
+                evaluate(m, p, i, true, clock, out);
             }
         }
     }
@@ -85,7 +95,24 @@ impl KindRule for Rule {
         let st = &mut m.points[d as usize].kinds.neighbour_mismatch;
         st.mismatch.restore(a.started_at.timestamp_millis());
         st.mismatch_subject = s;
+        let gap = a.evidence.get("gap").and_then(Value::as_f64);
+        let f = |v: Option<f64>| v.map_or(f32::NAN, |v| v as f32);
+        m.kinds.neighbour_mismatch.insert(d, (f(a.value), f(gap)));
         true
+    }
+
+    /// What active pairs published moves with their downwind points.
+    fn rebind_mine(
+        published: Published,
+        r: &Remap<'_>,
+        _: &MineState,
+        _: Millis,
+        _: &mut Vec<Change>,
+    ) -> Published {
+        published
+            .into_iter()
+            .filter_map(|(o, v)| Some((r.points.get(o as usize).copied().flatten()?, v)))
+            .collect()
     }
 
     /// A pair whose points moved keeps its state only if the lower point still exists.
@@ -112,8 +139,10 @@ impl KindRule for Rule {
     }
 }
 
-/// Evaluates the pair of downwind point `d` and its upwind at event time `at`.
-fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Change>) {
+/// Evaluates the pair of downwind point `d` and its upwind at event time `at`; an active alert
+/// follows the pair only when `follow` (at the downwind point's own reading or a sweep), so a
+/// batch carrying both points' readings updates once, not once per point.
+fn evaluate(m: &mut MineState, p: &Params, d: Idx, follow: bool, at: Millis, out: &mut Vec<Change>) {
     let point = &m.def.points[d as usize];
     let Some(u) = point.upwind else { return };
     if point.kind != PointKind::Ch4 {
@@ -149,14 +178,29 @@ fn evaluate(m: &mut MineState, p: &Params, d: Idx, at: Millis, out: &mut Vec<Cha
         m.due(due);
     }
     match step {
+        Step::Hold if active && follow => {
+            let lower = m.points[d as usize].kinds.neighbour_mismatch.mismatch_subject;
+            let lv = m.points[lower as usize].value;
+            let (pv, pg) = m.kinds.neighbour_mismatch.get(&d).copied().unwrap_or((f32::NAN, f32::NAN));
+            let moved = |now: f64, then: f32| {
+                then.is_nan() || (now - f64::from(then)).abs() >= p.mismatch_delta / 10.0
+            };
+            if moved(lv, pv) || moved(gap, pg) {
+                m.kinds.neighbour_mismatch.insert(d, (lv as f32, gap as f32));
+                emit(m, p, ChangeOp::Update, d, u, lower, gap, at, out);
+            }
+        }
         Step::Hold => {}
         Step::Raise(t) => {
             let lower = if sd.value <= su.value { d } else { u };
             m.points[d as usize].kinds.neighbour_mismatch.mismatch_subject = lower;
+            let lv = m.points[lower as usize].value;
+            m.kinds.neighbour_mismatch.insert(d, (lv as f32, gap as f32));
             emit(m, p, ChangeOp::Raise, d, u, lower, gap, t, out);
         }
         Step::Resolve(t) => {
             let lower = m.points[d as usize].kinds.neighbour_mismatch.mismatch_subject;
+            m.kinds.neighbour_mismatch.remove(&d);
             emit(m, p, ChangeOp::Resolve, d, u, lower, gap, t, out);
         }
     }
@@ -190,6 +234,18 @@ fn emit(
             lp.id,
             m.place(s.area_name),
             op_.id
+        )
+    } else if op == ChangeOp::Update && gap < p.mismatch_delta / 2.0 {
+        format!(
+            "{} at {} ({}) reads {} while its {relation} neighbour {} reads {}: the gap is down to {}, below half of {}",
+            lp.kind.label(),
+            lp.id,
+            m.place(s.area_name),
+            fmt_value(lv, unit),
+            op_.id,
+            fmt_value(ov, unit),
+            fmt_value(gap, unit),
+            fmt_value(p.mismatch_delta, unit)
         )
     } else {
         format!(
@@ -251,19 +307,56 @@ mod tests {
             "{}",
             raised[0].message
         );
-        // The gap closes below half the delta: resolved after a minute of agreement.
-        assert!(
+        // The gap closes below half the delta: the alert follows (an update), and is resolved
+        // after a minute of agreement.
+        assert_eq!(
             ops(
                 &feed(&mut m, &safety(at(310), &[("P1", 0.5, 0), ("P2", 0.6, 0)])),
                 Kind::NeighbourMismatch
-            )
-            .is_empty()
+            ),
+            vec![("update", "P1".into())]
         );
         let c = feed(&mut m, &safety(at(370), &[("P1", 0.5, 0), ("P2", 0.6, 0)]));
         assert_eq!(
             ops(&c, Kind::NeighbourMismatch),
             vec![("resolve", "P1".into())]
         );
+    }
+
+    #[test]
+    fn an_active_alert_follows_the_gap_and_the_lower_value_by_a_tenth_of_the_delta() {
+        let mut m = mine();
+        for s in (0..300).step_by(10) {
+            feed(&mut m, &safety(at(s), &[("P1", 0.0, 0), ("P2", 1.0, 0)]));
+        }
+        let c = feed(&mut m, &safety(at(300), &[("P1", 0.0, 0), ("P2", 1.0, 0)]));
+        assert_eq!(ops(&c, Kind::NeighbourMismatch), vec![("raise", "P1".into())]);
+        // A tenth of the 0.8 delta is 0.08: the neighbour up 0.07 (the gap with it) is quiet...
+        let c = feed(&mut m, &safety(at(310), &[("P1", 0.0, 0), ("P2", 1.07, 0)]));
+        assert!(ops(&c, Kind::NeighbourMismatch).is_empty());
+        // ...0.09 from the published gap of 1.0 updates, with the gap in the evidence.
+        let c = feed(&mut m, &safety(at(320), &[("P1", 0.0, 0), ("P2", 1.09, 0)]));
+        assert_eq!(ops(&c, Kind::NeighbourMismatch), vec![("update", "P1".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::NeighbourMismatch).expect("update");
+        assert_eq!((u.value, u.evidence["gap"].as_f64()), (Some(0.0), Some(1.09)));
+        assert!(u.message.contains("a gap of 1.09%"), "{}", u.message);
+        // The lower point's own value moving with the gap unchanged: 0.07 is quiet, 0.16 updates
+        // with the new value.
+        let c = feed(&mut m, &safety(at(330), &[("P1", 0.07, 0), ("P2", 1.16, 0)]));
+        assert!(ops(&c, Kind::NeighbourMismatch).is_empty());
+        let c = feed(&mut m, &safety(at(335), &[("P1", 0.16, 0), ("P2", 1.25, 0)]));
+        assert_eq!(ops(&c, Kind::NeighbourMismatch), vec![("update", "P1".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::NeighbourMismatch).expect("update");
+        assert_eq!(u.value, Some(0.16));
+        // The gap closing below half the delta: the value follows while it waits to resolve.
+        let c = feed(&mut m, &safety(at(340), &[("P1", 0.4, 0), ("P2", 0.6, 0)]));
+        assert_eq!(ops(&c, Kind::NeighbourMismatch), vec![("update", "P1".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::NeighbourMismatch).expect("update");
+        assert_eq!(u.value, Some(0.4));
+        assert!(u.message.contains("down to 0.2%"), "{}", u.message);
+        let c = feed(&mut m, &safety(at(400), &[("P1", 0.4, 0), ("P2", 0.6, 0)]));
+        assert_eq!(ops(&c, Kind::NeighbourMismatch), vec![("resolve", "P1".into())]);
+        assert!(m.kinds.neighbour_mismatch.is_empty());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `no_video_work` (无视频不作业) — people in a coal_face or heading area while no camera of that
 //! area is in state ok, for `no_video_after`. Major. Judged from the personnel and video systems
-//! together. Resolves when a camera is ok or the people leave.
+//! together. Resolves when a camera is ok or the people leave. While active, updated whenever the
+//! count of people in the area differs from the count last published, so the alert's value and
+//! message follow the people there.
 
 use super::{KindRule, MineState};
 use crate::timed::{Step, Timed};
@@ -15,6 +17,15 @@ crate::params! {
     no_video_after: Duration = mins(5), "duration";
 }
 
+/// What this kind keeps per area.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// The condition.
+    pub timed: Timed,
+    /// The count last published for the active alert.
+    pub published: u32,
+}
+
 pub struct Rule;
 
 impl KindRule for Rule {
@@ -24,7 +35,7 @@ impl KindRule for Rule {
     const DESCRIPTION: &'static str =
         "People working in a face or heading while no camera there is ok (无视频不作业)";
     type Params = Params;
-    crate::slots!(area = Timed);
+    crate::slots!(area = Slot);
 
     fn after_video(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
         evaluate(m, p, at, out);
@@ -38,10 +49,10 @@ impl KindRule for Rule {
         let Some(i) = m.def.area(&a.subject) else {
             return false;
         };
-        m.area_state[i as usize]
-            .kinds
-            .no_video_work
-            .restore(a.started_at.timestamp_millis());
+        let st = &mut m.area_state[i as usize].kinds.no_video_work;
+        st.timed.restore(a.started_at.timestamp_millis());
+        // A stored alert without a value is updated by the next count.
+        st.published = a.value.map_or(u32::MAX, |v| v as u32);
         true
     }
 }
@@ -61,11 +72,14 @@ fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
             .any(|&c| m.cams[c as usize].state == Some(CameraState::Ok));
         let holds = people > 0 && !cams_ok;
         let st = &mut m.area_state[a as usize].kinds.no_video_work;
-        let step = st.step(holds, at, p.no_video_after, 0);
-        if let Some(d) = st.deadline(p.no_video_after, 0) {
+        let step = st.timed.step(holds, at, p.no_video_after, 0);
+        let (active, published) = (st.timed.active, st.published);
+        st.published = people;
+        if let Some(d) = st.timed.deadline(p.no_video_after, 0) {
             m.due(d);
         }
         let (op, t) = match step {
+            Step::Hold if active && people != published => (ChangeOp::Update, at),
             Step::Hold => continue,
             Step::Raise(t) => (ChangeOp::Raise, t),
             Step::Resolve(t) => (ChangeOp::Resolve, t),
@@ -75,7 +89,7 @@ fn evaluate(m: &mut MineState, p: &Params, at: Millis, out: &mut Vec<Change>) {
             .iter()
             .map(|&c| json!({"camera": &*m.def.cameras[c as usize].id, "state": m.cams[c as usize].state.map(super::camera_state_name)}))
             .collect();
-        let message = if op == ChangeOp::Raise {
+        let message = if op != ChangeOp::Resolve {
             format!(
                 "{people} people working in {} ({}) with no camera there in state ok for {} min",
                 area.id,
@@ -128,6 +142,28 @@ mod tests {
         let c = people(&mut m, at(300), &crew("A1", 3, true));
         assert_eq!(ops(&c, Kind::NoVideoWork), vec![("raise", "A1".into())]);
         let c = video(&mut m, at(310), "C1", CameraState::Ok, &[]);
+        assert_eq!(ops(&c, Kind::NoVideoWork), vec![("resolve", "A1".into())]);
+    }
+
+    #[test]
+    fn an_active_alerts_count_follows_the_people_at_the_face() {
+        let mut m = mine();
+        video(&mut m, at(0), "C1", CameraState::SignalLoss, &[]);
+        for s in (0..300).step_by(60) {
+            people(&mut m, at(s), &crew("A1", 3, true));
+        }
+        let c = people(&mut m, at(300), &crew("A1", 3, true));
+        assert_eq!(ops(&c, Kind::NoVideoWork), vec![("raise", "A1".into())]);
+        // The same count: quiet.
+        let c = people(&mut m, at(310), &crew("A1", 3, true));
+        assert!(ops(&c, Kind::NoVideoWork).is_empty());
+        // One more: an update carrying the new count.
+        let c = people(&mut m, at(320), &crew("A1", 4, true));
+        assert_eq!(ops(&c, Kind::NoVideoWork), vec![("update", "A1".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::NoVideoWork).expect("update");
+        assert_eq!(u.value, Some(4.0));
+        assert!(u.message.starts_with("4 people"), "{}", u.message);
+        let c = video(&mut m, at(330), "C1", CameraState::Ok, &[]);
         assert_eq!(ops(&c, Kind::NoVideoWork), vec![("resolve", "A1".into())]);
     }
 

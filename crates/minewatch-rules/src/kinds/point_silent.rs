@@ -1,6 +1,7 @@
 //! `point_silent` — a defined point sent nothing for `silent_after` of its mine's clock. Major.
 //! Resolves when it reports. Points that never reported are judged from when the mine's clock
-//! started (or the definition was loaded), so a restart gives every point a full period.
+//! started (or the definition was loaded), so a restart gives every point a full period. Never
+//! updated: a silent point sends no readings while the alert is active (its first one resolves it).
 
 use super::{KindRule, MineState, ts};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};

@@ -1,6 +1,8 @@
 //! `power_anomaly` — a meter's kW departs from its learned baseline for that hour of day by more
 //! than `power_sigma` standard deviations for `power_anomaly_for` (30 min), once
-//! `power_learning` (3 days) of data has been seen. Warning. Resolves when back inside.
+//! `power_learning` (3 days) of data has been seen. Warning. Resolves when back inside. While
+//! active, updated when the kW moves a tenth of the hour's baseline mean (the alert's limit; at
+//! least 1 kW) from the value last published, either way, so the alert's value follows the meter.
 //!
 //! The baseline is 24 running means and variances (Welford) per meter, one per hour of day (UTC:
 //! the pattern is the same whatever the offset). Readings are learned only while the meter is
@@ -31,6 +33,14 @@ pub struct Slot {
     pub anomaly: Timed,
     /// The learned baseline (days of learning, kept across restarts in the snapshot).
     pub baseline: Option<Box<Baseline>>,
+    /// The kW last published for the active alert (NaN: unknown, updated by the next reading).
+    pub published: f32,
+}
+
+/// How far the kW must move from the value last published to update: a tenth of the baseline
+/// mean, at least 1 kW (as the band's floor).
+fn step_kw(mean: f64) -> f64 {
+    (mean.abs() / 10.0).max(1.0)
 }
 
 pub struct Rule;
@@ -53,11 +63,9 @@ impl KindRule for Rule {
         let Some(i) = m.def.meter(&a.subject) else {
             return false;
         };
-        m.meter_state[i as usize]
-            .kinds
-            .power_anomaly
-            .anomaly
-            .restore(a.started_at.timestamp_millis());
+        let st = &mut m.meter_state[i as usize].kinds.power_anomaly;
+        st.anomaly.restore(a.started_at.timestamp_millis());
+        st.published = a.value.map_or(f32::NAN, |v| v as f32);
         true
     }
 
@@ -168,15 +176,20 @@ fn on_reading(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<C
     if let Some(d) = st.kinds.power_anomaly.anomaly.deadline(p.power_anomaly_for, 0) {
         m.due(d);
     }
+    let slot = &mut m.meter_state[i as usize].kinds.power_anomaly;
+    let published = f64::from(slot.published);
+    let moved = published.is_nan() || (kw - published).abs() >= step_kw(b.mean);
     let (op, t) = match step {
+        Step::Hold if slot.anomaly.active && moved => (ChangeOp::Update, at),
         Step::Hold => return,
         Step::Raise(t) => (ChangeOp::Raise, t),
         Step::Resolve(t) => (ChangeOp::Resolve, t),
     };
+    slot.published = kw as f32;
     let meter = &m.def.meters[i as usize];
     let s = m.meter_subject(Kind::PowerAnomaly, i);
     let h = hour(at);
-    let message = if op == ChangeOp::Raise {
+    let message = if op != ChangeOp::Resolve {
         format!(
             "Meter {} ({} load, {}) draws {kw:.1} kW against a usual {:.1} ± {:.1} kW for this hour, for {} min",
             meter.id,
@@ -242,6 +255,31 @@ mod tests {
         let c = power(&mut m, at(start + 1800), &[("MF", 600.0)]);
         assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("raise", "MF".into())]);
         let c = power(&mut m, at(start + 1810), &[("MF", usual(start))]);
+        assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("resolve", "MF".into())]);
+    }
+
+    #[test]
+    fn an_active_alerts_kw_follows_the_meter_by_a_tenth_of_the_baseline_mean() {
+        let mut m = mine();
+        for s in (0..3 * 86_400).step_by(60) {
+            power(&mut m, at(s), &[("MF", usual(s))]);
+        }
+        let start = 3 * 86_400;
+        for s in (start..start + 1800).step_by(10) {
+            power(&mut m, at(s), &[("MF", 600.0)]);
+        }
+        let c = power(&mut m, at(start + 1800), &[("MF", 600.0)]);
+        assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("raise", "MF".into())]);
+        let mean = c[0].limit.unwrap_or(0.0);
+        assert!((200.0..207.0).contains(&mean), "{mean}");
+        // A tenth of the mean (about 20 kW): 19 kW up is quiet, 21 kW up updates.
+        let c = power(&mut m, at(start + 1810), &[("MF", 619.0)]);
+        assert!(ops(&c, Kind::PowerAnomaly).is_empty());
+        let c = power(&mut m, at(start + 1820), &[("MF", 621.0)]);
+        assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("update", "MF".into())]);
+        assert_eq!(c[0].value, Some(621.0));
+        assert!(c[0].message.contains("621.0 kW"), "{}", c[0].message);
+        let c = power(&mut m, at(start + 1830), &[("MF", usual(start))]);
         assert_eq!(ops(&c, Kind::PowerAnomaly), vec![("resolve", "MF".into())]);
     }
 

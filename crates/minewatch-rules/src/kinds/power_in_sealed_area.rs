@@ -1,6 +1,8 @@
 //! `power_in_sealed_area` — a meter of a sealed or restricted area above its `idle_kw` for
 //! `sealed_power_for` (10 min): something is running where nothing should. Major. Resolves after
-//! it has been idle for the same time.
+//! it has been idle for the same time. While active, updated when the kW moves a tenth of
+//! `idle_kw` (at least 1 kW) from the value last published, either way, so the alert's value and
+//! message follow the meter (down to idle while it waits to resolve, too).
 
 use super::{KindRule, MineState};
 use crate::timed::{Step, Timed};
@@ -14,6 +16,21 @@ crate::params! {
     sealed_power_for: Duration = mins(10), "duration";
 }
 
+/// What this kind keeps per meter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// The condition.
+    pub timed: Timed,
+    /// The kW last published for the active alert (NaN: unknown, updated by the next reading).
+    pub published: f32,
+}
+
+/// How far the kW must move from the value last published to update: a tenth of `idle_kw`, at
+/// least 1 kW (an idle of a few kW would otherwise update on noise).
+fn step_kw(idle_kw: f64) -> f64 {
+    (idle_kw.abs() / 10.0).max(1.0)
+}
+
 pub struct Rule;
 
 impl KindRule for Rule {
@@ -23,7 +40,7 @@ impl KindRule for Rule {
     const DESCRIPTION: &'static str =
         "A meter of a sealed or restricted area above idle for a while: something runs where nothing should";
     type Params = Params;
-    crate::slots!(meter = Timed);
+    crate::slots!(meter = Slot);
 
     fn on_meter(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Change>) {
         evaluate(m, p, i, at, out);
@@ -39,10 +56,9 @@ impl KindRule for Rule {
         let Some(i) = m.def.meter(&a.subject) else {
             return false;
         };
-        m.meter_state[i as usize]
-            .kinds
-            .power_in_sealed_area
-            .restore(a.started_at.timestamp_millis());
+        let st = &mut m.meter_state[i as usize].kinds.power_in_sealed_area;
+        st.timed.restore(a.started_at.timestamp_millis());
+        st.published = a.value.map_or(f32::NAN, |v| v as f32);
         true
     }
 }
@@ -61,23 +77,33 @@ fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Cha
     if st.ts == 0 {
         return;
     }
-    let step = st.kinds.power_in_sealed_area.step(
-        st.kw > meter.idle_kw,
-        at,
-        p.sealed_power_for,
-        p.sealed_power_for,
-    );
-    if let Some(d) = st.kinds.power_in_sealed_area.deadline(p.sealed_power_for, p.sealed_power_for) {
+    let kw = st.kw;
+    let slot = &mut st.kinds.power_in_sealed_area;
+    let step = slot.timed.step(kw > meter.idle_kw, at, p.sealed_power_for, p.sealed_power_for);
+    let published = f64::from(slot.published);
+    let moved = published.is_nan() || (kw - published).abs() >= step_kw(meter.idle_kw);
+    let active = slot.timed.active;
+    if let Some(d) = slot.timed.deadline(p.sealed_power_for, p.sealed_power_for) {
         m.due(d);
     }
     let (op, t) = match step {
+        Step::Hold if active && moved => (ChangeOp::Update, at),
         Step::Hold => return,
         Step::Raise(t) => (ChangeOp::Raise, t),
         Step::Resolve(t) => (ChangeOp::Resolve, t),
     };
-    let kw = m.meter_state[i as usize].kw;
+    m.meter_state[i as usize].kinds.power_in_sealed_area.published = kw as f32;
     let s = m.meter_subject(Kind::PowerInSealedArea, i);
-    let message = if op == ChangeOp::Raise {
+    let message = if op == ChangeOp::Update && kw <= meter.idle_kw {
+        format!(
+            "Meter {} in sealed/restricted area {} ({}) is down to {kw:.1} kW, at or below idle {} kW: resolves after {} min idle",
+            meter.id,
+            m.def.areas[meter.area as usize].id,
+            m.place(s.area_name),
+            meter.idle_kw,
+            p.sealed_power_for / 60_000
+        )
+    } else if op != ChangeOp::Resolve {
         format!(
             "Meter {} in sealed/restricted area {} ({}) draws {kw:.1} kW, above idle {} kW, for {} min",
             meter.id,
@@ -138,6 +164,31 @@ mod tests {
             ops(&c, Kind::PowerInSealedArea),
             vec![("resolve", "MS".into())]
         );
+    }
+
+    #[test]
+    fn an_active_alerts_kw_follows_the_meter_by_a_tenth_of_idle_at_least_one_kw() {
+        let mut m = mine();
+        for s in (0..600).step_by(10) {
+            power(&mut m, at(s), &[("MS", 40.0)]);
+        }
+        let c = power(&mut m, at(600), &[("MS", 40.0)]);
+        assert_eq!(ops(&c, Kind::PowerInSealedArea), vec![("raise", "MS".into())]);
+        // Idle 1 kW: a tenth is 0.1, the floor 1 kW. 0.9 kW up is quiet, 1.1 kW up updates.
+        let c = power(&mut m, at(610), &[("MS", 40.9)]);
+        assert!(ops(&c, Kind::PowerInSealedArea).is_empty());
+        let c = power(&mut m, at(620), &[("MS", 41.1)]);
+        assert_eq!(ops(&c, Kind::PowerInSealedArea), vec![("update", "MS".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::PowerInSealedArea).expect("update");
+        assert_eq!(u.value, Some(41.1));
+        assert!(u.message.contains("41.1 kW"), "{}", u.message);
+        // Down to idle: the value follows while it waits to resolve.
+        let c = power(&mut m, at(630), &[("MS", 0.5)]);
+        assert_eq!(ops(&c, Kind::PowerInSealedArea), vec![("update", "MS".into())]);
+        let u = c.iter().find(|c| c.kind == Kind::PowerInSealedArea).expect("update");
+        assert!(u.message.contains("down to 0.5 kW"), "{}", u.message);
+        let c = power(&mut m, at(1230), &[("MS", 0.5)]);
+        assert_eq!(ops(&c, Kind::PowerInSealedArea), vec![("resolve", "MS".into())]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `sensor_fault` — a point's status carries a fault bit (8 over-range, 16 substation fault,
 //! 32 not polled, 128 sensor fault) for `fault_after`. Warning. Resolves when the status is clean.
+//! Never updated: its value is the point's reading, meaningless while the status says the reading
+//! cannot be trusted (the evidence shows it, as read when raised).
 
 use super::{KindRule, MineState, STATUS_FAULT, status_names, ts};
 use minewatch_core::alert::{Alert, Change, ChangeOp, Kind, Severity, SubjectType};

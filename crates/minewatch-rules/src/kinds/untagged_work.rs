@@ -2,7 +2,8 @@
 //! least `untagged_load_factor` times its `idle_kw`, and 1 kW above it) for `untagged_work_for`
 //! (10 min) while no tag is in that area: people working without their cards, the usual way to
 //! hide long hours and over-capacity. Major. Judged from the power and personnel systems together;
-//! resolves as soon as a tag is in the area or the load drops.
+//! resolves as soon as a tag is in the area or the load drops. Never updated: its value is the
+//! count of people tagged in the area, 0 for as long as it is active (a tag there resolves it).
 //!
 //! Only judged while both systems speak: a meter reading or a personnel batch older than
 //! `silent_after` (mine clock) says nothing about who is there now, and a mine that has sent no
