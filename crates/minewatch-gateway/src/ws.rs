@@ -111,31 +111,44 @@ impl Filter {
     }
 }
 
-/// The key of an encoded snapshot: the seq it stands for and the filter it passed.
-type SnapshotKey = (u64, Option<String>, Option<Severity>, Option<Vec<String>>);
+/// The filter an encoded snapshot passed: mine, minimum severity, the caller's mines.
+type FilterKey = (Option<String>, Option<Severity>, Option<Vec<String>>);
 
-/// The last snapshot encoded, shared by every client that asks for the same one at the same seq.
-/// In an alarm storm every client falls behind at once and asks for a snapshot of the same tens
-/// of thousands of alerts: encoded once, not once per client.
+/// The last snapshot encoded (with the seq it stands for and the filter it passed), shared by
+/// every client that may take it. In an alarm storm every client falls behind, each at its own
+/// seq, and asks for a snapshot of the same tens of thousands of alerts: a client may take any
+/// snapshot at or after the seq the pipeline had when it (re)subscribed (every later event is in
+/// its receiver), so one encoding serves every client that fell behind before it began. Building
+/// is one at a time: a client that waits for a build in progress then takes what it built.
 #[derive(Default)]
-pub struct SnapshotCache(std::sync::Mutex<Option<(SnapshotKey, SharedSnapshot)>>);
+pub struct SnapshotCache(tokio::sync::Mutex<Option<(u64, FilterKey, SharedSnapshot)>>);
 
 /// An encoded snapshot and the active alerts in it. The text is reference-counted bytes, so a
 /// client's message shares it rather than copying tens of megabytes.
-type SharedSnapshot = (Utf8Bytes, Arc<Vec<Arc<Alert>>>);
+type SharedSnapshot = (u64, Utf8Bytes, Arc<Vec<Arc<Alert>>>);
 
 impl SnapshotCache {
-    fn get(&self, key: &SnapshotKey) -> Option<SharedSnapshot> {
-        let slot = self.0.lock().ok()?;
-        slot.as_ref()
-            .filter(|(k, _)| k == key)
-            .map(|(_, s)| s.clone())
-    }
-
-    fn put(&self, key: SnapshotKey, snapshot: SharedSnapshot) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((key, snapshot));
+    /// The cached snapshot for `filter` if it stands for a seq at or after `floor`, or the one
+    /// `build` makes now (then cached). Waits at most `wait` for another client's build.
+    async fn get_or_build(
+        &self,
+        filter: FilterKey,
+        floor: u64,
+        wait: Duration,
+        build: impl FnOnce() -> Result<SharedSnapshot, End>,
+    ) -> Result<SharedSnapshot, End> {
+        let mut slot = timeout(wait, self.0.lock())
+            .await
+            .map_err(|_| End::SendFailed("waited too long for a snapshot".into()))?;
+        if let Some((_, _, shared)) = slot
+            .as_ref()
+            .filter(|(seq, key, _)| *seq >= floor && *key == filter)
+        {
+            return Ok(shared.clone());
         }
+        let shared = build()?;
+        *slot = Some((shared.0, filter, shared.clone()));
+        Ok(shared)
     }
 }
 
@@ -366,22 +379,23 @@ impl Session {
         }
     }
 
-    /// Sends a snapshot of the matching active alerts and goes on from its seq.
+    /// Sends a snapshot of the matching active alerts and goes on from its seq. The caller has
+    /// (re)subscribed to the broadcast: any snapshot at or after the seq now will do.
     async fn snapshot(&mut self, socket: &mut WebSocket) -> Result<(), End> {
-        // Read before the alerts: an event after `seq` may already show in them and is then sent
-        // again, but none can be missing. A snapshot another client had encoded at the same seq
-        // with the same filter is the same (or newer) picture: it is sent as it is.
-        let seq = self.state.live.seq();
+        let floor = self.state.live.seq();
         let filter = &self.cursor.filter;
         let key = (
-            seq,
             filter.mine.clone(),
             filter.min_severity,
             filter.access.mines().map(<[String]>::to_vec),
         );
-        let (text, alerts) = match self.state.snapshots.get(&key) {
-            Some(shared) => shared,
-            None => {
+        let (seq, text, alerts) = self
+            .state
+            .snapshots
+            .get_or_build(key, floor, self.send_timeout, || {
+                // Read before the alerts: an event after `seq` may already show in them and is
+                // then sent again, but none can be missing.
+                let seq = self.state.live.seq();
                 let alerts = self.matching_alerts();
                 let cleared = self
                     .state
@@ -396,11 +410,9 @@ impl Session {
                     })
                     .map_err(End::Encode)?,
                 );
-                let shared = (text, Arc::new(alerts));
-                self.state.snapshots.put(key, shared.clone());
-                shared
-            }
-        };
+                Ok((seq, text, Arc::new(alerts)))
+            })
+            .await?;
         self.cursor.snapshot(seq, &alerts);
         self.send(socket, Message::Text(text)).await
     }
@@ -537,15 +549,42 @@ mod tests {
     use minewatch_core::alert::alert_key;
     use minewatch_core::{Event, Kind};
 
-    #[test]
-    fn a_snapshot_is_shared_only_at_the_same_seq_and_filter() {
+    #[tokio::test]
+    async fn a_snapshot_is_shared_at_or_after_the_floor_and_only_for_the_same_filter() {
         let cache = SnapshotCache::default();
-        let key = |seq, mine: Option<&str>| (seq, mine.map(str::to_string), None, None);
-        let shared: SharedSnapshot = (Utf8Bytes::from_static("{}"), Arc::new(Vec::new()));
-        cache.put(key(7, None), shared);
-        assert!(cache.get(&key(7, None)).is_some());
-        assert!(cache.get(&key(8, None)).is_none(), "another seq");
-        assert!(cache.get(&key(7, Some("m1"))).is_none(), "another filter");
+        let filter = |mine: Option<&str>| (mine.map(str::to_string), None, None);
+        let wait = Duration::from_secs(1);
+        let built =
+            |seq: u64| move || Ok((seq, Utf8Bytes::from(seq.to_string()), Arc::new(Vec::new())));
+        let got = |r: Result<SharedSnapshot, End>| r.map(|s| s.0).ok();
+        assert_eq!(
+            got(cache.get_or_build(filter(None), 7, wait, built(7)).await),
+            Some(7)
+        );
+        // A client whose floor is at or before 7 takes it; one past 7 gets a new one.
+        assert_eq!(
+            got(cache.get_or_build(filter(None), 5, wait, built(9)).await),
+            Some(7)
+        );
+        assert_eq!(
+            got(cache.get_or_build(filter(None), 7, wait, built(9)).await),
+            Some(7)
+        );
+        assert_eq!(
+            got(cache.get_or_build(filter(None), 8, wait, built(9)).await),
+            Some(9)
+        );
+        // Another filter never takes it.
+        assert_eq!(
+            got(cache
+                .get_or_build(filter(Some("m1")), 1, wait, built(9))
+                .await),
+            Some(9)
+        );
+        assert_eq!(
+            got(cache.get_or_build(filter(None), 8, wait, built(10)).await),
+            Some(10)
+        );
     }
 
     fn wire(seq: u64, kind: EventType, id: &str, mine: &str, severity: Severity) -> WireEvent {

@@ -12,9 +12,9 @@ use crate::drain::wait_subscribed;
 use crate::setup::{Setup, prepare};
 use crate::{Common, Launcher};
 use futures_util::StreamExt;
+use minewatch_core::EventType;
 use minewatch_core::payload::System;
 use minewatch_core::time::{format_rfc3339, now_millis};
-use minewatch_core::{EventType, Kind};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -103,15 +103,18 @@ impl StormReport {
     }
 }
 
-/// One faulted safety batch for every point of mine `n`.
+/// One faulted safety batch for every point of mine `n`. Each value is well inside the point's
+/// limits, so the storm raises sensor faults and nothing else (a faulted O2 point reading 0 would
+/// also be below its low limit).
 fn faults(setup: &Setup, n: usize, ts: i64) -> Vec<u8> {
     let readings: Vec<String> = setup.mines[n]
         .points
         .iter()
         .map(|p| {
             format!(
-                "{{\"point\":{},\"value\":0.0,\"status\":{FAULT}}}",
-                serde_json::Value::from(&*p.id)
+                "{{\"point\":{},\"value\":{},\"status\":{FAULT}}}",
+                serde_json::Value::from(&*p.id),
+                quiet(&p.limits)
             )
         })
         .collect();
@@ -123,26 +126,27 @@ fn faults(setup: &Setup, n: usize, ts: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Counts the alert whose object starts at `alert` (`"id":"…","key":"…"`) when it is one of the
-/// storm's sensor faults: the mines' other alerts (a faulted air-speed point reads 0, below its
-/// low limit) are not what the storm measures.
+/// A value between a point's low and high alarm limits.
+fn quiet(l: &minewatch_core::registry::Limits) -> f64 {
+    match (l.alarm_low, l.alarm) {
+        (Some(lo), Some(hi)) => (lo + hi) / 2.0,
+        (Some(lo), None) => lo + 1.0,
+        (None, Some(hi)) => hi / 4.0,
+        (None, None) => 0.0,
+    }
+}
+
+/// Counts the alert whose object starts at `alert` (`"id":"…"`).
 fn see(alert: &[u8], seen: &mut HashSet<String>) {
     let Some(rest) = alert.strip_prefix(b"\"id\":\"") else {
         return;
     };
-    let Some(end) = memchr::memchr(b'"', rest) else {
-        return;
-    };
-    let (id, after) = rest.split_at(end);
-    let key = after
-        .strip_prefix(b"\",\"key\":\"")
-        .and_then(|k| memchr::memchr(b'"', k).map(|e| &k[..e]));
-    if key.is_some_and(|k| memchr::memmem::find(k, b"/sensor_fault/").is_some()) {
-        seen.insert(String::from_utf8_lossy(id).into_owned());
+    if let Some(end) = memchr::memchr(b'"', rest) {
+        seen.insert(String::from_utf8_lossy(&rest[..end]).into_owned());
     }
 }
 
-/// A client reading every event: the time it had seen `expected` sensor faults active (raised events,
+/// A client reading every event: the time it had seen `expected` alerts active (raised events,
 /// and the alerts of a snapshot, which the gateway sends a client that fell behind instead of
 /// the events it missed), or `None` if the connection ended first.
 async fn client(
@@ -227,7 +231,7 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let raised0 = m.kind_events_of(Kind::SensorFault, EventType::Raised);
+        let raised0 = m.alert_events_of(EventType::Raised);
         let resyncs0 = m.ws_resyncs.get();
         let start = Instant::now();
         let _ = t0.set(start);
@@ -238,7 +242,7 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
         }
         let mut stored_secs = None;
         while start.elapsed() < LIMIT {
-            if m.kind_events_of(Kind::SensorFault, EventType::Raised) - raised0 >= expected {
+            if m.alert_events_of(EventType::Raised) - raised0 >= expected {
                 stored_secs = Some(start.elapsed().as_secs_f64());
                 break;
             }
@@ -258,7 +262,7 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
             points: args.common.points,
             clients: args.clients,
             expected,
-            raised: m.kind_events_of(Kind::SensorFault, EventType::Raised) - raised0,
+            raised: m.alert_events_of(EventType::Raised) - raised0,
             stored_secs,
             client_secs,
             dropped,
