@@ -37,7 +37,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
 /// Clients send nothing the gateway acts on; this bounds what one may make it buffer.
@@ -46,6 +46,8 @@ const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// A client that has sent nothing (not even a pong) for this long is dropped.
 const SILENT_LIMIT: Duration = Duration::from_secs(90);
+/// Queued events written to a client's socket before one flush.
+const SEND_BATCH: usize = 256;
 /// Events read from the store per query when replaying.
 const REPLAY_PAGE: u64 = 1000;
 
@@ -487,14 +489,8 @@ impl Session {
         loop {
             let step = tokio::select! {
                 event = events.recv() => match event {
-                    Ok(event) => self.forward(socket, &event).await,
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::info!(missed, "websocket client fell behind; sending a fresh snapshot");
-                        self.state.metrics.ws_resyncs.inc();
-                        // Start again from the newest: everything older is in the snapshot.
-                        *events = events.resubscribe();
-                        self.snapshot(socket).await
-                    }
+                    Ok(event) => self.forward_queued(socket, events, event).await,
+                    Err(RecvError::Lagged(missed)) => self.resync(socket, events, missed).await,
                     Err(RecvError::Closed) => Err(End::ServerGoingAway),
                 },
                 message = socket.recv() => match message {
@@ -518,6 +514,73 @@ impl Session {
             if let Err(end) = step {
                 return end;
             }
+        }
+    }
+
+    /// The client fell `missed` events behind the broadcast: a fresh snapshot, then on from the
+    /// newest event.
+    async fn resync(
+        &mut self,
+        socket: &mut WebSocket,
+        events: &mut Receiver<WireEvent>,
+        missed: u64,
+    ) -> Result<(), End> {
+        tracing::info!(
+            missed,
+            "websocket client fell behind; sending a fresh snapshot"
+        );
+        self.state.metrics.ws_resyncs.inc();
+        // Start again from the newest: everything older is in the snapshot.
+        *events = events.resubscribe();
+        self.snapshot(socket).await
+    }
+
+    /// Sends `first` and the events already queued behind it (at most [`SEND_BATCH`]), each its
+    /// own frame, then flushes once: one write to the socket for a burst, not one per event.
+    async fn forward_queued(
+        &mut self,
+        socket: &mut WebSocket,
+        events: &mut Receiver<WireEvent>,
+        first: WireEvent,
+    ) -> Result<(), End> {
+        let send_timeout = self.send_timeout;
+        let cursor = &mut self.cursor;
+        let batch = async {
+            let failed = |e: axum::Error| End::SendFailed(e.to_string());
+            let mut next = Some(first);
+            let mut fed = 0;
+            while let Some(event) = next.take() {
+                if cursor.accept(&event) {
+                    socket
+                        .feed(Message::text(&*event.json))
+                        .await
+                        .map_err(failed)?;
+                    fed += 1;
+                }
+                if fed == SEND_BATCH {
+                    break;
+                }
+                next = match events.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Lagged(missed)) => {
+                        socket.flush().await.map_err(failed)?;
+                        return Ok(Some(missed));
+                    }
+                    Err(TryRecvError::Closed) => return Err(End::ServerGoingAway),
+                };
+            }
+            socket.flush().await.map_err(failed)?;
+            Ok(None)
+        };
+        match timeout(send_timeout, batch).await {
+            Ok(Ok(None)) => Ok(()),
+            Ok(Ok(Some(missed))) => self.resync(socket, events, missed).await,
+            Ok(Err(end)) => Err(end),
+            Err(_) => Err(End::SendFailed(format!(
+                "send took over {} ms",
+                send_timeout.as_millis()
+            ))),
         }
     }
 

@@ -136,13 +136,16 @@ fn quiet(l: &minewatch_core::registry::Limits) -> f64 {
     }
 }
 
-/// Counts the alert whose object starts at `alert` (`"id":"…"`).
-fn see(alert: &[u8], seen: &mut HashSet<String>) {
+/// Counts the alert whose object starts at `alert` (`"id":"…"`), by a 64-bit hash of its id (no
+/// allocation per alert; a collision among 30,000 ids has odds of about 1 in 10^10).
+fn see(alert: &[u8], seen: &mut HashSet<u64>) {
     let Some(rest) = alert.strip_prefix(b"\"id\":\"") else {
         return;
     };
     if let Some(end) = memchr::memchr(b'"', rest) {
-        seen.insert(String::from_utf8_lossy(&rest[..end]).into_owned());
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hasher::write(&mut h, &rest[..end]);
+        seen.insert(std::hash::Hasher::finish(&h));
     }
 }
 
@@ -167,7 +170,7 @@ async fn client(
     .await
     .ok()?
     .ok()?;
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<u64> = HashSet::with_capacity(expected as usize);
     while let Ok(Some(Ok(msg))) = tokio::time::timeout(LIMIT, ws.next()).await {
         let WsMessage::Text(text) = msg else { continue };
         let text = text.as_str();

@@ -229,6 +229,29 @@ async fn a_lagging_client_gets_a_fresh_snapshot_and_the_publisher_never_waits() 
 }
 
 #[tokio::test]
+async fn a_burst_within_the_capacity_reaches_the_client_as_every_event_in_order() {
+    // 600 events queued at once (written in batches of at most 256 before a flush): each is its
+    // own message, in seq order, and nothing is resynced.
+    let gw = Gateway::start_with(1024, HttpConfig::default()).await;
+    let mut ws = gw.ws("").await;
+    let snap = next_json(&mut ws).await;
+    assert_eq!((snap["type"].as_str(), seq(&snap)), (Some("snapshot"), 0));
+    for i in 0..600_i64 {
+        let id = format!("a{i}");
+        assert!(gw.emit_unstored(
+            EventType::Raised,
+            alert(&id, "m1", Kind::OverLimit, Severity::Major, i)
+        ));
+    }
+    for n in 1..=600 {
+        let e = next_json(&mut ws).await;
+        assert_eq!((e["type"].as_str(), seq(&e)), (Some("raised"), n), "{e}");
+        assert_eq!(e["alert"]["id"], format!("a{}", n - 1));
+    }
+    assert_eq!(gw.state.metrics.ws_resyncs.get(), 0);
+}
+
+#[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_after_the_send_timeout_while_the_publisher_goes_on()
 {
     let config = HttpConfig {
