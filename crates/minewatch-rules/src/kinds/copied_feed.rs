@@ -2,6 +2,8 @@
 //! little earlier: one mine's data uploaded under another's code while its own system is hidden.
 //! The subject is the mine that copies (the one whose data came later); the other mine is in the
 //! evidence. Critical. Resolves after `copied_clear` windows of its own data without a match.
+//! While active, a window whose count of matching points differs from the one last published
+//! updates the alert (its value, the points, the other mine).
 //!
 //! Each window of `copied_window` on the mine clock samples its varying chunks ([`Sketch`] of the
 //! [`SKETCH`] smallest fingerprints, chosen by content, so two mines sending the same chunks sample
@@ -50,6 +52,8 @@ pub struct Copies {
     /// The mine the active alert says this one copies; windows in a row without a match since.
     source: Option<Arc<str>>,
     clean: u32,
+    /// The count of matching points the active alert last published.
+    published: u32,
 }
 
 pub struct Rule;
@@ -91,6 +95,7 @@ impl KindRule for Rule {
     fn restore(m: &mut MineState, a: &Alert) -> bool {
         let source = a.evidence.get("copies").and_then(Value::as_str).unwrap_or("");
         m.kinds.copied_feed.source = Some(Arc::from(source));
+        m.kinds.copied_feed.published = a.value.unwrap_or(0.0) as u32;
         true
     }
 }
@@ -141,6 +146,7 @@ fn close(m: &mut MineState, p: &Params, end: Millis, out: &mut Vec<Change>) {
             let (source, of) = best.unwrap_or_else(|| unreachable!("copies needs a match"));
             st.source = Some(source.clone());
             st.clean = 0;
+            st.published = of.len() as u32;
             emit(m, p, ChangeOp::Raise, end, Some((&source, &of)), sampled, out);
         }
         (Some(_), _) if n == 0 => {
@@ -150,7 +156,15 @@ fn close(m: &mut MineState, p: &Params, end: Millis, out: &mut Vec<Change>) {
                 m.kinds.copied_feed.source = None;
             }
         }
-        (Some(_), _) => st.clean = 0,
+        (Some(_), _) => {
+            st.clean = 0;
+            // Still copying: the alert follows the count of points matching (and their mine).
+            if let Some((source, of)) = best.filter(|b| b.1.len() as u32 != st.published) {
+                st.published = of.len() as u32;
+                st.source = Some(source.clone());
+                emit(m, p, ChangeOp::Update, end, Some((&source, &of)), sampled, out);
+            }
+        }
         (None, false) => {}
     }
 }
@@ -227,10 +241,17 @@ mod tests {
     use super::super::fingerprint::mix;
     use super::super::testkit::*;
     use crate::kinds::{MineState, RulesConfig as Params};
-    use minewatch_core::alert::{Change, Kind, Severity};
+    use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
     use minewatch_core::registry::MineDef;
     use std::path::Path;
     use std::sync::Arc;
+
+    /// Raises and resolves, without the updates an active alert publishes as its count moves.
+    fn transitions(c: &[Change]) -> Vec<(&'static str, String)> {
+        let mut o = ops(c, Kind::CopiedFeed);
+        o.retain(|(op, _)| *op != "update");
+        o
+    }
 
     /// A noisy, never-repeating value of series `p` at step `k`.
     fn noisy(p: u64, k: i64) -> f64 {
@@ -353,8 +374,14 @@ mod tests {
             assert_eq!(c[0].evidence["copies"], "M2");
             assert_eq!(c[0].evidence["lag_s"], 10);
             // M1's own data again from 1:30: two windows of its own resolve, M2 never raised.
+            // The window of the switch back still matches fewer points: an update with that
+            // count (the alert follows it), then the resolve.
             let c = run(&mut ms, &p, 5410, 9000, 0, 0, m1_first);
-            assert_eq!(ops(&c, Kind::CopiedFeed), vec![("resolve", "M1".into())]);
+            assert_eq!(transitions(&c), vec![("resolve", "M1".into())]);
+            for u in c.iter().filter(|c| c.op == ChangeOp::Update) {
+                assert_eq!(u.value, u.evidence["matching"].as_f64(), "{:?}", u.evidence);
+                assert!(u.value < Some(4.0), "fewer points than raised: {:?}", u.value);
+            }
         }
     }
 
@@ -385,7 +412,7 @@ mod tests {
         // 50 minutes late.
         let mut ms = pair();
         let c = run(&mut ms, &p, 0, 4 * 3600, 4, 3000, true);
-        assert_eq!(ops(&c, Kind::CopiedFeed), vec![("raise", "M1".into())]);
+        assert_eq!(transitions(&c), vec![("raise", "M1".into())]);
         // The same moment: both.
         let mut ms = pair();
         let mut c = run(&mut ms, &p, 0, 3600, 4, 0, true);

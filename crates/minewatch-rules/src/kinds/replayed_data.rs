@@ -1,7 +1,9 @@
 //! `replayed_data` — a mine's safety data repeats, exactly, what it sent in an earlier window: a
 //! second "show" system replaying recordings while the real one is hidden. The subject is the
 //! mine; the points whose data repeats are in the evidence. Critical when a methane point is among
-//! them, major otherwise. Resolves after `replayed_clear` windows without any repeat.
+//! them, major otherwise. Resolves after `replayed_clear` windows without any repeat. While
+//! active, a window whose count of repeating points differs from the one last published updates
+//! the alert (its value, the points, the severity).
 //!
 //! Each point's readings are cut into content-defined chunks and fingerprinted
 //! ([`super::fingerprint`]); chunks that barely vary are ignored, so a constant sensor never
@@ -60,6 +62,8 @@ pub struct Replays {
     clean: u32,
     /// The severity it was raised with was critical (a methane point repeated).
     critical: bool,
+    /// The count of repeating points the active alert last published.
+    published: u32,
 }
 
 pub struct Rule;
@@ -77,8 +81,9 @@ impl KindRule for Rule {
         on_reading(m, p, i, at, out);
     }
 
-    fn restore(m: &mut MineState, _: &Alert) -> bool {
+    fn restore(m: &mut MineState, a: &Alert) -> bool {
         m.kinds.replayed_data.active = true;
+        m.kinds.replayed_data.published = a.value.unwrap_or(0.0) as u32;
         true
     }
 }
@@ -134,7 +139,13 @@ fn close(m: &mut MineState, p: &Params, end: Millis, out: &mut Vec<Change>) {
     let op = if !st.active && repeating >= p.replayed_min_points.max(1) {
         st.active = true;
         st.clean = 0;
+        st.published = repeating;
         Some(ChangeOp::Raise)
+    } else if st.active && repeating > 0 && repeating != st.published {
+        // Still replaying: the alert follows the count of points repeating.
+        st.clean = 0;
+        st.published = repeating;
+        Some(ChangeOp::Update)
     } else if st.active && repeating == 0 {
         st.clean += 1;
         (st.clean >= p.replayed_clear.max(1)).then(|| {
@@ -241,10 +252,17 @@ mod tests {
     use super::super::fingerprint::mix;
     use super::super::testkit::*;
     use crate::kinds::{MineState, RulesConfig as Params};
-    use minewatch_core::alert::{Change, Kind, Severity};
+    use minewatch_core::alert::{Change, ChangeOp, Kind, Severity};
     use minewatch_core::registry::MineDef;
     use std::path::Path;
     use std::sync::Arc;
+
+    /// Raises and resolves, without the updates an active alert publishes as its count moves.
+    fn transitions(c: &[Change]) -> Vec<(&'static str, String)> {
+        let mut o = ops(c, Kind::ReplayedData);
+        o.retain(|(op, _)| *op != "update");
+        o
+    }
 
     /// The points fed: the test mine's four analog points and eight more CO points.
     const POINTS: [&str; 12] = [
@@ -338,7 +356,7 @@ mod tests {
         let mut m = big();
         run(&mut m, &p, (0, 6000), 12, 0, 0);
         let c = run(&mut m, &p, (6000, 9000), 12, 12, 3000);
-        assert_eq!(ops(&c, Kind::ReplayedData), vec![("raise", "M1".into())]);
+        assert_eq!(transitions(&c), vec![("raise", "M1".into())]);
     }
 
     #[test]
@@ -358,7 +376,15 @@ mod tests {
         let mut c = run(&mut m, &p, (7200, 9000), 12, 12, 3600);
         c.extend(run(&mut m, &p, (9000, 9600), 12, 0, 0));
         c.extend(run(&mut m, &p, (9600, 11_400), 12, 12, 3600));
-        assert_eq!(ops(&c, Kind::ReplayedData), vec![("raise", "M1".into())]);
+        assert_eq!(transitions(&c), vec![("raise", "M1".into())]);
+        // Between, the alert follows the count of points repeating: each update carries a count
+        // other than the one published before it.
+        let mut last = c[0].value;
+        for u in c.iter().filter(|c| c.op == ChangeOp::Update) {
+            assert_eq!(u.value, u.evidence["repeating"].as_f64(), "{:?}", u.evidence);
+            assert_ne!(u.value, last);
+            last = u.value;
+        }
     }
 
     #[test]
