@@ -618,6 +618,60 @@ async fn a_flood_of_one_mine_shows_a_banner_and_its_alerts_grouped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_across_many_mines_shows_one_banner_and_no_row_per_alert() {
+    let Some(program) = chromium() else {
+        return;
+    };
+    // Five mines, each with twelve devices the registry does not define at once: five floods.
+    let ids: Vec<String> = (1..=5).map(|i| format!("M{i}")).collect();
+    let files: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (format!("{id}.toml"), minewatch_fixtures::mine::mine_as(id)))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    let h = Harness::start(&files, |_| {}).await;
+    let mut browser = Browser::start(&program);
+    let mut page = browser.page().await;
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("http://{}/", h.http())}),
+    )
+    .await
+    .expect("navigate");
+    page.wait("the page to load and go live", LIVE).await;
+    let devices: Vec<String> = (1..=12).map(|i| format!("U{i:02}")).collect();
+    let readings: Vec<(&str, f64, u32)> = devices.iter().map(|d| (d.as_str(), 0.1, 0)).collect();
+    for id in &ids {
+        h.safety(id, 0, &readings).await;
+    }
+    minewatch_tests::wait_until("five mines in a flood", || async {
+        let (_, v) = h.get("/api/floods").await;
+        (v["floods"].as_object().map_or(0, |f| f.len()) == 5).then_some(())
+    })
+    .await;
+    let seen = page
+        .wait(
+            "one banner for the five mines and their groups",
+            "(() => { const b = document.querySelectorAll('#floods .flood');
+                const g = document.querySelectorAll('#groups tr.collapsed-group');
+                return b.length === 1 && b[0].dataset.mines === '5' && g.length === 5
+                  && { banner: b[0].textContent,
+                       rows: document.querySelectorAll('#groups tr[data-id]').length }; })()",
+        )
+        .await;
+    assert!(
+        seen["banner"]
+            .as_str()
+            .is_some_and(|t| t.contains("Alarm flood at 5 mines") && t.contains("60 new alerts")),
+        "{seen}"
+    );
+    assert_eq!(seen["rows"], 0, "no row per alert: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn times_show_the_zone_of_the_mine() {
     let mine = MINE.replacen(
         "max_underground = 50",

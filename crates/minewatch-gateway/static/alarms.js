@@ -8,7 +8,8 @@
 // - Shelved alerts are listed apart, at the bottom, with their until-time and reason.
 // - One point, one picture: the alerts of one subject form one group, with the point's live
 //   value (GET /api/mines/{id}, polled for the mines on screen) beside the value at raise.
-// - Floods (GET /api/floods, polled): a banner per flooding mine, and that mine's alerts
+// - Floods (GET /api/floods, polled): a banner per flooding mine (one for all of them when more
+//   than FLOOD_BANNERS_MAX mines flood at once), and each such mine's alerts
 //   collapsed into one row per kind and severity, expandable. A mine with more than
 //   GROUP_ABOVE alerts is collapsed the same way, and at most MAX_ROWS rows are drawn at all:
 //   30,000 alerts never become 30,000 rows.
@@ -18,6 +19,8 @@ const MAX_ROWS = 400;          // alert rows drawn at most
 const GROUP_ABOVE = 50;        // a mine with more alerts than this is shown grouped
 const EXPAND_MAX = 100;        // rows drawn for one expanded group
 const FLOODS_EVERY_MS = 5000, LIVE_EVERY_MS = 5000, LIVE_MINES_MAX = 8;
+const FLOOD_BANNERS_MAX = 3;   // more mines in a flood than this share one banner
+const FLOOD_NAMED = 5;         // mines named in that banner
 const SHELVE_FOR = ["15m", "30m", "1h", "2h", "4h", "8h"];
 
 let floods = new Map();        // mine -> {since, count, peak}, from GET /api/floods
@@ -38,14 +41,24 @@ async function refreshFloods() {
 function renderFloods() {
   const box = $("floods");
   const mines = [...floods.keys()].filter((m) => !hashState.mine || m === hashState.mine).sort();
-  box.replaceChildren(...mines.map((m) => {
-    const f = floods.get(m);
-    return el("div", { class: "flood", role: "alert", "data-mine": m },
-      el("b", {}, `Alarm flood at ${mineLabel(m)}`),
-      `: ${f.count} new alerts since ${fmtTime(f.since, m)}`,
-      f.peak != null ? ` (peak ${f.peak} in 10 min)` : "",
-      ". Its alerts are grouped by kind below.");
-  }));
+  if (mines.length > FLOOD_BANNERS_MAX) {
+    // A storm across mines (a substation trips): one banner, not one per mine.
+    const total = mines.reduce((n, m) => n + (floods.get(m).count || 0), 0);
+    const named = mines.slice(0, FLOOD_NAMED).map((m) => mineLabel(m)).join(", ");
+    box.replaceChildren(el("div", { class: "flood", role: "alert", "data-mines": String(mines.length) },
+      el("b", {}, `Alarm flood at ${mines.length} mines`),
+      `: ${total} new alerts (${named}${mines.length > FLOOD_NAMED ? ", …" : ""}).`,
+      " Their alerts are grouped by mine and kind below; filter by mine to see one."));
+  } else {
+    box.replaceChildren(...mines.map((m) => {
+      const f = floods.get(m);
+      return el("div", { class: "flood", role: "alert", "data-mine": m },
+        el("b", {}, `Alarm flood at ${mineLabel(m)}`),
+        `: ${f.count} new alerts since ${fmtTime(f.since, m)}`,
+        f.peak != null ? ` (peak ${f.peak} in 10 min)` : "",
+        ". Its alerts are grouped by kind below.");
+    }));
+  }
   box.hidden = mines.length === 0;
 }
 
