@@ -208,3 +208,35 @@ async fn a_broker_restarted_mid_stream_with_persistence_leaves_every_alert_raise
     assert!(status.success(), "the server stopped with {status}");
     eprintln!("{what}: done in {:?}", clock.elapsed());
 }
+
+/// `/readyz` tells the truth: 200 while the broker session is up, 503 naming the broker while it
+/// is down, and 200 again by itself once the broker is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_broker_session_down_and_back_up() {
+    let what = "readiness_follows_the_broker_session_down_and_back_up";
+    let Some(mut broker) = Mosquitto::start(what).await else {
+        return;
+    };
+    let server = ChildServer::start(spec(broker.port(), &unique("ready"))).await;
+    let ready = || async {
+        let (status, body) = server.get("/readyz").await;
+        (status, body.as_str().unwrap_or_default().to_owned())
+    };
+    wait_until("ready with the broker up", || async {
+        (ready().await.0 == 200).then_some(())
+    })
+    .await;
+    broker.stop().await;
+    let (status, why) = wait_until("not ready with the broker down", || async {
+        let r = ready().await;
+        (r.0 != 200).then_some(r)
+    })
+    .await;
+    assert_eq!(status, 503);
+    assert!(why.contains("broker"), "{why}");
+    broker.restart().await;
+    wait_until("ready again by itself", || async {
+        (ready().await.0 == 200).then_some(())
+    })
+    .await;
+}

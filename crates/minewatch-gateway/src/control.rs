@@ -42,6 +42,12 @@ pub trait Control: Send + Sync + 'static {
     /// old definitions.
     fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>>;
 
+    /// Why the pipeline cannot do its work now (a stopped task, the broker session down), for
+    /// `/readyz`; `None` when it can.
+    fn not_ready(&self) -> Option<String> {
+        None
+    }
+
     /// Records a regulator's order for a mine's status; it outranks the registry file.
     fn set_status(
         &self,

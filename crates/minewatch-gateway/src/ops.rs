@@ -30,18 +30,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: 200 once the pipeline is up (store open, registry loaded, broker connected, as
-/// the binary decides), 503 before and while it is not, and while the store refuses commits (a
-/// full disk: nothing is acked or published until it takes them again).
-async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
-    if !s.ready.load(Ordering::Acquire) {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+/// `GET /readyz`: 200 while the server can do its work: started (store open, registry loaded,
+/// state built), the store taking commits (a full disk: nothing is acked or published until it
+/// takes them again), every pipeline task alive and the broker session up. 503 with the reason
+/// otherwise; it turns 200 again by itself when the cause goes away.
+async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
+    let not_ready = if !s.ready.load(Ordering::Acquire) {
+        Some("starting".to_string())
     } else if s.metrics.store_failing.get() != 0 {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the store refuses commits",
-        )
+        Some("the store refuses commits".to_string())
     } else {
-        (StatusCode::OK, "ready")
+        s.control.not_ready()
+    };
+    match not_ready {
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")),
+        None => (StatusCode::OK, "ready".to_string()),
     }
 }

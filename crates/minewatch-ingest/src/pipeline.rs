@@ -70,6 +70,8 @@ pub struct Pipeline {
     command_timeout: Duration,
     /// The writer, the shards, then the tick and MQTT reader.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether telemetry comes from a broker (then its session must be up to be ready).
+    mqtt: bool,
     /// Flipped to true to stop the tick and to stop the MQTT reader taking messages.
     stop: watch::Sender<bool>,
     /// Flipped to true once the writer has stored and acked everything: the MQTT reader, which
@@ -299,6 +301,7 @@ impl Pipeline {
             shards: n,
             command_timeout: parts.engine.command_timeout,
             tasks: Mutex::new(tasks),
+            mqtt: parts.mqtt.is_some(),
             stop,
             drained,
         });
@@ -323,6 +326,26 @@ impl Pipeline {
         metrics.startup_phase("state", secs);
         tracing::info!(secs, "engine state and live view built");
         Ok(pipeline)
+    }
+
+    /// Why the pipeline cannot do its work now, if it cannot: one of its tasks has stopped (a
+    /// panic), or the broker session is down. `None` when it can.
+    pub fn not_ready(&self) -> Option<String> {
+        let stopped = match self.tasks.lock() {
+            Ok(tasks) => tasks.iter().position(JoinHandle::is_finished),
+            Err(_) => Some(0),
+        };
+        if let Some(i) = stopped {
+            // Tasks are [writer, shard 0..n, tick, mqtt].
+            return Some(match i {
+                0 => "the alert writer has stopped".to_string(),
+                i if i <= self.shards => format!("shard {} has stopped", i - 1),
+                i if i == self.shards + 1 => "the tick has stopped".to_string(),
+                _ => "the MQTT reader has stopped".to_string(),
+            });
+        }
+        (self.mqtt && self.metrics.mqtt_connected.get() != 1)
+            .then(|| "the broker session is down".to_string())
     }
 
     /// Feeds one message as if it came from the broker (no ack).

@@ -82,6 +82,10 @@ impl Control for PipelineControl {
         })
     }
 
+    fn not_ready(&self) -> Option<String> {
+        self.0.not_ready()
+    }
+
     fn set_status(
         &self,
         mine: String,

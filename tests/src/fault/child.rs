@@ -164,8 +164,9 @@ impl ChildServer {
         server
     }
 
-    /// Spawns the server on the same files and waits until it serves HTTP (`/readyz` 200); does
-    /// not wait for the broker (see [`ChildServer::restart`]). Panics if one is running.
+    /// Spawns the server on the same files and waits until it has started (`/readyz` past
+    /// "starting"); does not wait for the broker (see [`ChildServer::restart`]). Panics if one is
+    /// running.
     pub async fn launch(&mut self) {
         assert!(self.child.is_none(), "the child server is already running");
         self.starts += 1;
@@ -220,9 +221,14 @@ impl ChildServer {
             tokio::time::sleep(Duration::from_millis(25)).await;
         };
         self.http = Some(addr);
-        wait_until("the child server is ready (/readyz 200)", || async {
-            (self.get("/readyz").await.0 == 200).then_some(())
-        })
+        // Started: `/readyz` no longer says "starting" (it may still wait for the broker).
+        wait_until(
+            "the child server has started (/readyz past starting)",
+            || async {
+                let (status, body) = self.get("/readyz").await;
+                (status == 200 || (status == 503 && body != "not ready: starting")).then_some(())
+            },
+        )
         .await;
     }
 
