@@ -12,8 +12,19 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "minewatch", version, about)]
 struct Cli {
+    /// Log lines as text (for people; colour only on a terminal without NO_COLOR) or JSON (one
+    /// object per line, for journald, Loki, Elasticsearch…).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written (to stdout).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,18 +83,33 @@ enum Command {
     },
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,rumqttd=off"));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => fmt
+            .with_ansi(colour(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR"),
+            ))
+            .init(),
+        LogFormat::Json => fmt.json().flatten_event(true).init(),
+    }
+}
+
+/// Colour codes only for a person at a terminal, and not when `NO_COLOR` is set to anything but
+/// the empty string (no-color.org): journald and files get plain text.
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     if let Command::Check { config } = &cli.command {
         return check(config);
     }
@@ -351,5 +377,25 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(err.contains("unknown anomaly \"nope\""), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod logging_tests {
+    use super::colour;
+    use std::ffi::OsString;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsString::new())),
+            "NO_COLOR empty does not count"
+        );
+        assert!(!colour(true, Some(OsString::from("1"))));
+        assert!(
+            !colour(false, None),
+            "not a terminal: journald, a file, a pipe"
+        );
     }
 }

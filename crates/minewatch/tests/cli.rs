@@ -134,3 +134,73 @@ fn demo_refuses_a_subject_its_mine_does_not_have_before_starting() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("demo is running"), "{stdout}");
 }
+
+/// `minewatch run` on a temp store, an empty registry and a broker that is not there: it logs
+/// (migrations, then the broker refusing) and keeps running. Its first `n` log lines, read from a
+/// pipe (not a terminal), then it is killed.
+fn run_log_lines(extra: &[&str], env: &[(&str, &str)], n: usize) -> Vec<String> {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("registry")).expect("registry dir");
+    let config = dir.path().join("minewatch.toml");
+    std::fs::write(
+        &config,
+        "[registry]\ndir = \"registry\"\n\n[store]\nurl = \"sqlite://store.db\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[mqtt]\nhost = \"127.0.0.1\"\nport = 1\n",
+    )
+    .expect("config");
+    let mut cmd = minewatch();
+    cmd.args(extra)
+        .args(["run", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(lines.len(), n, "log lines within 30 s: {lines:?}");
+    lines
+}
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let lines = run_log_lines(&[], &[], 3);
+    assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("INFO")), "{lines:?}");
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let lines = run_log_lines(&["--log-format", "json"], &[("NO_COLOR", "1")], 3);
+    for l in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(
+            v["level"].is_string() && v["message"].is_string() && v["timestamp"].is_string(),
+            "{l}"
+        );
+    }
+}
