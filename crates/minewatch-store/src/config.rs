@@ -16,7 +16,8 @@ pub struct StoreConfig {
     pub dead_letter_keep: u64,
 }
 
-/// The database file `minewatch.db` in the working directory.
+/// The database file `minewatch.db`; `minewatch run` and `check` take a relative path from the
+/// config file's directory (like `registry.dir`).
 fn default_url() -> String {
     "sqlite://minewatch.db".to_owned()
 }

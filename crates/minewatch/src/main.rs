@@ -60,7 +60,8 @@ enum Command {
         /// Inject an anomaly on the first mine instead of the opening one: KIND or KIND:SUBJECT
         /// (KIND an alert kind of `GET /api/kinds`, SUBJECT e.g. the point P0101); repeatable.
         /// The first starts 20 s after start, the next ones 30 s apart.
-        #[arg(long, value_name = "KIND[:SUBJECT]", value_parser = minewatch_sim::Anomaly::parse)]
+        #[arg(long, value_name = "KIND[:SUBJECT]", value_parser = minewatch_sim::Anomaly::parse,
+              long_help = inject_help())]
         inject: Vec<minewatch_sim::Anomaly>,
     },
     /// Publish realistic telemetry for the registry's mines to a broker.
@@ -257,12 +258,13 @@ struct SimArgs {
     /// Random seed (same seed, same telemetry).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Schedule anomalies now and then.
+    /// Schedule anomalies: one every 10 minutes, the kinds in turn.
     #[arg(long)]
     anomalies: bool,
     /// Inject an anomaly: KIND or KIND:SUBJECT (KIND an alert kind of `GET /api/kinds`, SUBJECT
     /// e.g. the point P0101); repeatable.
-    #[arg(long, value_name = "KIND[:SUBJECT]", value_parser = minewatch_sim::Anomaly::parse)]
+    #[arg(long, value_name = "KIND[:SUBJECT]", value_parser = minewatch_sim::Anomaly::parse,
+          long_help = inject_help())]
     inject: Vec<minewatch_sim::Anomaly>,
     /// The mine injections apply to (default: the first mine).
     #[arg(long)]
@@ -275,6 +277,20 @@ struct SimArgs {
     /// minewatch too (`PUT /api/mines/MINE/status`).
     #[arg(long, value_name = "MINE")]
     suspend: Vec<String>,
+}
+
+/// `--inject`'s long help, with every kind it takes (from the catalogue, so it cannot drift).
+#[cfg(feature = "tools")]
+fn inject_help() -> String {
+    let kinds: Vec<&str> = minewatch_sim::Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    format!(
+        "Inject an anomaly: KIND or KIND:SUBJECT (SUBJECT e.g. the point P0101); repeatable.\n\
+         KIND is one of: {}.",
+        kinds.join(", ")
+    )
 }
 
 #[cfg(feature = "tools")]

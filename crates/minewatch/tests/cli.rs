@@ -204,3 +204,18 @@ fn log_format_json_writes_one_object_per_line() {
         );
     }
 }
+
+#[test]
+fn sim_help_lists_every_kind_and_says_how_often_anomalies_come() {
+    let out = minewatch().args(["sim", "--help"]).output().expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("every 10 minutes"), "{help}");
+    for k in minewatch_core::Kind::ALL {
+        assert!(
+            help.contains(k.as_str()),
+            "{} missing from:\n{help}",
+            k.as_str()
+        );
+    }
+}
