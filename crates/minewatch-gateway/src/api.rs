@@ -54,9 +54,14 @@ const OPEN: [AlarmState; 3] = [
 async fn list_alerts(
     State(s): State<AppState>,
     access: Access,
+    headers: axum::http::HeaderMap,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
-    params.only(&["state", "mine", "kind", "severity", "limit"])?;
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    params.only(&[
+        "state", "mine", "kind", "severity", "subject", "since", "until", "before", "after",
+        "limit",
+    ])?;
     let (state, alarm) = params
         .parse("state", "open, active, cleared, resolved or all", |s| {
             Some(match s {
@@ -70,6 +75,7 @@ async fn list_alerts(
         })?
         .unwrap_or((None, OPEN.to_vec()));
     let min_severity = params.parse("severity", SEVERITIES, Severity::parse)?;
+    let (since, until) = crate::listing::range(&params)?;
     let mut query = AlertQuery {
         state,
         alarm,
@@ -77,18 +83,29 @@ async fn list_alerts(
         mines: None,
         kind: params.parse("kind", &crate::kinds::expected(), Kind::parse)?,
         severity: None,
+        subject: crate::listing::subject(&params)?,
+        since,
+        until,
+        cursor: crate::listing::cursor(&params, &s.store).await?,
         limit: params.limit()?,
     };
-    match &query.mine {
-        Some(mine) if !access.sees(mine) => return Ok(Json(json!({ "alerts": [] }))),
-        Some(_) => {}
-        None => query.mines = access.mines().map(<[String]>::to_vec),
+    let csv = crate::listing::wants_csv(&headers);
+    let alerts = match &query.mine {
+        Some(mine) if !access.sees(mine) => Vec::new(),
+        _ => {
+            if query.mine.is_none() {
+                query.mines = access.mines().map(<[String]>::to_vec);
+            }
+            alerts_at_least(&s.store, query, min_severity)
+                .await
+                .map_err(|e| ApiError::store("alerts", e))?
+        }
+    };
+    if csv {
+        return Ok(crate::listing::csv(&alerts));
     }
-    let alerts = alerts_at_least(&s.store, query, min_severity)
-        .await
-        .map_err(|e| ApiError::store("alerts", e))?;
     let alerts = crate::notify_api::silenced_alerts(&s.store, &alerts).await?;
-    Ok(Json(json!({ "alerts": alerts })))
+    Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 
 /// Alerts of `query` at or above `min`. The store filters on one severity, so this asks once per
@@ -118,7 +135,12 @@ async fn alerts_at_least(
             .cmp(&a.started_at)
             .then_with(|| b.id.cmp(&a.id))
     });
-    alerts.truncate(query.limit as usize);
+    // A page after the cursor (newer) is the one next to it: the last `limit` of the union.
+    let limit = query.limit as usize;
+    if matches!(query.cursor, Some(minewatch_store::Cursor::After(..))) && alerts.len() > limit {
+        alerts.drain(..alerts.len() - limit);
+    }
+    alerts.truncate(limit);
     Ok(alerts)
 }
 

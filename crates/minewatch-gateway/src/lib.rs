@@ -40,6 +40,7 @@ pub mod error;
 mod extract;
 pub mod kinds;
 mod kpis;
+mod listing;
 mod notify_api;
 mod ops;
 mod page;

@@ -46,7 +46,7 @@ pub use kpi::{
     LISTED, Listed, MAX_KPI_EVENTS, MineKpis, Peak, SPAN, STALE_AFTER, StaleAlert,
 };
 pub use model::{
-    AlertQuery, Applied, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, Example, MAX_LIMIT,
+    AlertQuery, Applied, Cursor, DEFAULT_LIMIT, DeadLetter, DeadLetterQuery, Example, MAX_LIMIT,
     StatusOrder, WriteBatch,
 };
 pub use notify::{

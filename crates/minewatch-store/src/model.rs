@@ -99,8 +99,26 @@ pub struct AlertQuery {
     pub severity: Option<Severity>,
     /// Only alerts in one of these alarm states; empty = any.
     pub alarm: Vec<AlarmState>,
+    /// Only this subject (a point, area, camera, meter or the mine).
+    pub subject: Option<String>,
+    /// Only alerts started at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only alerts started before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Paging: only alerts after (older than) or before (newer than) this one in the list's
+    /// order (newest first, then id descending). The page is still listed newest first.
+    pub cursor: Option<Cursor>,
     /// At most this many; 0 means [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
     pub limit: u32,
+}
+
+/// A place in the alert list: an alert's start and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// The page of alerts listed after this one: older.
+    Before(DateTime<Utc>, String),
+    /// The page of alerts listed just before this one: newer.
+    After(DateTime<Utc>, String),
 }
 
 /// Filters and paging for [`Store::dead_letters`](crate::Store::dead_letters).

@@ -5,8 +5,9 @@ use crate::codec::{now_text, parse_time, seq_from_sql, seq_to_sql, time_text};
 use crate::model::effective_limit;
 use crate::pool::{Pool, Where, bind_params, on_pool, write_tx};
 use crate::{
-    AlertQuery, DeadLetter, DeadLetterQuery, StatusOrder, StoreError, WriteBatch, migrate,
+    AlertQuery, Cursor, DeadLetter, DeadLetterQuery, StatusOrder, StoreError, WriteBatch, migrate,
 };
+use chrono::{DateTime, Utc};
 use minewatch_core::alarm::AlarmState;
 use minewatch_core::registry::MineStatus;
 use minewatch_core::{Alert, AlertState, Event, EventType};
@@ -344,9 +345,34 @@ impl Store {
             let states: Vec<String> = q.alarm.iter().map(|s| s.as_str().to_string()).collect();
             w.any_of("alarm", &states);
         }
+        if let Some(subject) = &q.subject {
+            w.eq("subject", subject.clone());
+        }
+        if let Some(since) = &q.since {
+            let t = w.param(time_text(since));
+            w.clauses.push(format!("started_at >= {t}"));
+        }
+        if let Some(until) = &q.until {
+            let t = w.param(time_text(until));
+            w.clauses.push(format!("started_at < {t}"));
+        }
+        // Older than the cursor in the list's order, or newer (then read oldest first, so the
+        // page is the one next to the cursor, and turned round).
+        let (cmp, order) = match &q.cursor {
+            Some(Cursor::Before(t, id)) => (Some((t, id, "<")), ALERT_ORDER),
+            Some(Cursor::After(t, id)) => (Some((t, id, ">")), "ORDER BY started_at ASC, id ASC"),
+            None => (None, ALERT_ORDER),
+        };
+        if let Some((t, id, op)) = cmp {
+            let t = w.param(time_text(t));
+            let id = w.param(id.clone());
+            w.clauses.push(format!(
+                "(started_at {op} {t} OR (started_at = {t} AND id {op} {id}))"
+            ));
+        }
         let limit = w.param(effective_limit(q.limit));
         let sql = format!(
-            "SELECT json FROM alerts{} {ALERT_ORDER} LIMIT {limit}",
+            "SELECT json FROM alerts{} {order} LIMIT {limit}",
             w.clause()
         );
         let rows: Vec<String> = on_pool!(&self.pool, |p| {
@@ -354,7 +380,22 @@ impl Store {
                 .fetch_all(p)
                 .await?
         });
-        decode_alerts(&rows)
+        let mut alerts = decode_alerts(&rows)?;
+        if matches!(q.cursor, Some(Cursor::After(..))) {
+            alerts.reverse();
+        }
+        Ok(alerts)
+    }
+
+    /// When the alert with this id started; `None` if unknown (for a paging cursor).
+    pub async fn alert_started(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let t: Option<String> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar("SELECT started_at FROM alerts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+        });
+        t.map(|t| parse_time(&t)).transpose()
     }
 
     /// One alert as it stands, with all its stored events ascending by seq; `None` if unknown.

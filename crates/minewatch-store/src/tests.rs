@@ -11,9 +11,9 @@
 use crate::migrate::migrations_for;
 use crate::pool::{Pool, on_pool};
 use crate::{
-    AlertQuery, Applied, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery, DeliveryState,
-    Example, Silence, SilenceQuery, StatusOrder, Store, StoreConfig, StoreError, WriteBatch,
-    is_silenced,
+    AlertQuery, Applied, Cursor, DeadLetter, DeadLetterQuery, Delivery, DeliveryQuery,
+    DeliveryState, Example, Silence, SilenceQuery, StatusOrder, Store, StoreConfig, StoreError,
+    WriteBatch, is_silenced,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use minewatch_core::alert::{Ack, alert_key};
@@ -1091,7 +1091,79 @@ async fn applied_digests_are_stored_with_their_batch_read_newest_first_and_prune
     assert_eq!(kept[0], ("M1".to_string(), 7777));
 }
 
+/// Paging with a cursor both ways, ties by id, and a time range: the SQL both databases run.
+async fn alerts_page_by_cursor_both_ways_and_filter_by_time_and_subject(db: TestDb) {
+    let store = db.open().await;
+    let mut list: Vec<Alert> = (1..=5)
+        .map(|i| alert(&format!("B{i}"), "M1", Kind::OverLimit, Severity::Major, i))
+        .collect();
+    // B6 starts with B5: the larger id first.
+    list.push(alert("B6", "M1", Kind::OverLimit, Severity::Major, 5));
+    list[0].subject = "P0202".to_owned();
+    store
+        .commit(&events(
+            list.iter()
+                .zip(1..)
+                .map(|(a, seq)| event(seq, EventType::Raised, a))
+                .collect(),
+        ))
+        .await
+        .expect("commit");
+    let page = |cursor: Option<Cursor>, limit: u32| AlertQuery {
+        cursor,
+        limit,
+        ..Default::default()
+    };
+    let ids = |v: Vec<Alert>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let started = |id: &str| {
+        list.iter()
+            .find(|a| a.id == id)
+            .map(|a| a.started_at)
+            .expect("listed")
+    };
+    let before = |id: &str| Some(Cursor::Before(started(id), id.to_owned()));
+    let after = |id: &str| Some(Cursor::After(started(id), id.to_owned()));
+    let q = |query: AlertQuery| {
+        let store = &store;
+        async move { ids(store.alerts(&query).await.expect("alerts")) }
+    };
+    assert_eq!(q(page(None, 2)).await, ["B6", "B5"]);
+    assert_eq!(
+        q(page(before("B6"), 2)).await,
+        ["B5", "B4"],
+        "a tie at B6's start"
+    );
+    assert_eq!(q(page(before("B4"), 5)).await, ["B3", "B2", "B1"]);
+    assert_eq!(
+        q(page(after("B2"), 2)).await,
+        ["B4", "B3"],
+        "the page next to the cursor"
+    );
+    assert_eq!(q(page(after("B5"), 2)).await, ["B6"]);
+    assert_eq!(
+        store.alert_started("B3").await.expect("read"),
+        Some(started("B3"))
+    );
+    assert_eq!(store.alert_started("nope").await.expect("read"), None);
+    let range = AlertQuery {
+        since: Some(t(2)),
+        until: Some(t(4)),
+        ..Default::default()
+    };
+    assert_eq!(
+        q(range).await,
+        ["B3", "B2"],
+        "since inclusive, until exclusive"
+    );
+    let subject = AlertQuery {
+        subject: Some("P0202".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(q(subject).await, ["B1"]);
+}
+
 on_both_backends!(
+    alerts_page_by_cursor_both_ways_and_filter_by_time_and_subject,
     applied_digests_are_stored_with_their_batch_read_newest_first_and_pruned,
     silences_are_kept_listed_matched_and_ended_early,
     sink_cursors_advance_with_their_delivery_records,
