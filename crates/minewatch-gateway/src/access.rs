@@ -153,9 +153,22 @@ fn authenticate(config: &HttpConfig, presented: Option<&str>) -> Result<Access, 
     }
 }
 
+/// The caller of a request with these headers (its bearer token), or a 401: for a route that
+/// asks for a token only when configured to (`/metrics`).
+pub(crate) fn authenticate_headers(
+    config: &HttpConfig,
+    headers: &axum::http::HeaderMap,
+) -> Result<Access, Unauthorized> {
+    authenticate(config, bearer_of(headers))
+}
+
 /// The token of an `Authorization: Bearer …` header. A header of another scheme counts as none.
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_of(&parts.headers)
+}
+
+fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }

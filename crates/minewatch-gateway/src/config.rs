@@ -39,6 +39,11 @@ pub struct HttpConfig {
     /// binary allows only on a loopback address.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// `/metrics` needs a bearer token of `[[http.tokens]]` for every mine (`mines = ["*"]`, any
+    /// role): the per-mine figures tell how each mine is doing. Off by default (Prometheus on a
+    /// private network); needs tokens.
+    #[serde(default)]
+    pub metrics_auth: bool,
 }
 
 /// One `[[http.tokens]]` entry: a bearer token's name, role and mines. The secret itself is never
@@ -175,6 +180,9 @@ impl HttpConfig {
                 self.max_connections
             ));
         }
+        if self.metrics_auth && !self.auth_enabled() {
+            return Err("http.metrics_auth needs [[http.tokens]] (a token for Prometheus)".into());
+        }
         self.validate_tokens()
     }
 
@@ -241,6 +249,7 @@ impl Default for HttpConfig {
             header_read_timeout: default_header_read_timeout(),
             max_connections: default_max_connections(),
             tokens: Vec::new(),
+            metrics_auth: false,
         }
     }
 }

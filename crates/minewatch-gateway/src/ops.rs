@@ -20,9 +20,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-/// `GET /metrics`: every metric, in one exposition.
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], s.metrics.encode())
+/// `GET /metrics`: every metric, in one exposition. With `http.metrics_auth`, only for a bearer
+/// token of every mine (401 without a known token, 403 for one limited to some mines).
+async fn metrics(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if s.config.metrics_auth {
+        let access = match crate::access::authenticate_headers(&s.config, &headers) {
+            Ok(a) => a,
+            Err(e) => return e.into_response(),
+        };
+        if let Err(e) = access.require_all_mines("/metrics shows every mine's figures") {
+            return e.into_response();
+        }
+    }
+    ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], s.metrics.encode()).into_response()
 }
 
 /// `GET /healthz`: the process answers.

@@ -305,3 +305,54 @@ async fn a_viewer_of_one_mine_does_not_receive_another_mines_events_on_the_webso
     let r = gw.get(&format!("/api/alerts?token={VIEWER_M1}")).await;
     assert_eq!(r.status, 401, "the query token is for /ws only: {}", r.body);
 }
+
+#[tokio::test]
+async fn metrics_take_a_token_of_every_mine_when_metrics_auth_is_on() {
+    let tokens = || {
+        vec![
+            TokenConfig::with_secret(
+                "viewer-m1",
+                Role::Viewer,
+                Some(vec!["m1".to_owned()]),
+                VIEWER_M1,
+            ),
+            TokenConfig::with_secret("admin-all", Role::Admin, None, ADMIN_ALL),
+        ]
+    };
+    // Off (the default): open, as Prometheus on a private network scrapes it.
+    let open = Gateway::start_with(
+        16,
+        HttpConfig {
+            tokens: tokens(),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    assert_eq!(open.get("/metrics").await.status, 200);
+    // On: no token 401, a token of some mines 403, a token of every mine 200.
+    let config = HttpConfig {
+        tokens: tokens(),
+        metrics_auth: true,
+        ..HttpConfig::default()
+    };
+    assert_eq!(config.validate(), Ok(()));
+    let gw = Gateway::start_with(16, config).await;
+    let r = gw.get("/metrics").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Bearer"))
+    );
+    assert_eq!(get_as(&gw, "wrong", "/metrics").await.status, 401);
+    let r = get_as(&gw, VIEWER_M1, "/metrics").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = get_as(&gw, ADMIN_ALL, "/metrics").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("minewatch_"), "{}", r.body);
+    // Without tokens it cannot be on.
+    let lone = HttpConfig {
+        metrics_auth: true,
+        ..HttpConfig::default()
+    };
+    assert!(lone.validate().is_err_and(|e| e.contains("metrics_auth")));
+}
