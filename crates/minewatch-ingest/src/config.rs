@@ -3,6 +3,7 @@
 use minewatch_core::time::de_duration;
 use serde::Deserialize;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,8 +53,31 @@ pub struct MqttConfig {
     pub prefix: String,
     #[serde(default)]
     pub username: Option<String>,
+    /// The password in the file itself; better `password_env` or `password_file`.
     #[serde(default)]
     pub password: Option<String>,
+    /// The password from this environment variable (read at start).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The password from this file (read at start; surrounding whitespace ignored): e.g. a
+    /// systemd credential, `/run/credentials/minewatch.service/mqtt-password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// TLS to the broker (its TLS listener, usually port 8883).
+    #[serde(default)]
+    pub tls: bool,
+    /// CA certificates (PEM) the broker's certificate must chain to; the system's CA store when
+    /// absent. With `tls`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate (PEM) and key (PEM) for mutual TLS. With `tls`.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// The TLS client config built from the files by [`MqttConfig::resolve`].
+    #[serde(skip)]
+    pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
     #[serde(default = "default_keep_alive", deserialize_with = "de_duration")]
     pub keep_alive: Duration,
     /// Largest message accepted. A larger one is still read off the connection (MQTT 3.1.1 has
@@ -81,6 +105,13 @@ impl Default for MqttConfig {
             prefix: default_prefix(),
             username: None,
             password: None,
+            password_env: None,
+            password_file: None,
+            tls: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            tls_config: None,
             keep_alive: default_keep_alive(),
             max_packet_bytes: default_max_packet_bytes(),
             mines: Vec::new(),
@@ -91,6 +122,44 @@ impl Default for MqttConfig {
 }
 
 impl MqttConfig {
+    /// Reads what the config names outside itself: the password from `password_env` or
+    /// `password_file`, and (with `tls`) the certificate files into a TLS client config. The
+    /// message names the key; the caller adds the file.
+    pub fn resolve(&mut self) -> Result<(), String> {
+        let sources = [
+            self.password.is_some(),
+            self.password_env.is_some(),
+            self.password_file.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(
+                "mqtt.password: give one of password, password_env and password_file".into(),
+            );
+        }
+        if let Some(var) = &self.password_env {
+            let value = std::env::var(var)
+                .map_err(|_| format!("mqtt.password_env: the variable {var} is not set"))?;
+            self.password = Some(value.trim().to_owned());
+        }
+        if let Some(path) = &self.password_file {
+            let value = std::fs::read_to_string(path)
+                .map_err(|e| format!("mqtt.password_file {}: {e}", path.display()))?;
+            self.password = Some(value.trim().to_owned());
+        }
+        let files = [&self.ca_file, &self.client_cert_file, &self.client_key_file];
+        if !self.tls && files.iter().any(|f| f.is_some()) {
+            return Err("mqtt.tls: ca_file and the client certificate need tls = true".into());
+        }
+        if self.tls {
+            self.tls_config = Some(crate::tls::client_config(&crate::tls::TlsFiles {
+                ca_file: self.ca_file.as_deref(),
+                client_cert_file: self.client_cert_file.as_deref(),
+                client_key_file: self.client_key_file.as_deref(),
+            })?);
+        }
+        Ok(())
+    }
+
     /// Checks `mines`: every entry a valid mine id, none twice. The message names the key; the
     /// caller adds the file.
     pub fn validate_mines(&self) -> Result<(), String> {

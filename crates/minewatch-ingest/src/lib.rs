@@ -31,6 +31,7 @@ pub mod mqtt;
 pub mod pipeline;
 pub mod router;
 pub mod shard;
+pub mod tls;
 pub mod writer;
 
 pub use config::{EngineConfig, MqttConfig};

@@ -63,7 +63,38 @@ pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) 
     if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
         o.set_credentials(u.clone(), p.clone());
     }
+    if cfg.tls {
+        // Built when the config was read; a config made in code gets it built here. Never
+        // plaintext when TLS was asked for: without a config, one that trusts nothing (every
+        // handshake fails, and the reader logs why).
+        let tls = cfg.tls_config.clone().unwrap_or_else(|| {
+            let mut c = cfg.clone();
+            match c.resolve() {
+                Ok(()) => c.tls_config.unwrap_or_else(trust_nothing),
+                Err(e) => {
+                    tracing::error!(error = %e, "MQTT TLS config failed; no connection will be made");
+                    trust_nothing()
+                }
+            }
+        });
+        o.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls),
+        ));
+    }
     AsyncClient::new(o, queue_room + 1024)
+}
+
+/// A TLS config that trusts no certificate: every handshake fails.
+fn trust_nothing() -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"));
+    Arc::new(
+        builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+    )
 }
 
 /// The acker for this client.

@@ -92,6 +92,26 @@ impl Config {
                 cfg.store.url = format!("sqlite://{}", base.join(rest).display());
             }
         }
+        let m = &mut cfg.mqtt;
+        for file in [
+            &mut m.ca_file,
+            &mut m.client_cert_file,
+            &mut m.client_key_file,
+            &mut m.password_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
+        // The password from its variable or file, and the TLS files, read now: a problem fails
+        // `check` and the start, naming the key.
+        cfg.mqtt.resolve().map_err(|m| {
+            let key = leading_key(&m).to_owned();
+            ConfigError::at_key(path, source, &key, m)
+        })?;
         cfg.check().map_err(|m| {
             let key = leading_key(&m).to_owned();
             ConfigError::at_key(path, source, &key, m)
@@ -122,7 +142,10 @@ impl Config {
         }
         self.mqtt.validate_mines()?;
         if self.mqtt.username.is_some() != self.mqtt.password.is_some() {
-            return Err("mqtt.username and mqtt.password go together".into());
+            return Err(
+                "mqtt.username and mqtt.password (or password_env, password_file) go together"
+                    .into(),
+            );
         }
         if !(1..=MAX_PACKET_BYTES).contains(&self.mqtt.max_packet_bytes) {
             return Err(format!(

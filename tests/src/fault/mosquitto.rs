@@ -37,6 +37,8 @@ pub struct Mosquitto {
     port: u16,
     child: Option<Child>,
     starts: u32,
+    /// Options of the listener (e.g. its TLS files), written right after its `listener` line.
+    listener_options: String,
 }
 
 impl Mosquitto {
@@ -50,6 +52,12 @@ impl Mosquitto {
 
     /// Like [`Mosquitto::start`], with the program given.
     pub async fn start_program(program: &Path) -> Mosquitto {
+        Mosquitto::start_with(program, "").await
+    }
+
+    /// Like [`Mosquitto::start_program`], with `listener_options` (lines such as `cafile …`,
+    /// `certfile …`, `keyfile …`, `require_certificate true`) for its listener.
+    pub async fn start_with(program: &Path, listener_options: &str) -> Mosquitto {
         let dir = tempfile::tempdir().expect("temp dir for mosquitto");
         let config = dir.path().join("mosquitto.conf");
         let log = dir.path().join("mosquitto.log");
@@ -61,6 +69,7 @@ impl Mosquitto {
             port: 0,
             child: None,
             starts: 0,
+            listener_options: listener_options.to_owned(),
         };
         // A free port can be taken between finding it and mosquitto binding it: try a few.
         for attempt in 1..=3 {
@@ -79,6 +88,7 @@ impl Mosquitto {
         let mut conf = format!(
             "# Written by minewatch-tests' fault suite.\n\
              listener {port} 127.0.0.1\n\
+             {options}\
              allow_anonymous true\n\
              persistence true\n\
              persistence_location {dir}/\n\
@@ -93,6 +103,7 @@ impl Mosquitto {
              log_type information\n\
              log_timestamp_format %H:%M:%S\n",
             port = self.port,
+            options = self.listener_options,
             dir = self.dir.path().display(),
         );
         // Started as root, mosquitto drops to the `mosquitto` user, which cannot write the

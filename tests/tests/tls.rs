@@ -1,0 +1,179 @@
+//! MQTT over TLS against a real mosquitto TLS listener, with certificates this test makes: a CA,
+//! the broker's certificate for 127.0.0.1, and a client certificate for mutual TLS. minewatch
+//! reads telemetry through it; without its client certificate, or trusting another CA, it never
+//! connects (and never falls back to plaintext).
+//!
+//! mosquitto is `MINEWATCH_TEST_MOSQUITTO` when set (the test fails if it is missing), else
+//! `/usr/sbin/mosquitto` (skipped with a notice if that is missing).
+
+use minewatch::config::Config;
+use minewatch_tests::fault::mosquitto::{Mosquitto, program};
+use minewatch_tests::{MINE, unique, wait_until};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A CA, and certificates it signs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA cert");
+        Ca { cert, key }
+    }
+
+    /// A leaf certificate for `name` (and 127.0.0.1), PEM, with its key, PEM.
+    fn sign(&self, name: &str) -> (String, String) {
+        let mut params = CertificateParams::new(vec![name.to_owned()]).expect("params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().expect("key");
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("signed");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write a PEM file");
+    p
+}
+
+/// A config for a server on the TLS broker at `port` with these TLS files.
+fn config(dir: &Path, port: u16, prefix: &str, tls: (&Path, Option<(&Path, &Path)>)) -> Config {
+    let reg = dir.join(unique("registry"));
+    std::fs::create_dir_all(&reg).expect("registry dir");
+    std::fs::write(reg.join("m1.toml"), MINE).expect("mine");
+    let mut cfg = Config::default();
+    cfg.mqtt.host = "127.0.0.1".into();
+    cfg.mqtt.port = port;
+    cfg.mqtt.prefix = prefix.into();
+    cfg.mqtt.client_id = unique("mw-tls");
+    cfg.mqtt.backoff_min = Duration::from_millis(50);
+    cfg.mqtt.backoff_max = Duration::from_millis(300);
+    cfg.mqtt.tls = true;
+    cfg.mqtt.ca_file = Some(tls.0.to_path_buf());
+    if let Some((cert, key)) = tls.1 {
+        cfg.mqtt.client_cert_file = Some(cert.to_path_buf());
+        cfg.mqtt.client_key_file = Some(key.to_path_buf());
+    }
+    cfg.mqtt.resolve().expect("the TLS files load");
+    cfg.store.url = format!("sqlite://{}", dir.join(unique("store")).display());
+    cfg.registry.dir = reg;
+    cfg.http.listen = "127.0.0.1:0".into();
+    cfg.engine.shards = 1;
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_arrives_over_mutual_tls_and_a_client_without_its_certificate_never_connects() {
+    let what =
+        "telemetry_arrives_over_mutual_tls_and_a_client_without_its_certificate_never_connects";
+    let Some(program) = program(what) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new("minewatch test CA");
+    let (server_cert, server_key) = ca.sign("localhost");
+    let (client_cert, client_key) = ca.sign("minewatch");
+    let ca_pem = write(dir.path(), "ca.pem", &ca.cert.pem());
+    let other_ca = write(
+        dir.path(),
+        "other-ca.pem",
+        &Ca::new("another CA").cert.pem(),
+    );
+    let server_pem = write(dir.path(), "server.pem", &server_cert);
+    let server_key = write(dir.path(), "server.key", &server_key);
+    let client_pem = write(dir.path(), "client.pem", &client_cert);
+    let client_key = write(dir.path(), "client.key", &client_key);
+    let broker = Mosquitto::start_with(
+        &program,
+        &format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\ntls_version tlsv1.2\n",
+            ca_pem.display(),
+            server_pem.display(),
+            server_key.display()
+        ),
+    )
+    .await;
+    let prefix = unique("tls");
+
+    // Mutual TLS: connected, and a reading published over TLS raises its alert.
+    let cfg = config(
+        dir.path(),
+        broker.port(),
+        &prefix,
+        (&ca_pem, Some((&client_pem, &client_key))),
+    );
+    let tls = cfg.mqtt.tls_config.clone().expect("built");
+    let server = minewatch::Server::start(cfg).await.expect("server");
+    let m = server.metrics.clone();
+    wait_until("connected over TLS", || {
+        let up = m.mqtt_connected.get() == 1;
+        async move { up.then_some(()) }
+    })
+    .await;
+    let mut o = MqttOptions::new(unique("pub-tls"), "127.0.0.1", broker.port());
+    o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    let (publisher, mut events) = AsyncClient::new(o, 16);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let ts = minewatch_core::time::format_rfc3339(chrono::Utc::now().timestamp_millis() - 60_000);
+    let body =
+        serde_json::json!({"ts": ts, "readings": [{"point": "P1", "value": 1.2, "status": 0}]});
+    let store = server.store.clone();
+    wait_until("the alert of a reading sent over TLS", || {
+        let publisher = publisher.clone();
+        let body = body.to_string();
+        let topic = format!("{prefix}/M1/safety");
+        let store = store.clone();
+        async move {
+            let _ = publisher
+                .publish(topic, QoS::AtLeastOnce, false, body)
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let alerts = store.active_alerts().await.ok()?;
+            alerts.into_iter().find(|a| a.subject == "P1")
+        }
+    })
+    .await;
+    server.shutdown().await;
+
+    // No client certificate, or a CA that did not sign the broker's: refused, never plaintext.
+    for (why, cfg) in [
+        (
+            "without a client certificate",
+            config(dir.path(), broker.port(), &prefix, (&ca_pem, None)),
+        ),
+        (
+            "trusting another CA",
+            config(
+                dir.path(),
+                broker.port(),
+                &prefix,
+                (&other_ca, Some((&client_pem, &client_key))),
+            ),
+        ),
+    ] {
+        let server = minewatch::Server::start(cfg).await.expect("server");
+        let m = server.metrics.clone();
+        wait_until(&format!("connection attempts {why} fail"), || {
+            let failed = m.mqtt_reconnects.get() >= 3;
+            async move { failed.then_some(()) }
+        })
+        .await;
+        assert_eq!(m.mqtt_connected.get(), 0, "{why}: connected");
+        server.shutdown().await;
+    }
+}
