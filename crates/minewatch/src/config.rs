@@ -262,6 +262,33 @@ mod tests {
         (dir, p)
     }
 
+    #[test]
+    fn the_broker_password_comes_from_a_file_or_a_variable_and_problems_name_the_key() {
+        let (dir, p) = write("[mqtt]\nusername = \"mw\"\npassword_file = \"secret\"\n");
+        std::fs::write(dir.path().join("secret"), "s3cret\n").expect("write");
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.mqtt.password.as_deref(),
+            Some("s3cret"),
+            "read beside the config, trimmed"
+        );
+        let (_d, p) = write("[mqtt]\nusername = \"mw\"\npassword_file = \"missing\"\n");
+        let e = Config::load(&p).expect_err("missing file").to_string();
+        assert!(e.contains("mqtt.password_file") && e.contains(":3:"), "{e}");
+        let (_d, p) = write(
+            "[mqtt]\nusername = \"mw\"\npassword_env = \"MINEWATCH_TEST_SURELY_UNSET_9F2\"\n",
+        );
+        let e = Config::load(&p).expect_err("unset").to_string();
+        assert!(e.contains("MINEWATCH_TEST_SURELY_UNSET_9F2"), "{e}");
+        let (_d, p) =
+            write("[mqtt]\nusername = \"mw\"\npassword = \"x\"\npassword_env = \"PATH\"\n");
+        let e = Config::load(&p).expect_err("two sources").to_string();
+        assert!(e.contains("one of password"), "{e}");
+        let (_d, p) = write("[mqtt]\nca_file = \"ca.pem\"\n");
+        let e = Config::load(&p).expect_err("ca without tls").to_string();
+        assert!(e.contains("tls = true"), "{e}");
+    }
+
     const OPS_SHA: &str =
         "sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"";
 
