@@ -27,6 +27,10 @@ pub struct NotifyConfig {
     /// `http://127.0.0.1:8080`.
     #[serde(default = "default_public_url")]
     pub public_url: String,
+    /// CA certificates (PEM) the sinks' HTTPS servers may chain to, on top of the system's CA
+    /// store and Mozilla's: for a webhook or Alertmanager behind a private CA.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// `[[notify.webhooks]]`.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
@@ -152,6 +156,7 @@ impl Default for NotifyConfig {
             retry_max: default_retry_max(),
             give_up_after: default_give_up_after(),
             public_url: default_public_url(),
+            ca_file: None,
             webhooks: Vec::new(),
             alertmanager: None,
             flood_group_every: default_flood_group_every(),
@@ -184,6 +189,9 @@ impl NotifyConfig {
                 "notify.public_url {:?} is not an http(s) URL",
                 self.public_url
             ));
+        }
+        if let Some(ca) = &self.ca_file {
+            crate::http_client(Duration::from_secs(1), Some(ca))?;
         }
         let mut names: Vec<&str> = Vec::new();
         for (i, w) in self.webhooks.iter().enumerate() {

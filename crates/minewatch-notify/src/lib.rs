@@ -134,13 +134,9 @@ impl Notifier {
             retry_max: cfg.retry_max,
             give_up_after: cfg.give_up_after,
         };
+        let ca_file = cfg.ca_file.clone();
         let client = |timeout: Duration| {
-            reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(5)))
-                .user_agent(concat!("minewatch/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| NotifyError::Client(e.to_string()))
+            http_client(timeout, ca_file.as_deref()).map_err(NotifyError::Client)
         };
         let new_worker = |name: &str, filter: Filter, transport: Transport, renotify| Worker {
             name: name.to_owned(),
@@ -236,4 +232,32 @@ impl Notifier {
         }
         tracing::info!("notification sinks stopped");
     }
+}
+
+/// The HTTP client of a sink: the system's CA store and Mozilla's, plus the certificates of
+/// `ca_file` (PEM, one or more); the error names `notify.ca_file`.
+pub fn http_client(
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .user_agent(concat!("minewatch/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("notify.ca_file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("notify.ca_file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "notify.ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
+        }
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
 }
