@@ -1183,6 +1183,54 @@ on_both_backends!(
     nul_characters_in_dead_letters_are_stored_as_replacement_characters,
 );
 
+/// TLS to PostgreSQL through the URL: `sslmode=require` encrypts (the server must have `ssl`
+/// on, as Debian's cluster does, with its snakeoil certificate); `verify-full` against a CA that
+/// did not sign the server's certificate is refused, never downgraded.
+#[tokio::test]
+async fn postgres_over_tls_by_sslmode_and_a_server_it_cannot_verify_is_refused() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (server, _) = db.pg_schema.clone().expect("a postgres test db");
+    let mut conn = PgConnection::connect(&server).await.expect("connect");
+    let ssl: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&mut conn)
+        .await
+        .expect("show ssl");
+    conn.close().await.expect("close");
+    if ssl != "on" {
+        eprintln!("the test PostgreSQL server has ssl off: TLS variant skipped");
+        return;
+    }
+    let with = |extra: &str| {
+        let sep = if db.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{extra}", db.url)
+    };
+    let store = Store::open(&with("sslmode=require"))
+        .await
+        .expect("open over TLS");
+    let encrypted: bool = on_pool!(&store.pool, |p| {
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(p)
+            .await
+            .expect("pg_stat_ssl")
+    });
+    assert!(encrypted, "the connection is encrypted");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("other-ca.pem");
+    let other = rcgen::generate_simple_self_signed(vec!["someone-else".into()]).expect("cert");
+    std::fs::write(&ca, other.cert.pem()).expect("write");
+    let refused = Store::open(&with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    )))
+    .await;
+    assert!(
+        refused.is_err(),
+        "a server certificate no CA given vouches for"
+    );
+}
+
 #[tokio::test]
 async fn urls_that_name_no_supported_database_are_refused() {
     for url in [
