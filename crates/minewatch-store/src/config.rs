@@ -14,6 +14,16 @@ pub struct StoreConfig {
     /// How many dead letters to keep (oldest pruned). Default 10000.
     #[serde(default = "default_dead_letter_keep")]
     pub dead_letter_keep: u64,
+    /// How long a closed alert (resolved, and acknowledged where its severity latches) is kept,
+    /// with its events and delivery records, after it resolved; `None` (the default): forever.
+    #[serde(default, deserialize_with = "de_retention")]
+    pub retention: Option<std::time::Duration>,
+}
+
+fn de_retention<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    minewatch_core::time::de_duration(d).map(Some)
 }
 
 /// The database file `minewatch.db`; `minewatch run` and `check` take a relative path from the
@@ -32,6 +42,7 @@ impl Default for StoreConfig {
         StoreConfig {
             url: default_url(),
             dead_letter_keep: default_dead_letter_keep(),
+            retention: None,
         }
     }
 }

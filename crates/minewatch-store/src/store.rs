@@ -505,6 +505,60 @@ impl Store {
         self.keep_newest("dead_letters", keep).await
     }
 
+    /// Deletes up to `batch` closed alerts (resolved, alarm state closed) that resolved before
+    /// `before`, oldest first, with their events and delivery records, in one transaction;
+    /// returns (alerts, events) deleted. Active alerts and cleared ones still waiting for an
+    /// acknowledgement are never touched. Call again until it deletes fewer than `batch`.
+    pub async fn prune_closed(
+        &self,
+        before: &DateTime<Utc>,
+        batch: u32,
+    ) -> Result<(u64, u64), StoreError> {
+        let before = time_text(before);
+        let batch = i64::from(batch.max(1));
+        let (alerts, events) = write_tx!(self, |tx| {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM alerts WHERE alarm = $1 AND state = $2 AND resolved_at < $3
+                 ORDER BY resolved_at LIMIT $4",
+            )
+            .bind(AlarmState::Closed.as_str())
+            .bind(AlertState::Resolved.as_str())
+            .bind(&before)
+            .bind(batch)
+            .fetch_all(&mut *tx)
+            .await?;
+            if ids.is_empty() {
+                (0, 0)
+            } else {
+                let mut w = Where::default();
+                w.any_of("alert_id", &ids);
+                let (del_events, del_deliveries) = (
+                    format!("DELETE FROM events{}", w.clause()),
+                    format!("DELETE FROM deliveries{}", w.clause()),
+                );
+                let events = bind_params!(sqlx::query(&del_events), w)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                bind_params!(sqlx::query(&del_deliveries), w)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut a = Where::default();
+                a.any_of("id", &ids);
+                let del_alerts = format!("DELETE FROM alerts{}", a.clause());
+                let alerts = bind_params!(sqlx::query(&del_alerts), a)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                (alerts, events)
+            }
+        });
+        if alerts > 0 {
+            debug!(alerts, events, "retention pruned");
+        }
+        Ok((alerts, events))
+    }
+
     /// Deletes all but the newest `keep` rows (by `id`) of `table`; returns how many.
     async fn keep_newest(&self, table: &'static str, keep: u64) -> Result<u64, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);

@@ -1162,7 +1162,88 @@ async fn alerts_page_by_cursor_both_ways_and_filter_by_time_and_subject(db: Test
     assert_eq!(q(subject).await, ["B1"]);
 }
 
+/// Retention: closed alerts resolved before the cutoff go, oldest first and in batches, with
+/// their events; active alerts, cleared ones still waiting for an ack, and newer ones stay.
+async fn retention_prunes_closed_alerts_with_their_events_in_batches_and_keeps_the_rest(
+    db: TestDb,
+) {
+    use minewatch_core::alarm::AlarmState;
+    let store = db.open().await;
+    let closed = |a: Alert| Alert {
+        alarm: minewatch_core::alarm::Alarm {
+            alarm_state: AlarmState::Closed,
+            ..a.alarm.clone()
+        },
+        ..a
+    };
+    let raise = |id: &str| alert(id, "M1", Kind::OverLimit, Severity::Major, 1);
+    let a1 = raise("A1");
+    let a2 = raise("A2");
+    let a3 = raise("A3");
+    let a4 = raise("A4");
+    let a5 = raise("A5");
+    let a3_cleared = Alert {
+        alarm: minewatch_core::alarm::Alarm {
+            alarm_state: AlarmState::ClearedUnacked,
+            ..a3.alarm.clone()
+        },
+        ..resolved(&a3, 5)
+    };
+    let list = vec![
+        event(1, EventType::Raised, &a1),
+        event(2, EventType::Raised, &a2),
+        event(3, EventType::Raised, &a3),
+        event(4, EventType::Raised, &a4),
+        event(5, EventType::Raised, &a5),
+        event(6, EventType::Resolved, &closed(resolved(&a1, 10))),
+        event(7, EventType::Resolved, &closed(resolved(&a2, 11))),
+        event(8, EventType::Resolved, &a3_cleared),
+        event(9, EventType::Resolved, &closed(resolved(&a5, 1000))),
+    ];
+    store.commit(&events(list)).await.expect("commit");
+    let cutoff = t(500);
+    assert_eq!(
+        store.prune_closed(&cutoff, 1).await.expect("prune"),
+        (1, 2),
+        "A1 first"
+    );
+    assert_eq!(
+        store.prune_closed(&cutoff, 1).await.expect("prune"),
+        (1, 2),
+        "then A2"
+    );
+    assert_eq!(
+        store.prune_closed(&cutoff, 1).await.expect("prune"),
+        (0, 0),
+        "no more"
+    );
+    let left: Vec<String> = store
+        .alerts(&AlertQuery::default())
+        .await
+        .expect("alerts")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, ["A3", "A4", "A5"]);
+    let seqs: Vec<u64> = store
+        .events_after(0, 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        [3, 4, 5, 8, 9],
+        "the pruned alerts' events are gone, the others kept"
+    );
+    assert!(store.alert("A1").await.expect("read").is_none());
+}
+
 on_both_backends!(
+    retention_prunes_closed_alerts_with_their_events_in_batches_and_keeps_the_rest,
     alerts_page_by_cursor_both_ways_and_filter_by_time_and_subject,
     applied_digests_are_stored_with_their_batch_read_newest_first_and_pruned,
     silences_are_kept_listed_matched_and_ended_early,

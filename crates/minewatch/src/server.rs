@@ -113,6 +113,8 @@ pub struct Server {
     http_stop: oneshot::Sender<()>,
     http: JoinHandle<std::io::Result<()>>,
     hup: JoinHandle<()>,
+    /// `[store] retention`: prunes closed alerts off the alert writer's path.
+    retention: Option<JoinHandle<()>>,
     /// The notification sinks, fed from the stored events; stopped after the pipeline drains.
     notifier: Notifier,
 }
@@ -207,6 +209,10 @@ impl Server {
             let _ = stop_rx.await;
         }));
         let hup = tokio::spawn(reload_on_sighup(pipeline.clone()));
+        let retention = cfg
+            .store
+            .retention
+            .map(|keep| tokio::spawn(retention(store.clone(), keep)));
         ready.store(true, Ordering::Release);
         tracing::info!(%http_addr, broker = %format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port), "minewatch is running");
         Ok(Server {
@@ -218,6 +224,7 @@ impl Server {
             http_stop,
             http,
             hup,
+            retention,
             notifier,
         })
     }
@@ -226,6 +233,9 @@ impl Server {
     /// sinks (at most 5 s; what they had not sent goes out after the next start), then HTTP.
     pub async fn shutdown(self) {
         self.hup.abort();
+        if let Some(r) = &self.retention {
+            r.abort();
+        }
         self.pipeline.shutdown().await;
         self.notifier
             .shutdown(std::time::Duration::from_secs(5))
@@ -234,6 +244,46 @@ impl Server {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.http).await;
         self.store.close().await;
         tracing::info!("minewatch stopped");
+    }
+}
+
+/// Closed alerts pruned per transaction: short enough that the alert writer, which shares
+/// SQLite's one write lock, waits milliseconds at most.
+const RETENTION_BATCH: u32 = 500;
+/// How often retention runs.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `[store] retention`: every [`RETENTION_EVERY`], prunes closed alerts that resolved more than
+/// `keep` ago, with their events and delivery records, batch by batch (a pause between batches
+/// lets the writer in), off the alert writer's path. A failure is logged and tried next round.
+async fn retention(store: Store, keep: std::time::Duration) {
+    let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+    let mut every = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        let Some(cutoff) = chrono::Utc::now().checked_sub_signed(keep) else {
+            continue;
+        };
+        let (mut alerts, mut events) = (0, 0);
+        loop {
+            match store.prune_closed(&cutoff, RETENTION_BATCH).await {
+                Ok((a, e)) => {
+                    alerts += a;
+                    events += e;
+                    if a < u64::from(RETENTION_BATCH) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention: pruning failed; next round tries again");
+                    break;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if alerts > 0 {
+            tracing::info!(alerts, events, %cutoff, "retention: closed alerts pruned");
+        }
     }
 }
 
