@@ -22,6 +22,9 @@
 //!   `silenced` flag the alert routes add.
 //! - `ws`: `/ws`, one task per client: a snapshot (or a replay from the store), then the live
 //!   events, filtered; a client that falls behind gets a fresh snapshot and is never waited for.
+//! - `audit_api`: the audit trail: every operator action (ack, shelve, silence set and end,
+//!   status order, reload) recorded once it succeeded, with the token's name, the client's address
+//!   and the time beside the free-text `by`; `GET /api/audit` pages through it (admins only).
 //! - `ops`: `/metrics`, `/healthz`, `/readyz`.
 //! - `page`: `/` and `/assets/…`, the operator dashboard (`static/`, embedded in the binary).
 //! - [`control`]: the [`Control`] trait that the binary implements over the pipeline.
@@ -33,6 +36,7 @@
 
 pub mod access;
 mod api;
+mod audit_api;
 pub mod config;
 mod conn;
 pub mod control;
@@ -130,6 +134,7 @@ pub fn router(state: AppState) -> Router {
 fn build(state: AppState, life: Lifecycle) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(audit_api::routes())
         .merge(kinds::routes())
         .merge(notify_api::routes())
         .merge(ops::routes())
