@@ -1,9 +1,10 @@
 //! The HTTP API, the WebSocket gateway and the operator page (contract §5).
 //!
-//! The gateway only reads: alerts, events and dead letters from the [`Store`], mines and active
-//! alerts from the [`LiveView`], and the broadcast of [`WireEvent`]s that the pipeline's alert
-//! writer sends after storing each event. Whatever changes state (an ack, a status order, a
-//! registry reload) is asked of the pipeline through [`Control`].
+//! The gateway reads alerts, events and dead letters from the [`Store`], mines and active alerts
+//! from the [`LiveView`], and the broadcast of [`WireEvent`]s that the pipeline's alert writer
+//! sends after storing each event. Whatever changes the pipeline's state (an ack, a shelving, a
+//! status order, a registry reload) is asked of the pipeline through [`Control`]; the gateway
+//! itself writes only silences and the audit trail of those actions.
 //!
 //! Modules, in the order a request passes through them:
 //! - [`config`]: the `[http]` config section, with its tokens (kept as SHA-256 digests).
