@@ -253,6 +253,23 @@ async fn an_unregistered_device_is_raised_kept_visible_and_resolved_by_an_ack() 
         .post(&format!("/api/alerts/{id}/ack"), &json!({"by": "op2"}))
         .await;
     assert_eq!(status, 409, "acked twice");
+    // The real server records the ack in its audit trail, once (not the refused second one): no
+    // tokens, so `anonymous`, from the loopback peer the accept loop saw. (The harness's own
+    // probe acks are recorded too, under their own targets.)
+    let (status, audit) = h.get("/api/audit?action=ack").await;
+    assert_eq!(status, 200, "{audit}");
+    let entries: Vec<Value> = audit["audit"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["target"] == id.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["token"], "anonymous", "{audit}");
+    assert_eq!(entries[0]["source"], "127.0.0.1", "{audit}");
+    assert_eq!(entries[0]["by"], "op1", "{audit}");
+    assert_eq!(entries[0]["detail"]["note"], "spare sensor", "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,21 +13,26 @@ use crate::AppState;
 use crate::config::HttpConfig;
 use crate::error::ApiError;
 pub use crate::token::{Role, TokenDigest, hash_token};
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// The caller of one request.
 #[derive(Debug, Clone)]
 pub struct Access {
-    /// Recorded as `by` when a request does not name its author.
+    /// The token's name (`anonymous` without tokens): recorded as the audit entry's `token`, and
+    /// as `by` where a request may leave that out.
     who: Arc<str>,
     role: Role,
     /// The mines the caller may see; `None` for all (`*`).
     mines: Option<Arc<[String]>>,
+    /// The peer's IP address, when the server that accepted the connection gave it (see
+    /// [`Access::source`]).
+    source: Option<IpAddr>,
 }
 
 impl Access {
@@ -37,6 +42,7 @@ impl Access {
             who: Arc::from("anonymous"),
             role: Role::Admin,
             mines: None,
+            source: None,
         }
     }
 
@@ -46,7 +52,22 @@ impl Access {
             who: Arc::from(who),
             role,
             mines: mines.map(Arc::from),
+            source: None,
         }
+    }
+
+    /// The same caller, connected from `source`.
+    pub fn with_source(self, source: Option<IpAddr>) -> Self {
+        Access { source, ..self }
+    }
+
+    /// The IP address the request came from, as text: the TCP peer of the connection, which
+    /// [`serve`](crate::serve) records. Behind a reverse proxy that is the proxy's address:
+    /// `X-Forwarded-For` and the like are not trusted, since any client can send them. `unknown`
+    /// when the router is served without the peer's address.
+    pub fn source(&self) -> String {
+        self.source
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_canonical().to_string())
     }
 
     /// Who the caller is, for the record.
@@ -162,6 +183,14 @@ pub(crate) fn authenticate_headers(
     authenticate(config, bearer_of(headers))
 }
 
+/// The peer address [`serve`](crate::serve) put on the request, if any.
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
 /// The token of an `Authorization: Bearer …` header. A header of another scheme counts as none.
 fn bearer(parts: &Parts) -> Option<&str> {
     bearer_of(&parts.headers)
@@ -177,7 +206,7 @@ impl FromRequestParts<AppState> for Access {
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Unauthorized> {
-        authenticate(&state.config, bearer(parts))
+        authenticate(&state.config, bearer(parts)).map(|a| a.with_source(peer(parts)))
     }
 }
 
@@ -193,7 +222,7 @@ impl FromRequestParts<AppState> for StreamAccess {
             .ok()
             .and_then(|q| q.0.into_iter().find(|(n, _)| n == "token").map(|(_, v)| v));
         let presented = bearer(parts).or(query.as_deref());
-        authenticate(&state.config, presented).map(StreamAccess)
+        authenticate(&state.config, presented).map(|a| StreamAccess(a.with_source(peer(parts))))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::AppState;
 use crate::access::{Access, Role};
+use crate::audit_api::{self, ACK, RELOAD, SHELVE, STATUS, UNSHELVE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, MAX_BY, MAX_NOTE, Params, PathId, text_field};
 use axum::Json;
@@ -207,8 +208,11 @@ async fn ack_alert(
     let note = text_field("note", &body.note, MAX_NOTE, false)?;
     // The store tells whether the caller may see the alert's mine before anything changes.
     visible_alert(&s, &access, &id).await?;
-    let alert = s.control.ack(id, by, note).await?;
-    tracing::info!(alert = %alert.id, by = %alert.ack.as_ref().map_or("", |a| a.by.as_str()), "alert acknowledged");
+    let alert = s.control.ack(id, by.clone(), note.clone()).await?;
+    tracing::info!(alert = %alert.id, %by, token = access.who(), "alert acknowledged");
+    let detail = json!({ "mine": alert.mine, "note": note });
+    let done = format!("alert {} was acknowledged", alert.id);
+    audit_api::record(&s, &access, ACK, &alert.id, &by, detail, &done).await?;
     Ok(Json(alert))
 }
 
@@ -236,8 +240,15 @@ async fn shelve_alert(
     let until = minewatch_core::time::now_millis()
         .saturating_add(i64::try_from(span.as_millis()).unwrap_or(i64::MAX));
     visible_alert(&s, &access, &id).await?;
-    let alert = s.control.shelve(id, by, Some((reason, until))).await?;
-    tracing::info!(alert = %alert.id, "alert shelved");
+    let alert = s
+        .control
+        .shelve(id, by.clone(), Some((reason.clone(), until)))
+        .await?;
+    tracing::info!(alert = %alert.id, %by, token = access.who(), "alert shelved");
+    let until = chrono::DateTime::from_timestamp_millis(until).map(|t| t.to_rfc3339());
+    let detail = json!({ "mine": alert.mine, "reason": reason, "for": body.r#for, "until": until });
+    let done = format!("alert {} was shelved", alert.id);
+    audit_api::record(&s, &access, SHELVE, &alert.id, &by, detail, &done).await?;
     Ok(Json(alert))
 }
 
@@ -251,8 +262,11 @@ async fn unshelve_alert(
     access.require(Role::Operator)?;
     let by = text_field("by", &body.by, MAX_BY, true)?;
     visible_alert(&s, &access, &id).await?;
-    let alert = s.control.shelve(id, by, None).await?;
-    tracing::info!(alert = %alert.id, "alert unshelved");
+    let alert = s.control.shelve(id, by.clone(), None).await?;
+    tracing::info!(alert = %alert.id, %by, token = access.who(), "alert unshelved");
+    let detail = json!({ "mine": alert.mine });
+    let done = format!("alert {} was taken back from the shelf", alert.id);
+    audit_api::record(&s, &access, UNSHELVE, &alert.id, &by, detail, &done).await?;
     Ok(Json(alert))
 }
 
@@ -383,7 +397,10 @@ async fn set_status(
     s.control
         .set_status(mine.clone(), body.status, by.clone(), note.clone())
         .await?;
-    tracing::info!(%mine, status = body.status.as_str(), %by, "mine status order recorded");
+    tracing::info!(%mine, status = body.status.as_str(), %by, token = access.who(), "mine status order recorded");
+    let detail = json!({ "status": body.status, "note": note });
+    let done = format!("the status order for mine {mine} was recorded");
+    audit_api::record(&s, &access, STATUS, &mine, &by, detail, &done).await?;
     Ok(Json(
         json!({ "mine": mine, "status": body.status, "by": by, "note": note }),
     ))
@@ -431,8 +448,16 @@ async fn reload(
         mines = report.mines,
         changed = report.changed.len(),
         errors = report.errors.len(),
-        by = access.who(),
+        token = access.who(),
         "registry reloaded"
     );
+    let detail = json!({
+        "mines": report.mines,
+        "changed": report.changed,
+        "errors": report.errors.len(),
+    });
+    // A reload has no `by` field: the token is all there is to say who did it.
+    let done = "the registry was reloaded";
+    audit_api::record(&s, &access, RELOAD, "", "", detail, done).await?;
     Ok(Json(report))
 }

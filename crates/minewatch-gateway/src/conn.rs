@@ -18,13 +18,14 @@
 //! and logged at most once a minute.
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use minewatch_core::metrics::Metrics;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,9 +132,9 @@ pub(crate) async fn run(
                 }
             }
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot accept HTTP connections; retrying in a second");
@@ -150,6 +151,7 @@ pub(crate) async fn run(
         };
         connections.spawn(connection(
             stream,
+            peer,
             app.clone(),
             slot,
             BodyTimeout(limits.header_read_timeout),
@@ -179,9 +181,12 @@ pub(crate) async fn run(
 }
 
 /// Serves one connection until it closes, or shuts it down gracefully once `stop` turns true.
-/// Every request carries the connection's slot and the body timeout as extensions.
+/// Every request carries the connection's slot, the body timeout and the peer's address (axum's
+/// [`ConnectInfo`], for the audit trail's `source`) as extensions.
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     stream: TcpStream,
+    peer: SocketAddr,
     app: Router,
     slot: ConnSlot,
     body_timeout: BodyTimeout,
@@ -193,6 +198,7 @@ async fn connection(
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(slot.clone());
         req.extensions_mut().insert(body_timeout);
+        req.extensions_mut().insert(ConnectInfo(peer));
         hyper::service::Service::call(&service, req)
     });
     let mut conn = pin!(

@@ -1,9 +1,10 @@
 //! The HTTP API, the WebSocket gateway and the operator page (contract §5).
 //!
-//! The gateway only reads: alerts, events and dead letters from the [`Store`], mines and active
-//! alerts from the [`LiveView`], and the broadcast of [`WireEvent`]s that the pipeline's alert
-//! writer sends after storing each event. Whatever changes state (an ack, a status order, a
-//! registry reload) is asked of the pipeline through [`Control`].
+//! The gateway reads alerts, events and dead letters from the [`Store`], mines and active alerts
+//! from the [`LiveView`], and the broadcast of [`WireEvent`]s that the pipeline's alert writer
+//! sends after storing each event. Whatever changes the pipeline's state (an ack, a shelving, a
+//! status order, a registry reload) is asked of the pipeline through [`Control`]; the gateway
+//! itself writes only silences and the audit trail of those actions.
 //!
 //! Modules, in the order a request passes through them:
 //! - [`config`]: the `[http]` config section, with its tokens (kept as SHA-256 digests).
@@ -22,6 +23,9 @@
 //!   `silenced` flag the alert routes add.
 //! - `ws`: `/ws`, one task per client: a snapshot (or a replay from the store), then the live
 //!   events, filtered; a client that falls behind gets a fresh snapshot and is never waited for.
+//! - `audit_api`: the audit trail: every operator action (ack, shelve, silence set and end,
+//!   status order, reload) recorded once it succeeded, with the token's name, the client's address
+//!   and the time beside the free-text `by`; `GET /api/audit` pages through it (admins only).
 //! - `ops`: `/metrics`, `/healthz`, `/readyz`.
 //! - `page`: `/` and `/assets/…`, the operator dashboard (`static/`, embedded in the binary).
 //! - [`control`]: the [`Control`] trait that the binary implements over the pipeline.
@@ -33,6 +37,7 @@
 
 pub mod access;
 mod api;
+mod audit_api;
 pub mod config;
 mod conn;
 pub mod control;
@@ -131,6 +136,7 @@ pub fn router(state: AppState) -> Router {
 fn build(state: AppState, life: Lifecycle) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(audit_api::routes())
         .merge(kinds::routes())
         .merge(notify_api::routes())
         .merge(ops::routes())

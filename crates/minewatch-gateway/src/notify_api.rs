@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::access::{Access, Role};
+use crate::audit_api::{self, SILENCE_END, SILENCE_SET};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, MAX_BY, MAX_NOTE, Params, PathId, text_field};
 use axum::Json;
@@ -255,7 +256,27 @@ async fn add_silence(
         })
         .await
         .map_err(|e| ApiError::store("add silence", e))?;
-    tracing::info!(id = silence.id, mine = %silence.mine, kind = ?silence.kind.map(Kind::as_str), subject = ?silence.subject, until = %silence.ends_at, by = %silence.by, "silence set");
+    tracing::info!(id = silence.id, mine = %silence.mine, kind = ?silence.kind.map(Kind::as_str), subject = ?silence.subject, until = %silence.ends_at, by = %silence.by, token = access.who(), "silence set");
+    let detail = json!({
+        "mine": silence.mine,
+        "kind": silence.kind,
+        "subject": silence.subject,
+        "starts_at": silence.starts_at,
+        "ends_at": silence.ends_at,
+        "reason": silence.reason,
+    });
+    let target = silence.id.to_string();
+    let done = format!("silence {target} was set");
+    audit_api::record(
+        &s,
+        &access,
+        SILENCE_SET,
+        &target,
+        &silence.by,
+        detail,
+        &done,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(silence)))
 }
 
@@ -287,7 +308,14 @@ async fn end_silence(
         .await
         .map_err(|e| ApiError::store("end silence", e))?
         .ok_or_else(not_found)?;
-    tracing::info!(id = sid, %by, "silence ended");
+    tracing::info!(id = sid, %by, token = access.who(), "silence ended");
+    // Ending a silence already over or already ended changes nothing; the request is recorded
+    // all the same, and `ended_by` in the detail says whose ending stands.
+    let detail =
+        json!({ "mine": ended.mine, "ends_at": ended.ends_at, "ended_by": ended.ended_by });
+    let target = sid.to_string();
+    let done = format!("silence {target} was ended");
+    audit_api::record(&s, &access, SILENCE_END, &target, &by, detail, &done).await?;
     Ok(Json(ended))
 }
 

@@ -20,6 +20,9 @@
 //!   `migrations/postgres/` (the same steps, each backend's DDL), embedded in the binary.
 //! - `notify`: on-call notifications' records: [`Silence`]s, [`Delivery`] outcomes, and each
 //!   sink's cursor in the event log, advanced with its delivery record in one transaction.
+//! - `audit`: the audit trail of operator actions ([`AuditEntry`], [`Store::record_audit`],
+//!   [`Store::audit`] with [`AuditQuery`]): who was authenticated, from where, when, beside the
+//!   free-text `by`; only ever appended to.
 //! - `codec`: timestamps as fixed-width RFC 3339 UTC text, seqs as SQL integers.
 //! - `config`: the `[store]` config section, [`StoreConfig`].
 //! - `error`: [`StoreError`].
@@ -29,6 +32,7 @@
 //! is stored as its JSON plus the columns queries filter and sort on; reads return the JSON.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod codec;
 mod config;
 mod error;
@@ -39,6 +43,7 @@ mod notify;
 mod pool;
 mod store;
 
+pub use audit::{AuditEntry, AuditQuery};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use kpi::{

@@ -47,6 +47,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "kpi_index",
         sql: include_str!("../migrations/sqlite/0005_kpi_index.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit",
+        sql: include_str!("../migrations/sqlite/0006_audit.sql"),
+    },
 ];
 
 /// Every PostgreSQL migration, in order: the same steps as [`SQLITE_MIGRATIONS`].
@@ -75,6 +80,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "kpi_index",
         sql: include_str!("../migrations/postgres/0005_kpi_index.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "audit",
+        sql: include_str!("../migrations/postgres/0006_audit.sql"),
     },
 ];
 

@@ -1370,4 +1370,5 @@ fn store_futures_are_send(store: &Store) {
     send(store.states("clock/"));
 }
 
+mod audit;
 mod kpi;

@@ -32,6 +32,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use tower::ServiceExt;
 
+/// The peer address of every request sent in process, as `serve` would record it for a client on
+/// loopback (the port is arbitrary).
+pub const IN_PROCESS_PEER: ([u8; 4], u16) = ([127, 0, 0, 1], 50_000);
+
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -144,6 +148,8 @@ pub struct FakeControl {
     store: Store,
     /// `(id, by, note)` of every ack asked for.
     pub acks: Mutex<Vec<(String, String, String)>>,
+    /// `(id, by, shelved)` of every shelving (`true`) and unshelving (`false`).
+    pub shelves: Mutex<Vec<(String, String, bool)>>,
     /// `(mine, status, by, note)` of every status order.
     pub statuses: Mutex<Vec<(String, MineStatus, String, String)>>,
     /// What `reload` answers.
@@ -178,6 +184,24 @@ impl Control for FakeControl {
                 note,
             });
             Ok(alert)
+        })
+    }
+
+    fn shelve(
+        &self,
+        id: String,
+        by: String,
+        shelve: Option<(String, i64)>,
+    ) -> BoxFuture<'_, Result<Alert, ControlError>> {
+        Box::pin(async move {
+            self.shelves
+                .lock()
+                .expect("shelves lock")
+                .push((id.clone(), by, shelve.is_some()));
+            match self.store.alert(&id).await.expect("store answers") {
+                Some((alert, _)) => Ok(alert),
+                None => Err(ControlError::NotFound(format!("no alert {id}"))),
+            }
         })
     }
 
@@ -228,9 +252,15 @@ impl Gateway {
         let store = Store::open("sqlite::memory:")
             .await
             .expect("in-memory store");
+        Self::start_on(store, capacity, config).await
+    }
+
+    /// A gateway over `store`.
+    pub async fn start_on(store: Store, capacity: usize, config: HttpConfig) -> Self {
         let control = Arc::new(FakeControl {
             store: store.clone(),
             acks: Mutex::default(),
+            shelves: Mutex::default(),
             statuses: Mutex::default(),
             report: ReloadReport {
                 mines: 2,
@@ -368,7 +398,7 @@ impl Gateway {
             .await
     }
 
-    /// One request (a JSON body when given) to the router, in process.
+    /// One request (a JSON body when given) to the router, in process, from [`IN_PROCESS_PEER`].
     pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
         self.request_with(method, path, body, &[]).await
     }
@@ -381,7 +411,9 @@ impl Gateway {
         body: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut req = Request::builder().method(method).uri(path);
+        // What `serve`'s accept loop puts on every request; the served tests check that it does.
+        let peer = axum::extract::ConnectInfo(SocketAddr::from(IN_PROCESS_PEER));
+        let mut req = Request::builder().method(method).uri(path).extension(peer);
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
