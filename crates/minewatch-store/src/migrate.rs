@@ -52,6 +52,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "audit",
         sql: include_str!("../migrations/sqlite/0006_audit.sql"),
     },
+    Migration {
+        version: 7,
+        name: "retention",
+        sql: include_str!("../migrations/sqlite/0007_retention.sql"),
+    },
 ];
 
 /// Every PostgreSQL migration, in order: the same steps as [`SQLITE_MIGRATIONS`].
@@ -85,6 +90,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "audit",
         sql: include_str!("../migrations/postgres/0006_audit.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "retention",
+        sql: include_str!("../migrations/postgres/0007_retention.sql"),
     },
 ];
 
