@@ -519,6 +519,68 @@ async fn a_suspension_order_is_stored_outranks_the_registry_and_survives_a_resta
     .await;
 }
 
+/// The harness's config as a file, with `extra` appended (sections of its own).
+fn config_file(h: &Harness, extra: &str) -> String {
+    let c = &h.cfg;
+    format!(
+        "[mqtt]\nhost = \"{}\"\nport = {}\nprefix = \"{}\"\nclient_id = \"{}\"\n\
+         backoff_min = \"50ms\"\nbackoff_max = \"500ms\"\n\n[store]\nurl = \"{}\"\n\n\
+         [registry]\ndir = \"{}\"\n\n[http]\nlisten = \"{}\"\n{extra}",
+        c.mqtt.host,
+        c.mqtt.port,
+        c.mqtt.prefix,
+        c.mqtt.client_id,
+        c.store.url,
+        c.registry.dir.display(),
+        c.http.listen,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_puts_new_rule_parameters_and_tokens_in_force_and_keeps_the_old_config_whole_on_error()
+ {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let path = file.path().to_path_buf();
+    let h = Harness::start(&[("m1.toml", MINE)], |c| c.source = Some(path.clone())).await;
+    // A config that fails to load: nothing of it applies, the registry still reloads.
+    std::fs::write(&path, config_file(&h, "\n[rules]\nfault_aftr = \"5s\"\n")).expect("write");
+    let (status, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["reloaded"], json!(["registry"]), "{report}");
+    let errors = report["errors"].to_string();
+    assert!(
+        errors.contains("config not reloaded") && errors.contains("fault_aftr"),
+        "{report}"
+    );
+    // A good one: sensor_fault now needs 5 s of fault status instead of 60 s.
+    std::fs::write(&path, config_file(&h, "\n[rules]\nfault_after = \"5s\"\n")).expect("write");
+    let (_, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(
+        report["reloaded"],
+        json!(["tokens", "rules", "notify", "registry"]),
+        "{report}"
+    );
+    assert_eq!(report["errors"], json!([]), "{report}");
+    normal(&h, 0).await;
+    for s in [10, 16] {
+        h.safety("M1", s, &[("P1", 0.0, 128)]).await;
+    }
+    h.wait_alert(
+        "sensor_fault after 6 s",
+        "mine=M1&kind=sensor_fault",
+        by("sensor_fault", "P1"),
+    )
+    .await;
+    // Tokens: the API now asks for one.
+    let tokens = "\n[[http.tokens]]\nname = \"ops\"\nrole = \"admin\"\nmines = [\"*\"]\n\
+                  sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n";
+    std::fs::write(&path, config_file(&h, tokens)).expect("write");
+    let (_, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(report["errors"], json!([]), "{report}");
+    let (status, _) = h.get("/api/alerts").await;
+    assert_eq!(status, 401, "the new tokens are in force");
+}
+
 /// Sends `method path body` while a thread holds M1's live entry (so M1's shard cannot apply
 /// anything), lets go after the answer or a second, and returns the answer with the M1 that a
 /// GET right after the answer shows.

@@ -206,7 +206,7 @@ impl FromRequestParts<AppState> for Access {
     type Rejection = Unauthorized;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Unauthorized> {
-        authenticate(&state.config, bearer(parts)).map(|a| a.with_source(peer(parts)))
+        authenticate(&state.auth.current(), bearer(parts)).map(|a| a.with_source(peer(parts)))
     }
 }
 
@@ -222,7 +222,8 @@ impl FromRequestParts<AppState> for StreamAccess {
             .ok()
             .and_then(|q| q.0.into_iter().find(|(n, _)| n == "token").map(|(_, v)| v));
         let presented = bearer(parts).or(query.as_deref());
-        authenticate(&state.config, presented).map(|a| StreamAccess(a.with_source(peer(parts))))
+        authenticate(&state.auth.current(), presented)
+            .map(|a| StreamAccess(a.with_source(peer(parts))))
     }
 }
 

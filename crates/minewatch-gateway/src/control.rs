@@ -83,5 +83,9 @@ pub struct ReloadReport {
     /// Mines whose definition was added, changed or removed.
     pub changed: Vec<String>,
     /// Files that failed to load, each with its file and line; their old definitions were kept.
+    /// Also a config file that failed to load (the running config then kept whole) and config
+    /// keys only a restart applies.
     pub errors: Vec<String>,
+    /// What was put in force: `tokens`, `rules`, `notify` (from the config file) and `registry`.
+    pub reloaded: Vec<String>,
 }

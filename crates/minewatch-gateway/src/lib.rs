@@ -91,12 +91,42 @@ pub struct AppState {
     pub control: Arc<dyn Control>,
     /// `/readyz` answers 200 only while this is true; the binary sets it.
     pub ready: Arc<AtomicBool>,
-    /// The `[http]` section.
+    /// The `[http]` section as the server started with it.
     pub config: Arc<HttpConfig>,
+    /// The tokens in force (and `metrics_auth`): the started `[http]` section until a reload
+    /// swaps in a new one whole.
+    pub auth: Arc<Auth>,
     /// What `/api/kinds` answers: the rules engine's catalogue, which the binary passes in.
     pub kinds: KindCatalogue,
     /// The last WebSocket snapshot encoded, shared by the clients that need the same one.
     pub snapshots: Arc<SnapshotCache>,
+}
+
+/// The `[http]` section whose tokens authenticate requests, swapped whole by a reload (a request
+/// sees the old tokens or the new ones, never a mix).
+#[derive(Debug)]
+pub struct Auth(std::sync::RwLock<Arc<HttpConfig>>);
+
+impl Auth {
+    pub fn new(config: Arc<HttpConfig>) -> Arc<Auth> {
+        Arc::new(Auth(std::sync::RwLock::new(config)))
+    }
+
+    /// The section in force.
+    pub fn current(&self) -> Arc<HttpConfig> {
+        match self.0.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Puts `config` in force for the requests that come after.
+    pub fn replace(&self, config: Arc<HttpConfig>) {
+        match self.0.write() {
+            Ok(mut c) => *c = config,
+            Err(p) => *p.into_inner() = config,
+        }
+    }
 }
 
 /// How WebSocket sessions learn of a shutdown, and how [`serve`] waits for them: an upgraded

@@ -26,8 +26,9 @@ async fn metrics(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
-    if s.config.metrics_auth {
-        let access = match crate::access::authenticate_headers(&s.config, &headers) {
+    let auth = s.auth.current();
+    if auth.metrics_auth {
+        let access = match crate::access::authenticate_headers(&auth, &headers) {
             Ok(a) => a,
             Err(e) => return e.into_response(),
         };

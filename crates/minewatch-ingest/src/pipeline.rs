@@ -507,6 +507,38 @@ impl Pipeline {
         .await
     }
 
+    /// Puts new rule parameters in force in every shard (from each shard's next message on);
+    /// answers once all have taken them, or names the shards that did not in time.
+    pub async fn set_params(&self, params: &minewatch_rules::Params) -> Result<(), String> {
+        let mut late = Vec::new();
+        for i in 0..self.shards {
+            let (applied, done) = oneshot::channel();
+            let msg = ShardMsg::Params {
+                params: Box::new(*params),
+                applied,
+            };
+            let sent = async {
+                self.router.shards[i].send(msg).await.map_err(|_| ())?;
+                done.await.map_err(|_| ())
+            };
+            if !matches!(
+                tokio::time::timeout(self.command_timeout, sent).await,
+                Ok(Ok(()))
+            ) {
+                late.push(i.to_string());
+            }
+        }
+        if late.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "rules: shard {} did not take the new parameters within {:?}",
+                late.join(", "),
+                self.command_timeout
+            ))
+        }
+    }
+
     /// Re-reads the registry directory: good files replace their mines, a bad file keeps its
     /// mine's old definition and is reported.
     pub async fn reload(&self) -> ReloadOutcome {

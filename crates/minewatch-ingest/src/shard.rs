@@ -107,6 +107,11 @@ pub enum ShardMsg {
         /// Told once the definition is in the live view.
         applied: oneshot::Sender<()>,
     },
+    /// New rule parameters (a reload), for every mine of the shard from the next message on.
+    Params {
+        params: Box<minewatch_rules::Params>,
+        applied: oneshot::Sender<()>,
+    },
     /// A regulator's status order (None: back to the registry file's status).
     Status {
         mine: Arc<str>,
@@ -298,6 +303,10 @@ pub async fn run(
                     .mine(&alert.mine)
                     .on_ack(&alert, &by, &note, at, &mut changes);
                 out.reply = Some(reply);
+            }
+            ShardMsg::Params { params, applied } => {
+                shard.engine.params = *params;
+                let _ = applied.send(());
             }
             ShardMsg::Define { id, def, applied } => {
                 let (engine, live) = (&mut shard.engine, &shard.live);

@@ -53,6 +53,9 @@ pub struct Config {
     /// `[alarms]`: alarm management (latching, re-activation, chattering, floods, shelving).
     #[serde(default)]
     pub alarms: minewatch_core::alarm_policy::AlarmsSection,
+    /// The file it was loaded from ([`Config::load`]): a reload reads it again.
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// Bounds of the `[engine]` and `[mqtt]` numbers: beyond them a queue or a thread count cannot be
@@ -75,7 +78,9 @@ impl Config {
     /// Reads and checks a config file; relative paths become relative to its directory. Every
     /// error names the file, and the line of the key at fault where it is written.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Self::parse(path, &read_text(path)?)
+        let mut cfg = Self::parse(path, &read_text(path)?)?;
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
     }
 
     /// [`Config::load`] of the text `source` of the file at `path`.

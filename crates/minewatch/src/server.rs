@@ -40,8 +40,97 @@ pub enum StartError {
     Notify(#[from] minewatch_notify::NotifyError),
 }
 
-/// The pipeline, as the gateway's [`Control`].
-struct PipelineControl(Arc<Pipeline>);
+/// The pipeline, as the gateway's [`Control`]; a reload also re-reads the config file.
+struct PipelineControl(Arc<Pipeline>, Reloader);
+
+/// What a reload swaps beyond the registry: the tokens, the rule parameters and the notification
+/// sinks, from the config file read again and checked whole first.
+struct Reloader {
+    source: Option<std::path::PathBuf>,
+    /// The `[http] listen` the server bound (a reload cannot move it).
+    listen: String,
+    auth: Arc<minewatch_gateway::Auth>,
+    /// The sinks running, and the `[notify]` they run with (restarted if a new one fails).
+    notifier: Arc<tokio::sync::Mutex<(Option<Notifier>, minewatch_notify::NotifyConfig)>>,
+    store: Store,
+    events: broadcast::Sender<minewatch_core::WireEvent>,
+    metrics: Arc<Metrics>,
+}
+
+/// How long a reload waits for the old notification sinks to stop.
+const NOTIFIER_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Reloader {
+    /// Reads the config file again; if it loads and checks whole, puts its tokens, rule
+    /// parameters and notification sinks in force and says which in `reloaded`; if not, keeps
+    /// the running config whole and says why in `errors`. Keys only a restart applies (listen,
+    /// store, mqtt, engine) are kept and noted.
+    async fn reload(
+        &self,
+        pipeline: &Pipeline,
+        reloaded: &mut Vec<String>,
+        errors: &mut Vec<String>,
+    ) {
+        let Some(path) = &self.source else {
+            return;
+        };
+        let path = path.clone();
+        let new = match tokio::task::spawn_blocking(move || Config::load(&path)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                errors.push(format!(
+                    "config not reloaded, the running one is kept whole: {e}"
+                ));
+                return;
+            }
+            Err(e) => {
+                errors.push(format!("config not reloaded: {e}"));
+                return;
+            }
+        };
+        if new.http.listen != self.listen {
+            errors.push(format!(
+                "http.listen {}: takes a restart; still {}",
+                new.http.listen, self.listen
+            ));
+        }
+        let new_http = Arc::new(new.http.clone());
+        let http = Arc::new(minewatch_gateway::HttpConfig {
+            listen: self.listen.clone(),
+            ..(*new_http).clone()
+        });
+        self.auth.replace(http);
+        reloaded.push("tokens".into());
+        match pipeline.set_params(&new.rules).await {
+            Ok(()) => reloaded.push("rules".into()),
+            Err(e) => errors.push(e),
+        }
+        let mut notify = new.notify.clone();
+        notify.alarms = new.alarms.to_config().unwrap_or_default();
+        // The sinks keep their durable cursors: the old ones stop, the new ones go on from there.
+        let mut slot = self.notifier.lock().await;
+        if let Some(old) = slot.0.take() {
+            old.shutdown(NOTIFIER_STOP).await;
+        }
+        let start = |cfg: minewatch_notify::NotifyConfig| async move {
+            let n = Notifier::start(&cfg, self.store.clone(), &self.events, &self.metrics).await;
+            (n, cfg)
+        };
+        match start(notify).await {
+            (Ok(n), cfg) => {
+                *slot = (Some(n), cfg);
+                reloaded.push("notify".into());
+            }
+            (Err(e), _) => {
+                errors.push(format!("notify: {e}; the previous sinks run again"));
+                let previous = slot.1.clone();
+                if let (Ok(n), _) = start(previous).await {
+                    slot.0 = Some(n);
+                }
+            }
+        }
+    }
+}
 
 fn control_error(e: AckError) -> ControlError {
     match e {
@@ -73,11 +162,16 @@ impl Control for PipelineControl {
 
     fn reload(&self) -> BoxFuture<'_, Result<ReloadReport, ControlError>> {
         Box::pin(async move {
+            let (mut reloaded, mut errors) = (Vec::new(), Vec::new());
+            self.1.reload(&self.0, &mut reloaded, &mut errors).await;
             let o = self.0.reload().await;
+            errors.extend(o.errors);
+            reloaded.push("registry".into());
             Ok(ReloadReport {
                 mines: o.mines,
                 changed: o.changed,
-                errors: o.errors,
+                errors,
+                reloaded,
             })
         })
     }
@@ -116,7 +210,7 @@ pub struct Server {
     /// `[store] retention`: prunes closed alerts off the alert writer's path.
     retention: Option<JoinHandle<()>>,
     /// The notification sinks, fed from the stored events; stopped after the pipeline drains.
-    notifier: Notifier,
+    notifier: Arc<tokio::sync::Mutex<(Option<Notifier>, minewatch_notify::NotifyConfig)>>,
 }
 
 /// File descriptors minewatch needs besides its HTTP connections: the store, the broker, the
@@ -182,6 +276,7 @@ impl Server {
         let mut notify = cfg.notify.clone();
         notify.alarms = alarms.clone();
         let notifier = Notifier::start(&notify, store.clone(), &events, &metrics).await?;
+        let notifier = Arc::new(tokio::sync::Mutex::new((Some(notifier), notify)));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Listen {
@@ -193,13 +288,27 @@ impl Server {
             source,
         })?;
         let ready = Arc::new(AtomicBool::new(false));
+        let auth = minewatch_gateway::Auth::new(Arc::new(cfg.http.clone()));
+        let control = Arc::new(PipelineControl(
+            pipeline.clone(),
+            Reloader {
+                source: cfg.source.clone(),
+                listen: cfg.http.listen.clone(),
+                auth: auth.clone(),
+                notifier: notifier.clone(),
+                store: store.clone(),
+                events: events.clone(),
+                metrics: metrics.clone(),
+            },
+        ));
         let state = AppState {
             live: live.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             events,
-            control: Arc::new(PipelineControl(pipeline.clone())),
+            control: control.clone(),
             ready: ready.clone(),
+            auth,
             config: Arc::new(cfg.http.clone()),
             kinds: minewatch_gateway::KindCatalogue::new(&minewatch_rules::kinds::catalogue()),
             snapshots: Default::default(),
@@ -208,7 +317,7 @@ impl Server {
         let http = tokio::spawn(minewatch_gateway::serve(listener, state, async move {
             let _ = stop_rx.await;
         }));
-        let hup = tokio::spawn(reload_on_sighup(pipeline.clone()));
+        let hup = tokio::spawn(reload_on_sighup(control));
         let retention = cfg
             .store
             .retention
@@ -237,9 +346,9 @@ impl Server {
             r.abort();
         }
         self.pipeline.shutdown().await;
-        self.notifier
-            .shutdown(std::time::Duration::from_secs(5))
-            .await;
+        if let Some(n) = self.notifier.lock().await.0.take() {
+            n.shutdown(std::time::Duration::from_secs(5)).await;
+        }
         let _ = self.http_stop.send(());
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.http).await;
         self.store.close().await;
@@ -287,18 +396,23 @@ async fn retention(store: Store, keep: std::time::Duration) {
     }
 }
 
+/// SIGHUP reloads what `POST /api/admin/reload` does: the config file's tokens, rule parameters
+/// and notification sinks (when it loads whole), and the registry.
 #[cfg(unix)]
-async fn reload_on_sighup(pipeline: Arc<Pipeline>) {
+async fn reload_on_sighup(control: Arc<PipelineControl>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload with POST /api/admin/reload");
         return;
     };
     while hup.recv().await.is_some() {
-        tracing::info!("SIGHUP: reloading the registry");
-        pipeline.reload().await;
+        tracing::info!("SIGHUP: reloading the config and the registry");
+        match control.reload().await {
+            Ok(r) => tracing::info!(reloaded = ?r.reloaded, errors = ?r.errors, "reloaded"),
+            Err(e) => tracing::error!(error = %e, "reload failed"),
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_: Arc<Pipeline>) {}
+async fn reload_on_sighup(_: Arc<PipelineControl>) {}

@@ -266,6 +266,7 @@ impl Gateway {
                 mines: 2,
                 changed: vec!["m2".into()],
                 errors: vec!["registry/m3.toml:4: unknown field `quotta`".into()],
+                reloaded: vec!["registry".into()],
             },
         });
         let state = AppState {
@@ -275,6 +276,7 @@ impl Gateway {
             events: broadcast::channel(capacity).0,
             control: control.clone(),
             ready: Arc::new(AtomicBool::new(false)),
+            auth: minewatch_gateway::Auth::new(Arc::new(config.clone())),
             config: Arc::new(config),
             kinds: KindCatalogue::new(&catalogue()),
             snapshots: Default::default(),
