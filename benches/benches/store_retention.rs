@@ -143,7 +143,7 @@ fn queries(alerts: usize) -> Vec<(&'static str, AlertQuery, String)> {
         ("a day (since, until)", AlertQuery { since: Some(since), until: Some(until), limit: 100, ..Default::default() },
          format!("SELECT json FROM alerts WHERE started_at >= '{}' AND started_at < '{}' ORDER BY started_at DESC, id DESC LIMIT 100", t(&since), t(&until))),
         ("a page mid-way (before)", AlertQuery { cursor: Some(Cursor::Before(mid.started_at, mid.id.clone())), limit: 100, ..Default::default() },
-         format!("SELECT json FROM alerts WHERE (started_at < '{0}' OR (started_at = '{0}' AND id < '{1}')) ORDER BY started_at DESC, id DESC LIMIT 100", t(&mid.started_at), mid.id)),
+         format!("SELECT json FROM alerts WHERE (started_at, id) < ('{0}', '{1}') ORDER BY started_at DESC, id DESC LIMIT 100", t(&mid.started_at), mid.id)),
         ("open alerts", AlertQuery { alarm: vec![AlarmState::ActiveUnacked, AlarmState::ActiveAcked, AlarmState::ClearedUnacked], limit: 100, ..Default::default() },
          "SELECT json FROM alerts WHERE alarm IN ('active_unacked','active_acked','cleared_unacked') ORDER BY started_at DESC, id DESC LIMIT 100".into()),
     ]

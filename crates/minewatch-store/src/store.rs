@@ -366,9 +366,9 @@ impl Store {
         if let Some((t, id, op)) = cmp {
             let t = w.param(time_text(t));
             let id = w.param(id.clone());
-            w.clauses.push(format!(
-                "(started_at {op} {t} OR (started_at = {t} AND id {op} {id}))"
-            ));
+            // A row value, which both databases turn into one range of the (started_at, id)
+            // index; the same condition spelt with OR made PostgreSQL filter the whole table.
+            w.clauses.push(format!("(started_at, id) {op} ({t}, {id})"));
         }
         let limit = w.param(effective_limit(q.limit));
         let sql = format!(
