@@ -204,15 +204,15 @@ async fn run(label: &str, url: &str, pg: bool, events: usize) {
     let cutoff = origin() + Duration::days(200);
     let mut sqls: Vec<String> = qs.iter().map(|q| q.2.clone()).collect();
     sqls.push(format!(
-        "SELECT id FROM alerts WHERE alarm = 'closed' AND state = 'resolved' AND resolved_at < '{}' ORDER BY resolved_at LIMIT 500",
+        "SELECT id, resolved_at FROM alerts WHERE alarm = 'closed' AND resolved_at >= '' AND resolved_at < '{}' ORDER BY resolved_at LIMIT 500",
         cutoff.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
     ));
     println!("  plans:");
     plans(url, pg, &sqls).await;
     let started = Instant::now();
-    let (mut a, mut e) = (0, 0);
+    let (mut a, mut e, mut resume) = (0, 0, None);
     loop {
-        match store.prune_closed(&cutoff, 500).await {
+        match store.prune_closed(&cutoff, 500, &mut resume).await {
             Ok((pa, pe)) => {
                 a += pa;
                 e += pe;

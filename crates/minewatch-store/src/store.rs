@@ -505,28 +505,39 @@ impl Store {
         self.keep_newest("dead_letters", keep).await
     }
 
-    /// Deletes up to `batch` closed alerts (resolved, alarm state closed) that resolved before
-    /// `before`, oldest first, with their events and delivery records, in one transaction;
-    /// returns (alerts, events) deleted. Active alerts and cleared ones still waiting for an
-    /// acknowledgement are never touched. Call again until it deletes fewer than `batch`.
+    /// Deletes up to `batch` closed alerts (alarm state closed: resolved, and acknowledged where
+    /// their severity latches) that resolved before `before`, oldest first, with their events and
+    /// delivery records, in one transaction; returns (alerts, events) deleted. Active alerts and
+    /// cleared ones still waiting for an acknowledgement are never touched. Call again until it
+    /// deletes fewer than `batch`, passing the same `resume`: it remembers where the last batch
+    /// ended, so each batch starts there in the index instead of stepping again over the entries
+    /// of rows already deleted (PostgreSQL keeps them until it vacuums).
     pub async fn prune_closed(
         &self,
         before: &DateTime<Utc>,
         batch: u32,
+        resume: &mut Option<String>,
     ) -> Result<(u64, u64), StoreError> {
         let before = time_text(before);
         let batch = i64::from(batch.max(1));
+        let from = resume.clone().unwrap_or_default();
         let (alerts, events) = write_tx!(self, |tx| {
-            let ids: Vec<String> = sqlx::query_scalar(
-                "SELECT id FROM alerts WHERE alarm = $1 AND state = $2 AND resolved_at < $3
+            // Closed implies resolved; resolved_at alone keeps the search one index range.
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, resolved_at FROM alerts
+                 WHERE alarm = $1 AND resolved_at >= $2 AND resolved_at < $3
                  ORDER BY resolved_at LIMIT $4",
             )
             .bind(AlarmState::Closed.as_str())
-            .bind(AlertState::Resolved.as_str())
+            .bind(&from)
             .bind(&before)
             .bind(batch)
             .fetch_all(&mut *tx)
             .await?;
+            if let Some((_, last)) = rows.last() {
+                *resume = Some(last.clone());
+            }
+            let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
             if ids.is_empty() {
                 (0, 0)
             } else {

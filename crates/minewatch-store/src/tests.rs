@@ -1202,18 +1202,28 @@ async fn retention_prunes_closed_alerts_with_their_events_in_batches_and_keeps_t
     ];
     store.commit(&events(list)).await.expect("commit");
     let cutoff = t(500);
+    let mut resume = None;
     assert_eq!(
-        store.prune_closed(&cutoff, 1).await.expect("prune"),
+        store
+            .prune_closed(&cutoff, 1, &mut resume)
+            .await
+            .expect("prune"),
         (1, 2),
         "A1 first"
     );
     assert_eq!(
-        store.prune_closed(&cutoff, 1).await.expect("prune"),
+        store
+            .prune_closed(&cutoff, 1, &mut resume)
+            .await
+            .expect("prune"),
         (1, 2),
         "then A2"
     );
     assert_eq!(
-        store.prune_closed(&cutoff, 1).await.expect("prune"),
+        store
+            .prune_closed(&cutoff, 1, &mut resume)
+            .await
+            .expect("prune"),
         (0, 0),
         "no more"
     );

@@ -373,9 +373,12 @@ async fn retention(store: Store, keep: std::time::Duration) {
         let Some(cutoff) = chrono::Utc::now().checked_sub_signed(keep) else {
             continue;
         };
-        let (mut alerts, mut events) = (0, 0);
+        let (mut alerts, mut events, mut resume) = (0, 0, None);
         loop {
-            match store.prune_closed(&cutoff, RETENTION_BATCH).await {
+            match store
+                .prune_closed(&cutoff, RETENTION_BATCH, &mut resume)
+                .await
+            {
                 Ok((a, e)) => {
                     alerts += a;
                     events += e;
