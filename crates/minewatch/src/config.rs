@@ -207,6 +207,15 @@ impl Config {
                 "store.url {url:?}: expected sqlite://PATH, postgres://… or postgresql://…"
             ));
         }
+        // Closed alerts are evidence: a retention under a day is a typo ("40" for "40d"), not a
+        // policy, and would delete them as soon as they close.
+        if let Some(keep) = self.store.retention
+            && keep < std::time::Duration::from_secs(86_400)
+        {
+            return Err(format!(
+                "store.retention {keep:?} is under a day; closed alerts are evidence (e.g. \"400d\")"
+            ));
+        }
         self.notify.validate()?;
         Ok(())
     }
@@ -292,6 +301,19 @@ mod tests {
         let (_d, p) = write("[mqtt]\nca_file = \"ca.pem\"\n");
         let e = Config::load(&p).expect_err("ca without tls").to_string();
         assert!(e.contains("tls = true"), "{e}");
+    }
+
+    #[test]
+    fn retention_under_a_day_is_refused_naming_the_key_and_a_year_is_taken() {
+        let (_d, p) = write("[store]\nretention = \"40\"\n");
+        let e = Config::load(&p).expect_err("40 s").to_string();
+        assert!(e.contains("store.retention") && e.contains(":2:"), "{e}");
+        let (_d, p) = write("[store]\nretention = \"400d\"\n");
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.store.retention,
+            Some(std::time::Duration::from_secs(400 * 86_400))
+        );
     }
 
     const OPS_SHA: &str =
