@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 pub const ACTIVATIONS_KEPT: usize = 20;
 
 /// An alert's state in the ISA-18.2 sense.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmState {
     /// Active, not acknowledged.
@@ -70,7 +72,7 @@ impl AlarmState {
 }
 
 /// One earlier activation of a re-activated alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activation {
     pub started_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -84,7 +86,7 @@ pub struct Activation {
 
 /// An operator's shelving of one alert: hidden from the active list and from notifications until
 /// `until`, when it returns by itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shelf {
     pub by: String,
     pub reason: String,
@@ -93,7 +95,7 @@ pub struct Shelf {
 }
 
 /// What alarm management adds to an alert, flattened into the alert object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alarm {
     /// The ISA-18.2 state.
     #[serde(default)]

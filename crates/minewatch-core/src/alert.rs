@@ -57,7 +57,7 @@ macro_rules! for_each_kind {
 macro_rules! define_kind {
     ($($snake:ident $camel:ident),* $(,)?) => {
         /// Every alert kind of contract §3, generated from [`for_each_kind!`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum Kind { $($camel),* }
 
@@ -121,7 +121,7 @@ impl Kind {
 }
 
 /// What an alert of a kind is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectType {
     /// A safety-monitoring point (sensor or switch).
@@ -140,7 +140,7 @@ pub enum SubjectType {
 }
 
 /// One parameter of a kind, as `GET /api/kinds` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ParamInfo {
     /// The key under `[rules]`.
     pub key: &'static str,
@@ -152,7 +152,7 @@ pub struct ParamInfo {
 }
 
 /// One alert kind, as `GET /api/kinds` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KindInfo {
     pub name: Kind,
     pub subject: SubjectType,
@@ -172,7 +172,19 @@ impl fmt::Display for Kind {
 }
 
 /// Severity, least severe first: the order `Ord` compares by (`Critical` is the greatest).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -207,7 +219,7 @@ impl Severity {
 }
 
 /// Whether an alert's condition still holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     Active,
@@ -225,7 +237,7 @@ impl AlertState {
 }
 
 /// An operator's acknowledgement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ack {
     pub by: String,
     pub at: DateTime<Utc>,
@@ -234,7 +246,7 @@ pub struct Ack {
 }
 
 /// The alert object of contract §4.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: String,
     /// `mine/kind/subject`: at most one active alert per key.
@@ -265,7 +277,7 @@ pub fn alert_key(mine: &str, kind: Kind, subject: &str) -> String {
 }
 
 /// What happened to an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     Raised,
@@ -309,7 +321,7 @@ impl EventType {
 
 /// One change of one alert, with its place in the global, gap-free sequence. Serialized, it is the
 /// WebSocket message `{"type":…,"seq":…,"alert":{…}}` (plus `at`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     #[serde(rename = "type")]
     pub kind: EventType,

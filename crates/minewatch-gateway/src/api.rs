@@ -8,10 +8,12 @@ use crate::access::{Access, Role};
 use crate::audit_api::{self, ACK, RELOAD, SHELVE, STATUS, UNSHELVE};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, MAX_BY, MAX_NOTE, Params, PathId, text_field};
+use crate::openapi::{
+    AlertDetail, AlertList, DeadLetterList, ErrorBody, EventPage, FloodList, MineDetail, MineList,
+    StatusOrder,
+};
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post, put};
 use minewatch_core::alarm::AlarmState;
 use minewatch_core::id;
 use minewatch_core::registry::MineStatus;
@@ -21,23 +23,26 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes under `/api`.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/alerts", get(list_alerts))
-        .route("/api/alerts/{id}", get(get_alert))
-        .route("/api/alerts/{id}/ack", post(ack_alert))
-        .route("/api/alerts/{id}/shelve", post(shelve_alert))
-        .route("/api/alerts/{id}/unshelve", post(unshelve_alert))
-        .route("/api/floods", get(list_floods))
-        .route("/api/events", get(list_events))
-        .route("/api/mines", get(list_mines))
-        .route("/api/mines/{id}", get(get_mine))
-        .route("/api/mines/{id}/status", put(set_status))
-        .route("/api/dead-letters", get(list_dead_letters))
-        .route("/api/kpis", get(crate::kpis::kpis))
-        .route("/api/admin/reload", post(reload))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_alerts))
+        .routes(routes!(get_alert))
+        .routes(routes!(ack_alert))
+        .routes(routes!(shelve_alert))
+        .routes(routes!(unshelve_alert))
+        .routes(routes!(list_floods))
+        .routes(routes!(list_events))
+        .routes(routes!(list_mines))
+        .routes(routes!(get_mine))
+        .routes(routes!(set_status))
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(crate::kpis::kpis))
+        .routes(routes!(reload))
 }
 
 const SEVERITIES: &str = "critical, major, warning or info";
@@ -52,6 +57,26 @@ const OPEN: [AlarmState; 3] = [
 /// `GET /api/alerts?state=open|active|cleared|resolved|all&mine=&kind=&severity=&limit=`: newest
 /// first. `state` defaults to `open`: the active alerts and the cleared ones still waiting for an
 /// acknowledgement (ISA-18.2), each with its `alarm_state`. `severity` is a minimum, as on `/ws`.
+#[utoipa::path(get, path = "/api/alerts", tag = "alerts",
+    params(
+        ("state" = Option<String>, Query, description = "open (default: active, and cleared still unacknowledged), active, cleared, resolved or all"),
+        ("mine" = Option<String>, Query, description = "Only this mine"),
+        ("kind" = Option<minewatch_core::Kind>, Query, description = "Only this kind"),
+        ("severity" = Option<Severity>, Query, description = "At least this severity"),
+        ("subject" = Option<String>, Query, description = "Only this subject (point, area, tag, camera…)"),
+        ("since" = Option<String>, Query, description = "Started at or after this RFC 3339 time"),
+        ("until" = Option<String>, Query, description = "Started before this RFC 3339 time"),
+        ("before" = Option<String>, Query, description = "Cursor: alerts older than this alert id (the last of a page)"),
+        ("after" = Option<String>, Query, description = "Cursor: alerts newer than this alert id (the first of a page)"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+    ),
+    responses(
+        (status = 200, description = "Newest first; with `Accept: text/csv`, the same alerts as CSV", content(
+            (AlertList = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+    ))]
 async fn list_alerts(
     State(s): State<AppState>,
     access: Access,
@@ -167,6 +192,12 @@ async fn visible_alert(
 }
 
 /// `GET /api/alerts/{id}`: `{"alert":{…},"events":[…]}`.
+#[utoipa::path(get, path = "/api/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    responses(
+        (status = 200, description = "The alert with its events", body = AlertDetail),
+        (status = 404, description = "No such alert the caller may see", body = ErrorBody),
+    ))]
 async fn get_alert(
     State(s): State<AppState>,
     access: Access,
@@ -178,7 +209,7 @@ async fn get_alert(
 }
 
 /// The body of an ack.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AckBody {
     by: String,
@@ -187,7 +218,7 @@ struct AckBody {
 }
 
 /// The body of a shelving.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ShelveBody {
     by: String,
@@ -197,6 +228,16 @@ struct ShelveBody {
 }
 
 /// `POST /api/alerts/{id}/ack` `{"by":"…","note":"…"}`: the alert after the ack.
+#[utoipa::path(post, path = "/api/alerts/{id}/ack", tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    request_body = AckBody,
+    responses(
+        (status = 200, description = "The alert after the ack", body = Alert),
+        (status = 400, description = "A bad body", body = ErrorBody),
+        (status = 403, description = "The token is not an operator's", body = ErrorBody),
+        (status = 404, description = "No such alert the caller may see", body = ErrorBody),
+        (status = 409, description = "Nothing to acknowledge", body = ErrorBody),
+    ))]
 async fn ack_alert(
     State(s): State<AppState>,
     access: Access,
@@ -219,6 +260,16 @@ async fn ack_alert(
 /// `POST /api/alerts/{id}/shelve` `{"by":"…","reason":"…","for":"30m"}`: hides one active or
 /// cleared alert from the open list and from notifications until the time runs out (at most
 /// `alarms.shelve_max`); it returns by itself. Operators only; `reason` is required.
+#[utoipa::path(post, path = "/api/alerts/{id}/shelve", tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    request_body = ShelveBody,
+    responses(
+        (status = 200, description = "The alert, shelved", body = Alert),
+        (status = 400, description = "A bad body", body = ErrorBody),
+        (status = 403, description = "The token is not an operator's", body = ErrorBody),
+        (status = 404, description = "No such alert the caller may see", body = ErrorBody),
+        (status = 409, description = "The alert cannot be shelved now", body = ErrorBody),
+    ))]
 async fn shelve_alert(
     State(s): State<AppState>,
     access: Access,
@@ -253,6 +304,16 @@ async fn shelve_alert(
 }
 
 /// `POST /api/alerts/{id}/unshelve` `{"by":"…"}`: takes a shelved alert back before its time.
+#[utoipa::path(post, path = "/api/alerts/{id}/unshelve", tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    request_body(content = AckBody, description = "`by` (a `note` is accepted and ignored)"),
+    responses(
+        (status = 200, description = "The alert, back from the shelf", body = Alert),
+        (status = 400, description = "A bad body", body = ErrorBody),
+        (status = 403, description = "The token is not an operator's", body = ErrorBody),
+        (status = 404, description = "No such alert the caller may see", body = ErrorBody),
+        (status = 409, description = "The alert is not shelved", body = ErrorBody),
+    ))]
 async fn unshelve_alert(
     State(s): State<AppState>,
     access: Access,
@@ -273,6 +334,8 @@ async fn unshelve_alert(
 /// `GET /api/floods`: `{"floods":{"MINE":{"since","count","peak"}}}`, the mines the caller sees
 /// that are in an alarm flood now (more than `alarms.flood_count` new alerts within
 /// `alarms.flood_window`).
+#[utoipa::path(get, path = "/api/floods", tag = "alerts",
+    responses((status = 200, description = "The mines in flood now", body = FloodList)))]
 async fn list_floods(State(s): State<AppState>, access: Access) -> Json<Value> {
     let floods: serde_json::Map<String, Value> = s
         .live
@@ -288,6 +351,15 @@ async fn list_floods(State(s): State<AppState>, access: Access) -> Json<Value> {
 /// from `after`. A caller limited to some mines gets only their events, so a page can be shorter
 /// than `limit`, even empty, although more follow: the next page starts after `next_after`, the
 /// last seq this page looked at.
+#[utoipa::path(get, path = "/api/events", tag = "alerts",
+    params(
+        ("after" = Option<u64>, Query, description = "Events after this seq (default 0)"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+    ),
+    responses(
+        (status = 200, description = "Ascending from `after`", body = EventPage),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+    ))]
 async fn list_events(
     State(s): State<AppState>,
     access: Access,
@@ -317,6 +389,8 @@ async fn list_events(
 }
 
 /// `GET /api/mines`: `{"mines":[summary…]}`, sorted by id.
+#[utoipa::path(get, path = "/api/mines", tag = "mines",
+    responses((status = 200, description = "The mines the caller sees, by id", body = MineList)))]
 async fn list_mines(State(s): State<AppState>, access: Access) -> Json<Value> {
     let mut active: HashMap<String, usize> = HashMap::new();
     for a in s.live.alerts.iter() {
@@ -339,6 +413,12 @@ async fn list_mines(State(s): State<AppState>, access: Access) -> Json<Value> {
 }
 
 /// `GET /api/mines/{id}`: the mine's whole live picture with its active alerts.
+#[utoipa::path(get, path = "/api/mines/{id}", tag = "mines",
+    params(("id" = String, Path, description = "The mine id")),
+    responses(
+        (status = 200, description = "The mine's live picture", body = MineDetail),
+        (status = 404, description = "No such mine the caller may see", body = ErrorBody),
+    ))]
 async fn get_mine(
     State(s): State<AppState>,
     access: Access,
@@ -359,7 +439,7 @@ async fn get_mine(
 }
 
 /// The body of a status order.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusBody {
     status: MineStatus,
@@ -371,6 +451,15 @@ struct StatusBody {
 }
 
 /// `PUT /api/mines/{id}/status` `{"status":"suspended","by":"…","note":"…"}`: a regulator's order.
+#[utoipa::path(put, path = "/api/mines/{id}/status", tag = "mines",
+    params(("id" = String, Path, description = "The mine id")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The order, stored and in force", body = StatusOrder),
+        (status = 400, description = "A bad id or body", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's", body = ErrorBody),
+        (status = 404, description = "No such mine the caller may see", body = ErrorBody),
+    ))]
 async fn set_status(
     State(s): State<AppState>,
     access: Access,
@@ -408,6 +497,16 @@ async fn set_status(
 
 /// `GET /api/dead-letters?mine=&before=&limit=`: `{"dead_letters":[…]}`, newest first; page
 /// backwards with `before` = the smallest id seen.
+#[utoipa::path(get, path = "/api/dead-letters", tag = "admin",
+    params(
+        ("mine" = Option<String>, Query, description = "Only this mine"),
+        ("before" = Option<i64>, Query, description = "Only ids below this one"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = DeadLetterList),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+    ))]
 async fn list_dead_letters(
     State(s): State<AppState>,
     access: Access,
@@ -437,6 +536,11 @@ async fn list_dead_letters(
 
 /// `POST /api/admin/reload`: the report; still 200 when some files failed, which it lists (their
 /// old definitions were kept). A reload changes every mine, so it needs an admin of all mines.
+#[utoipa::path(post, path = "/api/admin/reload", tag = "admin",
+    responses(
+        (status = 200, description = "What was reloaded, and what failed (kept as it was)", body = crate::ReloadReport),
+        (status = 403, description = "The token is not an admin of every mine", body = ErrorBody),
+    ))]
 async fn reload(
     State(s): State<AppState>,
     access: Access,

@@ -17,13 +17,13 @@ use crate::access::{Access, Role};
 use crate::error::ApiError;
 use crate::extract::{MAX_BY, Params};
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use minewatch_store::{AuditEntry, AuditQuery};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// An acknowledgement; target: the alert id.
 pub(crate) const ACK: &str = "ack";
@@ -52,8 +52,8 @@ const ACTIONS: [&str; 7] = [
 ];
 
 /// The routes of this module.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/api/audit", get(list_audit))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
 }
 
 /// Records that `access` did `action` to `target`, saying they were `by`, with `detail` (a JSON
@@ -93,6 +93,19 @@ pub(crate) async fn record(
 /// `GET /api/audit?before=&limit=&action=&token=&since=`: `{"audit":[…]}`, newest first; page
 /// backwards with `before` = the smallest id seen. Admins of every mine only: the entries name
 /// alerts, silences and mines of all of them.
+#[utoipa::path(get, path = "/api/audit", tag = "admin",
+    params(
+        ("before" = Option<i64>, Query, description = "Only ids below this one"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+        ("action" = Option<String>, Query, description = "ack, shelve, unshelve, silence_set, silence_end, status or reload"),
+        ("token" = Option<String>, Query, description = "Only actions under this token name"),
+        ("since" = Option<String>, Query, description = "At or after this RFC 3339 time"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = crate::openapi::AuditList),
+        (status = 400, description = "A bad parameter", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The token is not an admin of every mine", body = crate::openapi::ErrorBody),
+    ))]
 async fn list_audit(
     State(s): State<AppState>,
     access: Access,

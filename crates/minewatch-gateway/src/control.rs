@@ -76,7 +76,7 @@ pub enum ControlError {
 }
 
 /// The outcome of a registry reload.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// Mines defined after the reload.
     pub mines: usize,

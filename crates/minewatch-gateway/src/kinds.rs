@@ -6,14 +6,14 @@
 
 use crate::AppState;
 use crate::access::Access;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use minewatch_core::KindInfo;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The kind catalogue, serialized once as `{"kinds":[…]}`; cheap to clone.
 #[derive(Debug, Clone)]
@@ -68,13 +68,15 @@ pub(crate) fn expected() -> String {
 }
 
 /// The route.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/api/kinds", get(list_kinds))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_kinds))
 }
 
 /// `GET /api/kinds`: `{"kinds":[{"name","label","subject","severity","description","resolves_on_ack",
 /// "params":[{"key","default","unit","description"}]}…]}`, in contract order. Any caller the other
 /// read-only routes admit may read it; it names no mine.
+#[utoipa::path(get, path = "/api/kinds", tag = "alerts",
+    responses((status = 200, description = "Every kind this build raises, in contract order", body = crate::openapi::KindList)))]
 async fn list_kinds(State(s): State<AppState>, _access: Access) -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], s.kinds.body.clone())
 }

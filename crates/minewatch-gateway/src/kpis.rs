@@ -21,6 +21,16 @@ const MAX_FLOOD: u32 = 10_000;
 
 /// `GET /api/kpis`: the [`Kpis`] of the window. A `mine` the caller does not see gives a report
 /// with no mines, as `/api/alerts` gives no alerts.
+#[utoipa::path(get, path = "/api/kpis", tag = "alerts",
+    params(
+        ("mine" = Option<String>, Query, description = "Only this mine"),
+        ("since" = Option<String>, Query, description = "Window start, RFC 3339 (default: a day ago; at most 31 days)"),
+        ("flood" = Option<u32>, Query, description = "Flood threshold, activations per 10 minutes (1-10000)"),
+    ),
+    responses(
+        (status = 200, description = "The figures of the window", body = Kpis),
+        (status = 400, description = "A bad parameter", body = crate::openapi::ErrorBody),
+    ))]
 pub(crate) async fn kpis(
     State(s): State<AppState>,
     access: Access,

@@ -47,6 +47,7 @@ pub mod kinds;
 mod kpis;
 mod listing;
 mod notify_api;
+pub mod openapi;
 mod ops;
 mod page;
 mod token;
@@ -61,19 +62,21 @@ pub use ops::METRICS_CONTENT_TYPE;
 pub use ws::SnapshotCache;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::routing::get;
 use minewatch_core::WireEvent;
 use minewatch_core::live::LiveView;
 use minewatch_core::metrics::Metrics;
 use minewatch_store::Store;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -164,18 +167,48 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn build(state: AppState, life: Lifecycle) -> Router {
-    Router::new()
+    let (routes, _) = routes().split_for_parts();
+    routes
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(axum::Extension(life))
+        .with_state(state)
+}
+
+/// Every route of the server, each with its description (see [`openapi`]).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::frame())
         .merge(api::routes())
         .merge(audit_api::routes())
         .merge(kinds::routes())
         .merge(notify_api::routes())
         .merge(ops::routes())
-        .route("/ws", get(ws::handler))
+        .merge(ws::routes())
         .merge(page::routes())
-        .fallback(no_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(axum::Extension(life))
-        .with_state(state)
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI document of every route, built once and kept as the JSON served.
+pub fn openapi_document() -> &'static Bytes {
+    static DOC: OnceLock<Bytes> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let (_, doc) = routes().split_for_parts();
+        Bytes::from(
+            doc.to_pretty_json().unwrap_or_else(|e| {
+                format!("{{\"error\":\"the document did not serialize: {e}\"}}")
+            }),
+        )
+    })
+}
+
+/// `GET /api/openapi.json`.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_document().clone(),
+    )
 }
 
 async fn no_route(req: Request) -> ApiError {

@@ -7,11 +7,10 @@ use crate::access::{Access, Role};
 use crate::audit_api::{self, SILENCE_END, SILENCE_SET};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, MAX_BY, MAX_NOTE, Params, PathId, text_field};
+use crate::openapi::{DeliveryList, ErrorBody, SilenceList};
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use chrono::{DateTime, TimeDelta, Utc};
 use minewatch_core::time::parse_duration;
 use minewatch_core::{Alert, Kind, id};
@@ -20,16 +19,19 @@ use minewatch_store::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The longest silence accepted.
 const MAX_SILENCE_DAYS: i64 = 366;
 
 /// The routes of this module.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/silences", get(list_silences).post(add_silence))
-        .route("/api/silences/{id}", axum::routing::delete(end_silence))
-        .route("/api/deliveries", get(list_deliveries))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_silences, add_silence))
+        .routes(routes!(end_silence))
+        .routes(routes!(list_deliveries))
 }
 
 /// The silences in effect now or later (the ones that can silence an alert now).
@@ -87,6 +89,16 @@ pub(crate) async fn mark_silenced(store: &Store, alerts: &mut Value) -> Result<(
 
 /// `GET /api/silences?state=active|all&mine=&limit=`: `{"silences":[…]}`, newest first.
 /// `active` (the default) lists silences in effect or still to come; `all` also those over.
+#[utoipa::path(get, path = "/api/silences", tag = "notify",
+    params(
+        ("state" = Option<String>, Query, description = "active (default: in effect or still to come) or all"),
+        ("mine" = Option<String>, Query, description = "Only this mine"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = SilenceList),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+    ))]
 async fn list_silences(
     State(s): State<AppState>,
     access: Access,
@@ -117,8 +129,8 @@ async fn list_silences(
     Ok(Json(json!({ "silences": silences })))
 }
 
-/// The body of a new silence.
-#[derive(Deserialize)]
+/// The body of a new silence: `ends_at` or `duration` (one of them), times in RFC 3339.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SilenceBody {
     mine: String,
@@ -151,6 +163,14 @@ fn time_field(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// `POST /api/silences`: 201 with the silence.
+#[utoipa::path(post, path = "/api/silences", tag = "notify",
+    request_body = SilenceBody,
+    responses(
+        (status = 201, description = "The silence, stored", body = Silence),
+        (status = 400, description = "A bad body", body = ErrorBody),
+        (status = 403, description = "The token is not an operator's", body = ErrorBody),
+        (status = 404, description = "No such mine the caller may see", body = ErrorBody),
+    ))]
 async fn add_silence(
     State(s): State<AppState>,
     access: Access,
@@ -282,6 +302,16 @@ async fn add_silence(
 
 /// `DELETE /api/silences/{id}?by=`: ends the silence now; answers it as it now stands (still
 /// listed with `state=all`, with `ended_by`). `by` defaults to the caller's name.
+#[utoipa::path(delete, path = "/api/silences/{id}", tag = "notify",
+    params(
+        ("id" = i64, Path, description = "The silence id"),
+        ("by" = Option<String>, Query, description = "Who ends it (default: the token's name)"),
+    ),
+    responses(
+        (status = 200, description = "The silence as it now stands", body = Silence),
+        (status = 403, description = "The token is not an operator's", body = ErrorBody),
+        (status = 404, description = "No such silence the caller may see", body = ErrorBody),
+    ))]
 async fn end_silence(
     State(s): State<AppState>,
     access: Access,
@@ -321,6 +351,17 @@ async fn end_silence(
 
 /// `GET /api/deliveries?state=failed|all&sink=&mine=&limit=`: `{"deliveries":[…]}`, newest
 /// first. `failed` (the default) lists the notifications given up on.
+#[utoipa::path(get, path = "/api/deliveries", tag = "notify",
+    params(
+        ("state" = Option<String>, Query, description = "failed (default), delivered or all"),
+        ("sink" = Option<String>, Query, description = "Only this sink"),
+        ("mine" = Option<String>, Query, description = "Only this mine"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = DeliveryList),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+    ))]
 async fn list_deliveries(
     State(s): State<AppState>,
     access: Access,

@@ -1,27 +1,33 @@
 //! What operations and orchestrators poll: `/metrics`, `/healthz`, `/readyz`.
 
 use crate::AppState;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use std::sync::atomic::Ordering;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The content type of the OpenMetrics text that prometheus-client writes.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The operational routes.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// `GET /metrics`: every metric, in one exposition. With `http.metrics_auth`, only for a bearer
 /// token of every mine (401 without a known token, 403 for one limited to some mines).
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+        (status = 401, description = "`http.metrics_auth` is on and the request has no known token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`http.metrics_auth` is on and the token does not cover every mine", body = crate::openapi::ErrorBody),
+    ))]
 async fn metrics(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -40,6 +46,8 @@ async fn metrics(
 }
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", security(()),
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -48,6 +56,11 @@ async fn healthz() -> &'static str {
 /// state built), the store taking commits (a full disk: nothing is acked or published until it
 /// takes them again), every pipeline task alive and the broker session up. 503 with the reason
 /// otherwise; it turns 200 again by itself when the cause goes away.
+#[utoipa::path(get, path = "/readyz", tag = "ops", security(()),
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`not ready: REASON`", body = String, content_type = "text/plain"),
+    ))]
 async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
     let not_ready = if !s.ready.load(Ordering::Acquire) {
         Some("starting".to_string())

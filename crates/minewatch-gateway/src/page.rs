@@ -40,16 +40,16 @@
 //! All server text reaches the DOM as text (`textContent`, `setAttribute`), never as markup.
 
 use crate::AppState;
-use axum::Router;
 use axum::extract::Path;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// One embedded file.
 struct Asset {
@@ -89,10 +89,10 @@ const ASSETS: &[Asset] = &[
 ];
 
 /// The routes of the page: `/` and `/assets/{name}`.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/{name}", get(asset))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(index))
+        .routes(routes!(asset))
 }
 
 /// The strong ETag of each asset, in the order of [`ASSETS`], computed once.
@@ -112,11 +112,26 @@ fn etags() -> &'static [HeaderValue] {
 }
 
 /// `GET /`.
+#[utoipa::path(get, path = "/", tag = "ops", security(()),
+    responses(
+        (status = 200, description = "The operator dashboard", body = String, content_type = "text/html"),
+        (status = 304, description = "The browser's copy (`If-None-Match`) is current"),
+    ))]
 async fn index(headers: HeaderMap) -> Response {
     serve(0, &headers)
 }
 
 /// `GET /assets/{name}`.
+#[utoipa::path(get, path = "/assets/{name}", tag = "ops", security(()),
+    params(("name" = String, Path, description = "app.css or a script of the page")),
+    responses(
+        (status = 200, description = "The asset", content(
+            (String = "text/css"),
+            (String = "text/javascript"),
+        )),
+        (status = 304, description = "The browser's copy (`If-None-Match`) is current"),
+        (status = 404, description = "No such asset", body = crate::openapi::ErrorBody),
+    ))]
 async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     match ASSETS
         .iter()

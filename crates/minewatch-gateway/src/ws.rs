@@ -51,9 +51,26 @@ const SEND_BATCH: usize = 256;
 /// Events read from the store per query when replaying.
 const REPLAY_PAGE: u64 = 1000;
 
+/// The route.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(handler))
+}
+
 /// `GET /ws`: authenticates (the token may come as `?token=`, since browsers cannot set headers on
 /// a WebSocket), validates the parameters (400 naming a bad one; 404 for a mine the caller may not
 /// see), then upgrades.
+#[utoipa::path(get, path = "/ws", tag = "alerts",
+    params(
+        ("mine" = Option<String>, Query, description = "Only this mine"),
+        ("severity" = Option<Severity>, Query, description = "At least this severity"),
+        ("after" = Option<u64>, Query, description = "Resume after this seq: the events since, or a snapshot when they are no longer stored"),
+        ("token" = Option<String>, Query, description = "The bearer token, for clients that cannot set headers"),
+    ),
+    responses(
+        (status = 101, description = "WebSocket: a `{\"type\":\"snapshot\",\"seq\":S,\"alerts\":[…]}`, then each event `{\"type\",\"seq\",\"at\",\"alert\"}`"),
+        (status = 400, description = "A bad parameter, or not a WebSocket upgrade", body = crate::openapi::ErrorBody),
+        (status = 404, description = "A mine the caller may not see", body = crate::openapi::ErrorBody),
+    ))]
 pub(crate) async fn handler(
     State(state): State<AppState>,
     StreamAccess(access): StreamAccess,

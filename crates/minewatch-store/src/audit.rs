@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One operator action, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// 0 when new; assigned by the store, increasing with insertion order.
     pub id: i64,

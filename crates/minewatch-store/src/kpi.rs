@@ -50,7 +50,7 @@ pub struct KpiQuery {
 }
 
 /// The report: one row per mine and the same figures over all of them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Kpis {
     /// The window asked for.
     pub since: DateTime<Utc>,
@@ -71,7 +71,7 @@ pub struct Kpis {
 }
 
 /// One mine's row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MineKpis {
     pub mine: String,
     #[serde(flatten)]
@@ -79,7 +79,7 @@ pub struct MineKpis {
 }
 
 /// The figures of one mine, or of all of them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Activity {
     /// `raised` events in the window.
     pub activations: u64,
@@ -106,7 +106,7 @@ pub struct Activity {
 }
 
 /// The most activations within 10 minutes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Peak {
     pub count: u64,
     /// The first activation of that span; `None` when there was none.
@@ -114,14 +114,14 @@ pub struct Peak {
 }
 
 /// A key and how many activations it had.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KeyCount {
     pub key: String,
     pub count: u64,
 }
 
 /// A chattering key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Chatter {
     pub key: String,
     /// Its activations in the window.
@@ -131,7 +131,7 @@ pub struct Chatter {
 }
 
 /// An alert active for longer than [`STALE_AFTER`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StaleAlert {
     pub id: String,
     pub key: String,
@@ -140,14 +140,14 @@ pub struct StaleAlert {
 }
 
 /// A count and the first [`LISTED`] of what was counted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Listed<T> {
     pub count: u64,
     pub items: Vec<T>,
 }
 
 /// Acknowledgement times of one severity, in seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AckTimes {
     pub severity: Severity,
     pub count: u64,

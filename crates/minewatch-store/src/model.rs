@@ -51,7 +51,7 @@ pub struct Applied {
 
 /// One rejected message, or every element of one message rejected for one reason, kept for
 /// operators (contract §1).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DeadLetter {
     /// 0 when new; assigned by the store, increasing with insertion order.
     pub id: i64,
@@ -76,7 +76,7 @@ pub struct DeadLetter {
 }
 
 /// One rejected element of a summarised dead letter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Example {
     /// What was wrong with it.
     pub detail: String,

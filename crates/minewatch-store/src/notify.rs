@@ -21,7 +21,7 @@ pub fn cursor_key(sink: &str) -> String {
 /// An operator's silence: notifications of the alerts it covers are held back from sinks while it
 /// is in effect (`starts_at <= t < ends_at`). The alerts are still recorded and shown, marked
 /// silenced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Silence {
     /// 0 when new; assigned by the store, increasing with creation order.
     pub id: i64,
@@ -82,7 +82,7 @@ pub struct SilenceQuery {
 }
 
 /// What became of notifying one sink of one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// The sink accepted it.
@@ -112,7 +112,7 @@ impl DeliveryState {
 }
 
 /// One delivery record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// 0 when new; assigned by the store.
     pub id: i64,

@@ -8,5 +8,6 @@ mod conns;
 mod http;
 mod kinds;
 mod kpis;
+mod openapi;
 mod silences;
 mod ws;
