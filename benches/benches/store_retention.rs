@@ -6,6 +6,12 @@
 //!
 //! SQLite in a temp file; PostgreSQL too when `MINEWATCH_BENCH_PG` names a server (a schema of
 //! its own, dropped after). `cargo bench -p minewatch-benches --bench store_retention -- --bench`.
+//!
+//! `--copies K` (default 20 with `--bench`, 1 otherwise): a K-th of the events is written through
+//! the store, which writes about 3,000 events a second here (10 M would take an hour), and the
+//! store is then copied K-1 times over in SQL, each copy's alerts with ids, keys and seqs of their
+//! own and the same times: K alerts in each time slot of the one written, the same rows, indexes
+//! and JSON the store writes.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use minewatch_core::alarm::AlarmState;
@@ -100,6 +106,77 @@ async fn fill(store: &Store, events: usize) {
     );
 }
 
+/// Copies every alert and event of the store `copies - 1` times, each copy with ids, keys and seqs
+/// of its own (`-k` appended, seq shifted by `k` times the largest).
+async fn replicate(url: &str, pg: bool, copies: usize) {
+    use sqlx::Connection;
+    if copies < 2 {
+        return;
+    }
+    let started = Instant::now();
+    let set_id = |k: usize| {
+        if pg {
+            format!("jsonb_set(json::jsonb, '{{id}}', to_jsonb(id || '-{k}'))::text")
+        } else {
+            format!("json_set(json, '$.id', id || '-{k}')")
+        }
+    };
+    let statements = |k: usize, max: i64| {
+        [
+            format!(
+                "INSERT INTO alerts (id, key, mine, kind, severity, state, subject, area, started_at, \
+                 updated_at, resolved_at, json, last_seq, alarm) \
+                 SELECT id || '-{k}', key || '-{k}', mine, kind, severity, state, subject, area, \
+                 started_at, updated_at, resolved_at, {}, last_seq + {}, alarm FROM alerts \
+                 WHERE id NOT LIKE '%-%'",
+                set_id(k),
+                max * k as i64
+            ),
+            format!(
+                "INSERT INTO events (seq, alert_id, type, at, json) \
+                 SELECT seq + {}, alert_id || '-{k}', type, at, {} FROM events WHERE seq <= {max}",
+                max * k as i64,
+                set_id(k).replace("(id ||", "(alert_id ||")
+            ),
+        ]
+    };
+    let result: Result<(), sqlx::Error> = async {
+        if pg {
+            let mut c = sqlx::PgConnection::connect(url).await?;
+            let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .fetch_one(&mut c)
+                .await?;
+            for k in 1..copies {
+                for sql in statements(k, max) {
+                    sqlx::query(&sql).execute(&mut c).await?;
+                }
+            }
+            sqlx::query("ANALYZE").execute(&mut c).await?;
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(url).await?;
+            let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .fetch_one(&mut c)
+                .await?;
+            for k in 1..copies {
+                for sql in statements(k, max) {
+                    sqlx::query(&sql).execute(&mut c).await?;
+                }
+            }
+            sqlx::query("ANALYZE").execute(&mut c).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        panic!("copying the store: {e}");
+    }
+    println!(
+        "  copied {} times over in SQL in {:.1} s",
+        copies - 1,
+        started.elapsed().as_secs_f64()
+    );
+}
+
 async fn commit(store: &Store, batch: &mut Vec<Event>) {
     if batch.is_empty() {
         return;
@@ -185,7 +262,7 @@ async fn plans(url: &str, pg: bool, sqls: &[String]) {
     }
 }
 
-async fn run(label: &str, url: &str, pg: bool, events: usize) {
+async fn run(label: &str, url: &str, pg: bool, events: usize, copies: usize) {
     println!("{label}:");
     let store = match Store::open(url).await {
         Ok(s) => s,
@@ -194,8 +271,9 @@ async fn run(label: &str, url: &str, pg: bool, events: usize) {
             return;
         }
     };
-    fill(&store, events).await;
-    let alerts = events / 2;
+    fill(&store, events / copies).await;
+    replicate(url, pg, copies).await;
+    let alerts = events / copies / 2;
     let qs = queries(alerts);
     for (what, q, _) in &qs {
         let (ms, n) = time(&store, q).await;
@@ -244,6 +322,12 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(if bench { 10_000_000 } else { 20_000 });
+    let copies = std::env::args()
+        .skip_while(|a| a != "--copies")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if bench { 20 } else { 1 })
+        .max(1);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -257,7 +341,7 @@ fn main() {
             Err(e) => panic!("tempdir: {e}"),
         };
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        run("SQLite", &url, false, events).await;
+        run("SQLite", &url, false, events, copies).await;
         if let Ok(server) = std::env::var("MINEWATCH_BENCH_PG") {
             use sqlx::Connection;
             let schema = format!("mwbench_{}", std::process::id());
@@ -269,7 +353,7 @@ fn main() {
                 .await;
                 let sep = if server.contains('?') { '&' } else { '?' };
                 let url = format!("{server}{sep}options=-csearch_path%3D{schema}");
-                run("PostgreSQL", &url, true, events).await;
+                run("PostgreSQL", &url, true, events, copies).await;
                 let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                     .execute(&mut c)
                     .await;

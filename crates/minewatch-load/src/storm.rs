@@ -156,6 +156,7 @@ async fn client(
     addr: SocketAddr,
     expected: u64,
     t0: Arc<std::sync::OnceLock<Instant>>,
+    snapshots: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Option<f64> {
     let url = format!("ws://{addr}/ws");
     // A snapshot of 30,000 alerts is tens of MB in one frame: a browser takes it, so this client
@@ -187,6 +188,9 @@ async fn client(
                 memchr::memmem::find(bytes, b"\"cleared\":[").map_or(bytes, |end| &bytes[..end]);
             for i in memchr::memmem::find_iter(active, b"{\"id\":\"") {
                 see(&active[i + 1..], &mut seen);
+            }
+            if t0.get().is_none() {
+                snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
         if seen.len() as u64 >= expected {
@@ -222,18 +226,23 @@ pub async fn run(args: &StormArgs, launcher: &dyn Launcher) -> Result<StormRepor
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let t0 = Arc::new(std::sync::OnceLock::new());
+        let snapshots = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..args.clients {
-            tasks.push(tokio::spawn(client(addr, expected, t0.clone())));
+            tasks.push(tokio::spawn(client(
+                addr,
+                expected,
+                t0.clone(),
+                snapshots.clone(),
+            )));
         }
-        // Every client has its snapshot before the storm.
-        while m.ws_clients.get() < args.clients as i64 {
+        // Every client has read its snapshot before the storm.
+        while snapshots.load(std::sync::atomic::Ordering::Relaxed) < args.clients {
             if Instant::now() > deadline {
-                return Err("the clients did not connect in time".to_string());
+                return Err("the clients did not get their snapshots in time".to_string());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let raised0 = m.alert_events_of(EventType::Raised);
         let resyncs0 = m.ws_resyncs.get();
         let start = Instant::now();

@@ -115,6 +115,60 @@ async fn a_resuming_client_gets_exactly_the_missed_events_then_live_ones_without
     assert_eq!(seq(&next_json(&mut ws).await), 8, "nothing in between");
 }
 
+/// Retention deletes closed alerts with their events: a client resuming across the gap they
+/// leave gets a snapshot of what is active, not a replay with events missing, while one resuming
+/// after the gap is replayed as usual. `/api/events` pages over what is kept.
+#[tokio::test]
+async fn a_client_resuming_across_events_retention_pruned_gets_a_snapshot() {
+    let gw = Gateway::start().await;
+    let old = alert("a1", "m1", Kind::OverLimit, Severity::Major, 1);
+    gw.emit(EventType::Raised, old.clone()).await; // seq 1
+    let kept = alert("a2", "m1", Kind::OverLimit, Severity::Major, 2);
+    gw.emit(EventType::Raised, kept.clone()).await; // seq 2
+    gw.emit(EventType::Resolved, resolved(&old)).await; // seq 3
+    gw.emit(
+        EventType::Raised,
+        alert("a3", "m1", Kind::OverLimit, Severity::Major, 4),
+    )
+    .await; // seq 4
+    let mut resume = None;
+    let pruned = gw
+        .state
+        .store
+        .prune_closed(&t(1_000), 500, &mut resume)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned,
+        (1, 2),
+        "a1 and its two events (seqs 1 and 3) pruned"
+    );
+
+    let log = gw.get("/api/events?after=0").await.json();
+    let kept_seqs: Vec<u64> = log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(seq)
+        .collect();
+    assert_eq!(kept_seqs, [2, 4]);
+    assert_eq!(log["last_seq"], 4);
+
+    let resyncs = gw.state.metrics.ws_resyncs.get();
+    let mut across = gw.ws("after=0").await;
+    let first = next_json(&mut across).await;
+    assert_eq!(first["type"], "snapshot", "{first}");
+    assert_eq!(seq(&first), 4);
+    assert_eq!(ids(&first["alerts"]), ["a3", "a2"]);
+    assert_eq!(gw.state.metrics.ws_resyncs.get(), resyncs + 1);
+
+    let mut after_gap = gw.ws("after=3").await;
+    assert_eq!(
+        seqs_through(&mut after_gap, 4).await,
+        events(&[4], "raised")
+    );
+}
+
 #[tokio::test]
 async fn a_replay_is_filtered_like_live_events() {
     let gw = Gateway::start().await;
