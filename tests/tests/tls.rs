@@ -61,8 +61,16 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// The TLS side of a test config: the CA file, the client certificate and key, `server_name`.
 type Tls<'a> = (&'a Path, Option<(&'a Path, &'a Path)>, Option<&'a str>);
 
-/// A config for a server on the TLS broker at `port` with these TLS files.
+/// A config for a server on the TLS broker at `port` with these TLS files, resolved as
+/// `Config::load` resolves it (the TLS files read).
 fn config(dir: &Path, port: u16, prefix: &str, tls: Tls<'_>) -> Config {
+    let mut cfg = made_in_code(dir, port, prefix, tls);
+    cfg.mqtt.resolve().expect("the TLS files load");
+    cfg
+}
+
+/// Like [`config`], not resolved: the server's start reads the TLS files.
+fn made_in_code(dir: &Path, port: u16, prefix: &str, tls: Tls<'_>) -> Config {
     let reg = dir.join(unique("registry"));
     std::fs::create_dir_all(&reg).expect("registry dir");
     std::fs::write(reg.join("m1.toml"), MINE).expect("mine");
@@ -80,7 +88,6 @@ fn config(dir: &Path, port: u16, prefix: &str, tls: Tls<'_>) -> Config {
         cfg.mqtt.client_key_file = Some(key.to_path_buf());
     }
     cfg.mqtt.server_name = tls.2.map(str::to_owned);
-    cfg.mqtt.resolve().expect("the TLS files load");
     cfg.store.url = format!("sqlite://{}", dir.join(unique("store")).display());
     cfg.registry.dir = reg;
     cfg.http.listen = "127.0.0.1:0".into();
@@ -91,7 +98,11 @@ fn config(dir: &Path, port: u16, prefix: &str, tls: Tls<'_>) -> Config {
 /// Starts a server on `cfg` (its broker at `port`), waits until it is connected, publishes a
 /// reading over TLS (trusting what the server trusts) until it raises its alert, and stops it.
 async fn reading_raises_its_alert(cfg: Config, port: u16, prefix: &str) {
-    let tls = cfg.mqtt.tls_config.clone().expect("built");
+    let mut mqtt = cfg.mqtt.clone();
+    if !mqtt.is_resolved() {
+        mqtt.resolve().expect("the TLS files load");
+    }
+    let tls = mqtt.tls_config.expect("built");
     let server = minewatch::Server::start(cfg).await.expect("server");
     let m = server.metrics.clone();
     wait_until("connected over TLS", || {
@@ -245,5 +256,44 @@ async fn a_broker_dialled_by_ip_whose_certificate_names_only_its_dns_name_is_tru
         with(Some("other.mine.example")),
     )
     .await;
-    reading_raises_its_alert(with(Some("broker.mine.example")), broker.port(), &prefix).await;
+    // Made in code, not resolved: the start reads the TLS files and the name.
+    let cfg = made_in_code(
+        dir.path(),
+        broker.port(),
+        &prefix,
+        (&ca_pem, None, Some("broker.mine.example")),
+    );
+    reading_raises_its_alert(cfg, broker.port(), &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_made_in_code_with_a_tls_file_or_server_name_that_cannot_work_fails_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-ca.pem");
+    let ca_pem = write(
+        dir.path(),
+        "ca.pem",
+        &Ca::new("minewatch test CA").cert.pem(),
+    );
+    // Nothing listens on the port: the start must fail before any connection is tried.
+    for ((ca, server_name), key, named) in [
+        ((&missing, None), "mqtt.ca_file", "no-ca.pem"),
+        (
+            (&ca_pem, Some("broker mine")),
+            "mqtt.server_name",
+            "broker mine",
+        ),
+    ] {
+        let cfg = made_in_code(dir.path(), 9, "tls-start", (ca, None, server_name));
+        match minewatch::Server::start(cfg).await {
+            Ok(server) => {
+                server.shutdown().await;
+                panic!("started with {key} {named:?}");
+            }
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.starts_with(key) && e.contains(named), "{e}");
+            }
+        }
+    }
 }

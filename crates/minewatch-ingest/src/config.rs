@@ -83,6 +83,11 @@ pub struct MqttConfig {
     /// The TLS client config built from the files by [`MqttConfig::resolve`].
     #[serde(skip)]
     pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Whether [`MqttConfig::resolve`] has succeeded: the pipeline resolves a config made in
+    /// code at start, and only once (a second run would take the password it read for a second
+    /// source).
+    #[serde(skip)]
+    pub(crate) resolved: bool,
     #[serde(default = "default_keep_alive", deserialize_with = "de_duration")]
     pub keep_alive: Duration,
     /// Largest message accepted. A larger one is still read off the connection (MQTT 3.1.1 has
@@ -118,6 +123,7 @@ impl Default for MqttConfig {
             client_key_file: None,
             server_name: None,
             tls_config: None,
+            resolved: false,
             keep_alive: default_keep_alive(),
             max_packet_bytes: default_max_packet_bytes(),
             mines: Vec::new(),
@@ -130,7 +136,8 @@ impl Default for MqttConfig {
 impl MqttConfig {
     /// Reads what the config names outside itself: the password from `password_env` or
     /// `password_file`, and (with `tls`) the certificate files and `server_name` into a TLS
-    /// client config. The message names the key; the caller adds the file.
+    /// client config. The message names the key; the caller adds the file. The connection is
+    /// built only from a resolved config ([`MqttConfig::is_resolved`]).
     pub fn resolve(&mut self) -> Result<(), String> {
         let sources = [
             self.password.is_some(),
@@ -174,7 +181,13 @@ impl MqttConfig {
                 server_name,
             })?);
         }
+        self.resolved = true;
         Ok(())
+    }
+
+    /// Whether [`MqttConfig::resolve`] has succeeded on this config.
+    pub fn is_resolved(&self) -> bool {
+        self.resolved
     }
 
     /// Checks `mines`: every entry a valid mine id, none twice. The message names the key; the
