@@ -2,8 +2,10 @@
 //! against a real broker — the one `MINEWATCH_TEST_MQTT` names (`host:port`, as CI sets for
 //! mosquitto), else an embedded rumqttd — and talks to it over MQTT, HTTP and WebSocket.
 //! Every harness uses its own topic prefix and client ids, so tests run in parallel on one broker.
+//! [`webhook`] is a receiver for the notifications such a server sends.
 
 pub mod fault;
+pub mod webhook;
 
 use futures_util::StreamExt;
 use minewatch::config::Config;

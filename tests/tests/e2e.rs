@@ -1,6 +1,7 @@
 //! End-to-end: the real server, a real broker, contract payloads in, alerts out over HTTP and
 //! WebSocket. Event time is driven by the payloads' `ts`; waits poll for a condition with a timeout.
 
+use minewatch_tests::webhook::Receiver;
 use minewatch_tests::{Harness, MINE, Ws, wait_until};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -579,6 +580,105 @@ async fn a_reload_puts_new_rule_parameters_and_tokens_in_force_and_keeps_the_old
     assert_eq!(report["errors"], json!([]), "{report}");
     let (status, _) = h.get("/api/alerts").await;
     assert_eq!(status, 401, "the new tokens are in force");
+}
+
+/// A `[[notify.webhooks]]` section: the sink `oncall` to `url`, for M1's alerts.
+fn webhook(url: &str) -> String {
+    format!(
+        "\n[[notify.webhooks]]\nname = \"oncall\"\nurl = \"{url}\"\nsecret = \"s3cret\"\nmines = [\"M1\"]\n"
+    )
+}
+
+/// The seqs of the `raised` notifications of M1's over_limit alert on `point` that `r` received.
+fn raised(r: &Receiver, point: &str) -> Vec<u64> {
+    r.bodies()
+        .iter()
+        .filter(|b| {
+            b["type"] == "raised"
+                && b["alert"]["kind"] == "over_limit"
+                && b["alert"]["subject"] == point
+        })
+        .filter_map(|b| b["seq"].as_u64())
+        .collect()
+}
+
+/// Waits until `r` has received the `raised` notification of over_limit on `point`; its seq.
+async fn wait_raised(r: &Receiver, what: &str, point: &str) -> u64 {
+    wait_until(what, || async { raised(r, point).first().copied() }).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_moves_notifications_to_the_new_webhook_and_a_webhook_that_cannot_work_keeps_the_old()
+ {
+    let (a, b) = (Receiver::start().await, Receiver::start().await);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let path = file.path().to_path_buf();
+    let mut h = Harness::start(&[("m1.toml", MINE)], |c| {
+        c.source = Some(path.clone());
+        c.notify =
+            minewatch::Config::parse(std::path::Path::new("notify.toml"), &webhook(&a.url()))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .notify;
+    })
+    .await;
+    normal(&h, 0).await;
+    h.safety("M1", 10, &[("P1", 1.1, 0)]).await;
+    wait_raised(&a, "A told of P1", "P1").await;
+
+    // A webhook URL that cannot work: the config is not reloaded, A stays the sink.
+    std::fs::write(&path, config_file(&h, &webhook("ftp://pager.example/hook"))).expect("write");
+    let (status, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["reloaded"], json!(["registry"]), "{report}");
+    assert!(
+        report["errors"]
+            .to_string()
+            .contains("notify.webhooks[0].url"),
+        "{report}"
+    );
+    h.safety("M1", 20, &[("P0", 0.6, 0)]).await;
+    let told_a = wait_raised(&a, "A still told, of P0", "P0").await;
+    // Reload once A's cursor is stored past it, so the new sink's start is not a redelivery.
+    let store = h.server().store.clone();
+    wait_until("the sink's cursor stored past P0's event", || async {
+        let cursor = store.sink_cursor("oncall").await.ok().flatten()?;
+        (cursor >= told_a).then_some(())
+    })
+    .await;
+
+    // The webhook moved to B: the notify part is reloaded, and the next alert goes to B only.
+    std::fs::write(&path, config_file(&h, &webhook(&b.url()))).expect("write");
+    let (status, report) = h.post("/api/admin/reload", &json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert!(
+        report["reloaded"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("notify"))),
+        "{report}"
+    );
+    h.safety("M1", 30, &[("P2", 1.1, 0)]).await;
+    let told_b = wait_raised(&b, "B told of P2", "P2").await;
+    assert!(told_b > told_a);
+    // Once the server has stopped (its sinks with it), A has still heard nothing of P2, and B
+    // went on from the stored cursor: nothing A was told came to B again.
+    h.stop().await;
+    assert_eq!(
+        raised(&a, "P2"),
+        Vec::<u64>::new(),
+        "A told after the reload"
+    );
+    let seqs = |r: &Receiver| -> Vec<u64> {
+        r.bodies()
+            .iter()
+            .filter_map(|v| v["seq"].as_u64())
+            .collect()
+    };
+    let (to_a, to_b) = (seqs(&a), seqs(&b));
+    assert!(
+        to_b.iter().all(|s| *s > told_a && !to_a.contains(s)),
+        "A: {to_a:?}, B: {to_b:?}"
+    );
 }
 
 /// Sends `method path body` while a thread holds M1's live entry (so M1's shard cannot apply

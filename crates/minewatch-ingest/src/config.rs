@@ -75,9 +75,19 @@ pub struct MqttConfig {
     pub client_cert_file: Option<PathBuf>,
     #[serde(default)]
     pub client_key_file: Option<PathBuf>,
+    /// The name (DNS name or IP address) the broker's certificate must carry, when it is not
+    /// `host`: a broker reached by IP address, or through a tunnel or NAT, whose certificate
+    /// names its DNS name. With `tls`.
+    #[serde(default)]
+    pub server_name: Option<String>,
     /// The TLS client config built from the files by [`MqttConfig::resolve`].
     #[serde(skip)]
     pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Whether [`MqttConfig::resolve`] has succeeded: the pipeline resolves a config made in
+    /// code at start, and only once (a second run would take the password it read for a second
+    /// source).
+    #[serde(skip)]
+    pub(crate) resolved: bool,
     #[serde(default = "default_keep_alive", deserialize_with = "de_duration")]
     pub keep_alive: Duration,
     /// Largest message accepted. A larger one is still read off the connection (MQTT 3.1.1 has
@@ -111,7 +121,9 @@ impl Default for MqttConfig {
             ca_file: None,
             client_cert_file: None,
             client_key_file: None,
+            server_name: None,
             tls_config: None,
+            resolved: false,
             keep_alive: default_keep_alive(),
             max_packet_bytes: default_max_packet_bytes(),
             mines: Vec::new(),
@@ -123,8 +135,9 @@ impl Default for MqttConfig {
 
 impl MqttConfig {
     /// Reads what the config names outside itself: the password from `password_env` or
-    /// `password_file`, and (with `tls`) the certificate files into a TLS client config. The
-    /// message names the key; the caller adds the file.
+    /// `password_file`, and (with `tls`) the certificate files and `server_name` into a TLS
+    /// client config. The message names the key; the caller adds the file. The connection is
+    /// built only from a resolved config ([`MqttConfig::is_resolved`]).
     pub fn resolve(&mut self) -> Result<(), String> {
         let sources = [
             self.password.is_some(),
@@ -150,14 +163,31 @@ impl MqttConfig {
         if !self.tls && files.iter().any(|f| f.is_some()) {
             return Err("mqtt.tls: ca_file and the client certificate need tls = true".into());
         }
+        let server_name = match &self.server_name {
+            Some(_) if !self.tls => {
+                return Err(
+                    "mqtt.server_name needs tls = true (it is the name the broker's certificate must carry)"
+                        .into(),
+                );
+            }
+            Some(name) => Some(crate::tls::server_name(name)?),
+            None => None,
+        };
         if self.tls {
             self.tls_config = Some(crate::tls::client_config(&crate::tls::TlsFiles {
                 ca_file: self.ca_file.as_deref(),
                 client_cert_file: self.client_cert_file.as_deref(),
                 client_key_file: self.client_key_file.as_deref(),
+                server_name,
             })?);
         }
+        self.resolved = true;
         Ok(())
+    }
+
+    /// Whether [`MqttConfig::resolve`] has succeeded on this config.
+    pub fn is_resolved(&self) -> bool {
+        self.resolved
     }
 
     /// Checks `mines`: every entry a valid mine id, none twice. The message names the key; the
@@ -371,6 +401,37 @@ mod tests {
         assert!(e.contains("mqtt.mines[2]") && e.contains("twice"), "{e}");
         let e = with_mines(&[""]).validate_mines().expect_err("empty id");
         assert!(e.contains("mqtt.mines[0]"), "{e}");
+    }
+
+    #[test]
+    fn a_server_name_needs_tls_and_must_be_a_dns_name_or_an_ip_address() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = rcgen::generate_simple_self_signed(vec!["broker.mine.example".into()])
+            .expect("a certificate");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert.pem()).expect("write");
+        let with = |tls: bool, name: &str| MqttConfig {
+            tls,
+            ca_file: tls.then(|| ca_file.clone()),
+            server_name: Some(name.to_owned()),
+            ..MqttConfig::default()
+        };
+        let e = with(false, "broker.mine.example")
+            .resolve()
+            .expect_err("without tls");
+        assert!(
+            e.starts_with("mqtt.server_name") && e.contains("tls = true"),
+            "{e}"
+        );
+        for bad in ["", "broker mine.example", "broker..example"] {
+            let e = with(true, bad).resolve().expect_err(bad);
+            assert!(e.starts_with("mqtt.server_name") && e.contains(bad), "{e}");
+        }
+        for good in ["broker.mine.example", "10.20.0.7", "::1"] {
+            let mut c = with(true, good);
+            assert_eq!(c.resolve(), Ok(()), "{good}");
+            assert!(c.tls_config.is_some(), "{good}");
+        }
     }
 
     #[test]

@@ -49,9 +49,11 @@ pub fn stale_filters(cfg: &MqttConfig) -> Vec<String> {
 /// The largest remaining length an MQTT 3.1.1 packet can declare (§2.2.3): 256 MiB.
 pub const MQTT_MAX_REMAINING_LENGTH: usize = 268_435_455;
 
-/// Builds the client and its event loop. `queue_room` is how many messages the pipeline can hold:
-/// the request channel must take that many PUBACKs without blocking.
-pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) {
+/// Builds the client and its event loop from a resolved config ([`MqttConfig::resolve`]: the
+/// pipeline resolves one that is not). `queue_room` is how many messages the pipeline can hold:
+/// the request channel must take that many PUBACKs without blocking. The error, naming the key,
+/// is for a config with `tls` and no TLS config built, which would otherwise connect in plaintext.
+pub fn connect(cfg: &MqttConfig, queue_room: usize) -> Result<(AsyncClient, EventLoop), String> {
     let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
     o.set_clean_session(false);
     o.set_manual_acks(true);
@@ -64,37 +66,15 @@ pub fn connect(cfg: &MqttConfig, queue_room: usize) -> (AsyncClient, EventLoop) 
         o.set_credentials(u.clone(), p.clone());
     }
     if cfg.tls {
-        // Built when the config was read; a config made in code gets it built here. Never
-        // plaintext when TLS was asked for: without a config, one that trusts nothing (every
-        // handshake fails, and the reader logs why).
-        let tls = cfg.tls_config.clone().unwrap_or_else(|| {
-            let mut c = cfg.clone();
-            match c.resolve() {
-                Ok(()) => c.tls_config.unwrap_or_else(trust_nothing),
-                Err(e) => {
-                    tracing::error!(error = %e, "MQTT TLS config failed; no connection will be made");
-                    trust_nothing()
-                }
-            }
-        });
+        let tls = cfg.tls_config.clone().ok_or_else(|| {
+            "mqtt.tls: no TLS config was built from the certificate files (MqttConfig::resolve)"
+                .to_owned()
+        })?;
         o.set_transport(rumqttc::Transport::tls_with_config(
             rumqttc::TlsConfiguration::Rustls(tls),
         ));
     }
-    AsyncClient::new(o, queue_room + 1024)
-}
-
-/// A TLS config that trusts no certificate: every handshake fails.
-fn trust_nothing() -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"));
-    Arc::new(
-        builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-    )
+    Ok(AsyncClient::new(o, queue_room + 1024))
 }
 
 /// The acker for this client.

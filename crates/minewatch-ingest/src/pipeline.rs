@@ -50,6 +50,18 @@ fn restrict(registry: &mut Registry, owned: &Ownership, at_start: bool) {
     registry.files.retain(|_, id| owned.owns(id));
 }
 
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `[mqtt]` names what cannot be read or used (the password's variable or file, the TLS
+    /// files, `server_name`); the message names the key.
+    #[error("{0}")]
+    Mqtt(String),
+}
+
 /// What a registry reload did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ReloadOutcome {
@@ -99,9 +111,16 @@ pub struct PipelineParts {
 
 impl Pipeline {
     /// Loads the registry, restores alerts and seq from the store, and starts the shards, the
-    /// writer, the tick and (when configured) the MQTT reader.
-    pub async fn start(parts: PipelineParts) -> Result<Arc<Pipeline>, StoreError> {
+    /// writer, the tick and (when configured) the MQTT reader. An `[mqtt]` not yet resolved (a
+    /// config made in code) is resolved first: what it names outside itself is read now, and a
+    /// problem fails the start.
+    pub async fn start(mut parts: PipelineParts) -> Result<Arc<Pipeline>, StartError> {
         let started = std::time::Instant::now();
+        if let Some(cfg) = parts.mqtt.as_mut()
+            && !cfg.is_resolved()
+        {
+            cfg.resolve().map_err(StartError::Mqtt)?;
+        }
         let dedup_window = parts.engine.dedup_window;
         // Parsing the registry (all cores) and reading the store overlap.
         let dir = parts.registry_dir.clone();
@@ -196,7 +215,8 @@ impl Pipeline {
         let generation = Arc::new(AtomicU64::new(0));
         let (acker, mqtt): (Box<dyn Acker>, _) = match &parts.mqtt {
             Some(cfg) => {
-                let (client, eventloop) = mqtt::connect(cfg, queue_room);
+                let (client, eventloop) =
+                    mqtt::connect(cfg, queue_room).map_err(StartError::Mqtt)?;
                 let acker = mqtt::acker(client.clone(), generation.clone(), metrics.clone());
                 (Box::new(acker), Some((cfg.clone(), client, eventloop)))
             }

@@ -1,12 +1,17 @@
 //! TLS to the broker (`[mqtt] tls = true`): rustls on the ring provider, trusting `ca_file` (PEM)
 //! or, without one, the system's CA store; with `client_cert_file` and `client_key_file`, the
-//! client certificate of mutual TLS. Built when the config is read, so a missing or malformed
+//! client certificate of mutual TLS; with `server_name`, the name the broker's certificate must
+//! carry instead of the `host` dialled. Built when the config is read, so a missing or malformed
 //! file fails `minewatch check` and the start, never the first connection.
 
-use rustls::ClientConfig;
-use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{
+    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,6 +23,15 @@ pub struct TlsFiles<'a> {
     /// The client certificate chain (PEM) and its private key (PEM), for mutual TLS.
     pub client_cert_file: Option<&'a Path>,
     pub client_key_file: Option<&'a Path>,
+    /// The name the broker's certificate must carry; `None`: the host the client dials.
+    pub server_name: Option<ServerName<'static>>,
+}
+
+/// `[mqtt] server_name` as a TLS server name: a DNS name or an IP address. The error names the
+/// key.
+pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
+    ServerName::try_from(name.to_owned())
+        .map_err(|_| format!("mqtt.server_name {name:?} is neither a DNS name nor an IP address"))
 }
 
 /// A rustls client config from `files`; the error names the key and the file.
@@ -46,10 +60,15 @@ pub fn client_config(files: &TlsFiles<'_>) -> Result<Arc<ClientConfig>, String> 
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("mqtt.tls: {e}"))?
-        .with_root_certificates(roots);
+        .map_err(|e| format!("mqtt.tls: {e}"))?;
+    let builder = match &files.server_name {
+        None => builder.with_root_certificates(roots),
+        Some(name) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(NamedServer::new(roots, provider, name.clone())?),
+    };
     let config = match (files.client_cert_file, files.client_key_file) {
         (Some(cert), Some(key)) => {
             let chain = certificates("mqtt.client_cert_file", cert)?;
@@ -68,6 +87,76 @@ pub fn client_config(files: &TlsFiles<'_>) -> Result<Arc<ClientConfig>, String> 
         }
     };
     Ok(Arc::new(config))
+}
+
+/// Verifies the broker's certificate as webpki does, but for `[mqtt] server_name` rather than the
+/// host the client dialled (rumqttc gives the verifier the host it connects to): for a broker
+/// reached by IP address or through a tunnel whose certificate carries its DNS name. Only the
+/// name changes; the chain, validity and every handshake signature are checked by `inner`.
+#[derive(Debug)]
+struct NamedServer {
+    /// webpki's verifier on the same root store.
+    inner: Arc<WebPkiServerVerifier>,
+    /// The name the certificate must carry.
+    name: ServerName<'static>,
+}
+
+impl NamedServer {
+    /// A verifier trusting `roots` for certificates that carry `name`.
+    fn new(
+        roots: RootCertStore,
+        provider: Arc<CryptoProvider>,
+        name: ServerName<'static>,
+    ) -> Result<Arc<NamedServer>, String> {
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("mqtt.tls: {e}"))?;
+        Ok(Arc::new(NamedServer { inner, name }))
+    }
+}
+
+impl ServerCertVerifier for NamedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _dialled: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[DistinguishedName]> {
+        self.inner.root_hint_subjects()
+    }
 }
 
 /// Every certificate of a PEM file; at least one.
@@ -118,6 +207,7 @@ mod tests {
             ca_file: Some(&pem),
             client_cert_file: Some(&pem),
             client_key_file: None,
+            server_name: None,
         })
         .expect_err("half");
         assert!(err.contains("set both or neither"), "{err}");
@@ -128,5 +218,69 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    /// A CA, and a certificate it signed for `broker.mine.example` only (no IP address in it).
+    fn ca_and_broker() -> (RootCertStore, CertificateDer<'static>) {
+        let mut params = rcgen::CertificateParams::default();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let ca = params.self_signed(&ca_key).expect("CA cert");
+        let params =
+            rcgen::CertificateParams::new(vec!["broker.mine.example".to_owned()]).expect("params");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = params.signed_by(&key, &ca, &ca_key).expect("signed");
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der().clone()).expect("a CA root");
+        (roots, leaf.der().clone())
+    }
+
+    #[test]
+    fn with_a_server_name_the_certificate_must_carry_it_whatever_host_was_dialled() {
+        let (roots, leaf) = ca_and_broker();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let dialled = ServerName::try_from("127.0.0.1").expect("an IP address");
+        let verify = |v: &dyn ServerCertVerifier| {
+            v.verify_server_cert(&leaf, &[], &dialled, &[], UnixTime::now())
+                .map(|_| ())
+        };
+        let plain =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots.clone()), provider.clone())
+                .build()
+                .expect("verifier");
+        assert!(
+            verify(&*plain).is_err(),
+            "the certificate does not name 127.0.0.1"
+        );
+        let named = |name: &str| {
+            NamedServer::new(
+                roots.clone(),
+                provider.clone(),
+                server_name(name).expect("a name"),
+            )
+            .expect("verifier")
+        };
+        assert_eq!(verify(&*named("broker.mine.example")), Ok(()));
+        let e = verify(&*named("other.mine.example")).expect_err("another name");
+        assert!(
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                    | rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForNameContext { .. }
+                    )
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_server_name_is_a_dns_name_or_an_ip_address() {
+        assert!(server_name("broker.mine.example").is_ok());
+        assert!(server_name("10.0.0.7").is_ok());
+        for bad in ["", "broker mine", "broker..example"] {
+            let e = server_name(bad).expect_err(bad);
+            assert!(e.starts_with("mqtt.server_name"), "{e}");
+        }
     }
 }

@@ -304,6 +304,19 @@ mod tests {
     }
 
     #[test]
+    fn a_broker_server_name_needs_tls_and_a_valid_name_and_errors_name_its_line() {
+        let e = error_of("[mqtt]\nhost = \"10.0.0.7\"\nserver_name = \"broker.mine.example\"\n");
+        assert!(
+            e.message.starts_with("mqtt.server_name") && e.message.contains("tls = true"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = error_of("[mqtt]\ntls = true\nserver_name = \"broker mine\"\n");
+        assert!(e.message.starts_with("mqtt.server_name"), "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
     fn retention_under_a_day_is_refused_naming_the_key_and_a_year_is_taken() {
         let (_d, p) = write("[store]\nretention = \"40\"\n");
         let e = Config::load(&p).expect_err("40 s").to_string();

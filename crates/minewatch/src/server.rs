@@ -40,6 +40,15 @@ pub enum StartError {
     Notify(#[from] minewatch_notify::NotifyError),
 }
 
+impl From<minewatch_ingest::pipeline::StartError> for StartError {
+    fn from(e: minewatch_ingest::pipeline::StartError) -> Self {
+        match e {
+            minewatch_ingest::pipeline::StartError::Store(e) => StartError::Store(e),
+            minewatch_ingest::pipeline::StartError::Mqtt(m) => StartError::Config(m),
+        }
+    }
+}
+
 /// The pipeline, as the gateway's [`Control`]; a reload also re-reads the config file.
 struct PipelineControl(Arc<Pipeline>, Reloader);
 

@@ -227,35 +227,32 @@ fn emit(
     let relation = if other == u { "upwind" } else { "downwind" };
     let unit = lp.kind.unit();
     let s = m.point_subject(Kind::NeighbourMismatch, lower);
+    // How every message of the alert names its point, and (raised or updated) what both read.
+    let point = format!("{} at {} ({})", lp.kind.label(), lp.id, m.place(s.area_name));
+    let readings = || {
+        format!(
+            "{point} reads {} while its {relation} neighbour {} reads {}",
+            fmt_value(lv, unit),
+            op_.id,
+            fmt_value(ov, unit)
+        )
+    };
     let message = if op == ChangeOp::Resolve {
         format!(
-            "{} at {} ({}) agrees with its {relation} neighbour {} again",
-            lp.kind.label(),
-            lp.id,
-            m.place(s.area_name),
+            "{point} agrees with its {relation} neighbour {} again",
             op_.id
         )
     } else if op == ChangeOp::Update && gap < p.mismatch_delta / 2.0 {
         format!(
-            "{} at {} ({}) reads {} while its {relation} neighbour {} reads {}: the gap is down to {}, below half of {}",
-            lp.kind.label(),
-            lp.id,
-            m.place(s.area_name),
-            fmt_value(lv, unit),
-            op_.id,
-            fmt_value(ov, unit),
+            "{}: the gap is down to {}, below half of {}",
+            readings(),
             fmt_value(gap, unit),
             fmt_value(p.mismatch_delta, unit)
         )
     } else {
         format!(
-            "{} at {} ({}) reads {} while its {relation} neighbour {} reads {}: a gap of {} for {} min — {} may not be sensing",
-            lp.kind.label(),
-            lp.id,
-            m.place(s.area_name),
-            fmt_value(lv, unit),
-            op_.id,
-            fmt_value(ov, unit),
+            "{}: a gap of {} for {} min — {} may not be sensing",
+            readings(),
             fmt_value(gap, unit),
             p.mismatch_for / 60_000,
             lp.id

@@ -94,21 +94,26 @@ fn evaluate(m: &mut MineState, p: &Params, i: Idx, at: Millis, out: &mut Vec<Cha
     };
     m.meter_state[i as usize].kinds.power_in_sealed_area.published = kw as f32;
     let s = m.meter_subject(Kind::PowerInSealedArea, i);
-    let message = if op == ChangeOp::Update && kw <= meter.idle_kw {
+    // How a raised or updated alert names its meter.
+    let meter_in_area = || {
         format!(
-            "Meter {} in sealed/restricted area {} ({}) is down to {kw:.1} kW, at or below idle {} kW: resolves after {} min idle",
+            "Meter {} in sealed/restricted area {} ({})",
             meter.id,
             m.def.areas[meter.area as usize].id,
-            m.place(s.area_name),
+            m.place(s.area_name)
+        )
+    };
+    let message = if op == ChangeOp::Update && kw <= meter.idle_kw {
+        format!(
+            "{} is down to {kw:.1} kW, at or below idle {} kW: resolves after {} min idle",
+            meter_in_area(),
             meter.idle_kw,
             p.sealed_power_for / 60_000
         )
     } else if op != ChangeOp::Resolve {
         format!(
-            "Meter {} in sealed/restricted area {} ({}) draws {kw:.1} kW, above idle {} kW, for {} min",
-            meter.id,
-            m.def.areas[meter.area as usize].id,
-            m.place(s.area_name),
+            "{} draws {kw:.1} kW, above idle {} kW, for {} min",
+            meter_in_area(),
             meter.idle_kw,
             p.sealed_power_for / 60_000
         )
