@@ -114,11 +114,12 @@ async fn replicate(url: &str, pg: bool, copies: usize) {
         return;
     }
     let started = Instant::now();
-    let set_id = |k: usize| {
+    // The alert JSON with its id made the copy's (`column` holds the alert's id).
+    let set_id = |column: &str, k: usize| {
         if pg {
-            format!("jsonb_set(json::jsonb, '{{id}}', to_jsonb(id || '-{k}'))::text")
+            format!("jsonb_set(json::jsonb, '{{id}}', to_jsonb({column} || '-{k}'))::text")
         } else {
-            format!("json_set(json, '$.id', id || '-{k}')")
+            format!("json_set(json, '$.id', {column} || '-{k}')")
         }
     };
     let statements = |k: usize, max: i64| {
@@ -129,14 +130,14 @@ async fn replicate(url: &str, pg: bool, copies: usize) {
                  SELECT id || '-{k}', key || '-{k}', mine, kind, severity, state, subject, area, \
                  started_at, updated_at, resolved_at, {}, last_seq + {}, alarm FROM alerts \
                  WHERE id NOT LIKE '%-%'",
-                set_id(k),
+                set_id("id", k),
                 max * k as i64
             ),
             format!(
                 "INSERT INTO events (seq, alert_id, type, at, json) \
                  SELECT seq + {}, alert_id || '-{k}', type, at, {} FROM events WHERE seq <= {max}",
                 max * k as i64,
-                set_id(k).replace("(id ||", "(alert_id ||")
+                set_id("alert_id", k)
             ),
         ]
     };

@@ -26,7 +26,7 @@ use crate::stats::show;
 use minewatch_core::procfs::resident_bytes;
 use minewatch_core::time::{format_rfc3339, now_millis};
 use minewatch_sim::{Message, Sim, SimConfig};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -317,7 +317,13 @@ async fn measure(
             ..SimConfig::default()
         },
     );
-    let round = sim.tick(now_millis());
+    // The alerted points go on reading over their limit: the rounds measure the points' state,
+    // with the alerts standing as they were at ready. (Clean readings would clear them all at
+    // once, and what ISA-18.2 keeps of cleared alerts until acknowledged would be counted per
+    // point.)
+    let held = held_points(setup, args.alerts);
+    let mut round = sim.tick(now_millis());
+    hold_alerts(&mut round, &held);
     let (safety, rest): (Vec<Message>, Vec<Message>) = round
         .into_iter()
         .partition(|m| m.topic.ends_with("/safety"));
@@ -334,10 +340,47 @@ async fn measure(
     for _ in 0..2 {
         // Event time must move on (a batch older than the last one is stale).
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        publish_and_wait(addr, publisher, sim.tick(now_millis())).await?;
+        let mut round = sim.tick(now_millis());
+        hold_alerts(&mut round, &held);
+        publish_and_wait(addr, publisher, round).await?;
     }
     r.rss_rounds = resident_bytes(Some(pid));
     Ok(r)
+}
+
+/// The `j`-th CO point of a mine (`P0110`, `P0111`, `P0210`, …), where its `j`-th alert goes.
+fn alert_point(j: usize) -> String {
+    format!("P{:02}{:02}", 1 + j / 2, 10 + j % 2)
+}
+
+/// The points [`over_limit_batches`] raises alerts on, by the topic of their mine's safety data.
+fn held_points(setup: &Setup, alerts: usize) -> HashMap<String, HashSet<String>> {
+    spread(alerts, setup.mines.len())
+        .map(|(n, here)| {
+            let points = (0..here).map(alert_point).collect();
+            (setup.topic(n, "safety"), points)
+        })
+        .collect()
+}
+
+/// Sets the readings of `held` points in the safety batches of `msgs` to `CO_OVER`.
+fn hold_alerts(msgs: &mut [Message], held: &HashMap<String, HashSet<String>>) {
+    for m in msgs {
+        let Some(points) = held.get(&m.topic) else {
+            continue;
+        };
+        let Ok(mut batch) = serde_json::from_slice::<serde_json::Value>(&m.payload) else {
+            continue;
+        };
+        for r in batch["readings"].as_array_mut().into_iter().flatten() {
+            if r["point"].as_str().is_some_and(|p| points.contains(p)) {
+                r["value"] = serde_json::json!(CO_OVER);
+            }
+        }
+        if let Ok(payload) = serde_json::to_vec(&batch) {
+            m.payload = payload;
+        }
+    }
 }
 
 /// One safety batch per mine that has alerts to raise: CO points read `CO_OVER`. The alerts are
@@ -346,10 +389,7 @@ async fn measure(
 fn over_limit_batches(setup: &Setup, alerts: usize, ts: &str) -> Vec<(usize, Vec<u8>)> {
     spread(alerts, setup.mines.len())
         .map(|(n, here)| {
-            let readings = (0..here).map(|j| {
-                let (g, k) = (1 + j / 2, 10 + j % 2);
-                (format!("P{g:02}{k:02}"), CO_OVER)
-            });
+            let readings = (0..here).map(|j| (alert_point(j), CO_OVER));
             (n, safety_batch(ts, readings))
         })
         .collect()
