@@ -141,29 +141,26 @@ async fn replicate(url: &str, pg: bool, copies: usize) {
             ),
         ]
     };
+    // The same steps on either database's connection type.
+    macro_rules! copy_on {
+        ($conn:ty) => {{
+            let mut c = <$conn>::connect(url).await?;
+            let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .fetch_one(&mut c)
+                .await?;
+            for k in 1..copies {
+                for sql in statements(k, max) {
+                    sqlx::query(&sql).execute(&mut c).await?;
+                }
+            }
+            sqlx::query("ANALYZE").execute(&mut c).await?;
+        }};
+    }
     let result: Result<(), sqlx::Error> = async {
         if pg {
-            let mut c = sqlx::PgConnection::connect(url).await?;
-            let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut c)
-                .await?;
-            for k in 1..copies {
-                for sql in statements(k, max) {
-                    sqlx::query(&sql).execute(&mut c).await?;
-                }
-            }
-            sqlx::query("ANALYZE").execute(&mut c).await?;
+            copy_on!(sqlx::PgConnection);
         } else {
-            let mut c = sqlx::SqliteConnection::connect(url).await?;
-            let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut c)
-                .await?;
-            for k in 1..copies {
-                for sql in statements(k, max) {
-                    sqlx::query(&sql).execute(&mut c).await?;
-                }
-            }
-            sqlx::query("ANALYZE").execute(&mut c).await?;
+            copy_on!(sqlx::SqliteConnection);
         }
         Ok(())
     }
